@@ -1,0 +1,87 @@
+"""Tokens: enrollment (register), per-server ingest, optional dashboard reads.
+
+Tokens travel as ``Authorization: Bearer <token>``. Ingest tokens are random,
+shown once at registration and stored as their SHA-256; every comparison is
+constant-time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from flask import current_app, request
+
+from .config import Settings
+from .errors import ApiError
+
+INGEST_PREFIX = "vgi_"
+
+
+def new_ingest_token() -> str:
+    return INGEST_PREFIX + secrets.token_urlsafe(32)
+
+
+def hash_token(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
+def same_token(given: str, expected: str) -> bool:
+    return hmac.compare_digest(given.encode(), expected.encode())
+
+
+def matches_hash(given: str, stored_hash: bytes) -> bool:
+    return hmac.compare_digest(hash_token(given), bytes(stored_hash))
+
+
+def bearer_token() -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+def require_bearer(what: str) -> str:
+    token = bearer_token()
+    if token is None:
+        raise ApiError(
+            401,
+            "missing_token",
+            f"this request needs {what} in an 'Authorization: Bearer <token>' header",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return token
+
+
+def settings() -> Settings:
+    return current_app.config["VIGIE"]
+
+
+def require_enrollment() -> None:
+    expected = settings().enroll_token
+    if not expected:
+        raise ApiError(
+            403,
+            "registration_disabled",
+            "registration is disabled on this server: set VIGIE_ENROLL_TOKEN to enable it",
+        )
+    if not same_token(require_bearer("the enrollment token"), expected):
+        raise ApiError(403, "invalid_token", "the enrollment token is not valid")
+
+
+def dashboard_read(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Reads need the dashboard token when VIGIE_DASHBOARD_TOKEN is set."""
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        expected = settings().dashboard_token
+        if expected and not same_token(require_bearer("the dashboard token"), expected):
+            raise ApiError(403, "invalid_token", "the dashboard token is not valid")
+        return view(*args, **kwargs)
+
+    return wrapper

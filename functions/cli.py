@@ -1,0 +1,163 @@
+"""The ``vigie`` command: migrations, the embedded database, and the local run."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+import threading
+import time
+from pathlib import Path
+
+import click
+
+from . import embedded
+
+
+def database_url(explicit: str | None) -> str:
+    """DATABASE_URL if given, else the embedded server of this checkout."""
+    if explicit:
+        return explicit
+    return embedded.start(stop_when_unused=False)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """Vigie: real-time server monitoring.
+
+    With no DATABASE_URL, every command uses the embedded PostgreSQL kept in
+    .vigie/ of this checkout.
+    """
+
+
+db_option = click.option(
+    "--database-url",
+    envvar="DATABASE_URL",
+    help="PostgreSQL URL. Default: the embedded server of this checkout.",
+)
+
+
+@cli.command()
+@db_option
+def migrate(database_url: str | None) -> None:
+    """Apply the pending migrations of sql/ (safe to run again)."""
+    from .migrate import migrate as run_migrations
+
+    url = globals()["database_url"](database_url)
+    try:
+        applied = run_migrations(url)
+    except Exception as exc:  # a clear sentence, not a traceback
+        raise click.ClickException(f"migration failed: {exc}") from exc
+    if applied:
+        click.echo(f"applied {len(applied)} migration(s): {', '.join(applied)}")
+    else:
+        click.echo("database is up to date")
+
+
+@cli.group()
+def db() -> None:
+    """The embedded PostgreSQL (used when DATABASE_URL is not set)."""
+
+
+@db.command("start")
+def db_start() -> None:
+    """Start the embedded server (it keeps running) and print its URL."""
+    click.echo(embedded.start(stop_when_unused=False))
+
+
+@db.command("url")
+def db_url() -> None:
+    """Print the embedded server's URL if it is running."""
+    url = embedded.url_if_running()
+    if url is None:
+        raise click.ClickException("the embedded server is not running: vigie db start")
+    click.echo(url)
+
+
+@db.command("stop")
+def db_stop() -> None:
+    """Stop the embedded server."""
+    click.echo("stopped" if embedded.stop() else "the embedded server was not running")
+
+
+def local_tokens() -> dict[str, str]:
+    """The local run's tokens, generated once and kept in .vigie/local.env (0600),
+    so a local run needs no configuration. The environment overrides them."""
+    path = embedded.home() / "local.env"
+    values: dict[str, str] = {}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            key, sep, value = line.partition("=")
+            if sep:
+                values[key.strip()] = value.strip()
+    if "VIGIE_ENROLL_TOKEN" not in values:
+        values["VIGIE_ENROLL_TOKEN"] = "enr_" + secrets.token_urlsafe(24)
+        path.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
+        path.chmod(0o600)
+    for key in list(values):
+        if os.environ.get(key):
+            values[key] = os.environ[key]
+    return values
+
+
+def wait_until_healthy(url: str, timeout: float = 60) -> bool:
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - local URL
+                if response.status == 200:
+                    return True
+        except OSError:
+            pass
+        time.sleep(0.3)
+    return False
+
+
+@cli.command()
+@db_option
+@click.option("--host", default="127.0.0.1", show_default=True, envvar="VIGIE_HOST")
+@click.option("--port", default=8000, show_default=True, envvar="VIGIE_PORT", type=int)
+def run(database_url: str | None, host: str, port: int) -> None:
+    """Run Vigie locally: database, migrations, API. Prints the URL to open."""
+    from honcho.manager import Manager
+
+    from .migrate import migrate as run_migrations
+
+    if database_url:
+        url = database_url
+    else:
+        click.echo("starting the embedded PostgreSQL (data in .vigie/pgdata)…")
+        url = embedded.start(stop_when_unused=True)
+    applied = run_migrations(url)
+    if applied:
+        click.echo(f"applied migrations: {', '.join(applied)}")
+    env = {**os.environ, **local_tokens(), "DATABASE_URL": url, "PYTHONUNBUFFERED": "1"}
+    bin_dir = Path(sys.executable).parent
+    manager = Manager()
+    manager.add_process(
+        "api",
+        f"{bin_dir / 'gunicorn'} --no-control-socket --bind {host}:{port} --workers 2 --threads 4 "
+        "--access-logfile - functions.app:app",
+        env=env,
+    )
+    base = f"http://{host}:{port}"
+
+    def announce() -> None:
+        if wait_until_healthy(f"{base}/api/health"):
+            click.secho(f"\n  Vigie is running: {base}", fg="green", bold=True)
+            click.echo(f"  API: {base}/api/servers   OpenAPI: {base}/api/openapi.json")
+            click.echo(f"  Enrollment token: {env['VIGIE_ENROLL_TOKEN']}\n")
+
+    threading.Thread(target=announce, daemon=True).start()
+    manager.loop()
+    sys.exit(manager.returncode)
+
+
+def main() -> None:
+    cli(prog_name="vigie")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,100 @@
+"""Settings, read from the environment once per application."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from urllib.parse import urlsplit
+
+
+class ConfigError(ValueError):
+    """A setting has a value Vigie cannot use; the message names it."""
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> int:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    # Empty means: the embedded PostgreSQL of this checkout.
+    database_url: str = ""
+    # "pool" for a long-running process, "single" for a function host that reuses
+    # one connection between invocations; "auto" picks by the environment.
+    db_mode: str = "auto"
+    db_pool_size: int = 10
+    # Seconds a request waits for a connection before answering 503.
+    db_connect_timeout: int = 5
+    # Server-side prepared statements break behind a transaction pooler (PgBouncer,
+    # Supabase port 6543). "auto" turns them off for port 6543.
+    db_prepared_statements: str = "auto"
+    enroll_token: str = field(default="", repr=False)
+    dashboard_token: str = field(default="", repr=False)
+    max_body_bytes: int = 1024 * 1024
+    max_batch: int = 1000
+    # How far in the future a client's recorded_at may be (clock skew), seconds.
+    max_clock_skew: int = 300
+    # The most points a history request may return when it names an interval.
+    max_history_points: int = 10_000
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        settings = cls(
+            database_url=env.get("DATABASE_URL", ""),
+            db_mode=env.get("VIGIE_DB_MODE", "auto"),
+            db_pool_size=_int(env, "VIGIE_DB_POOL_SIZE", 10),
+            db_connect_timeout=_int(env, "VIGIE_DB_TIMEOUT", 5),
+            db_prepared_statements=env.get("VIGIE_DB_PREPARED_STATEMENTS", "auto"),
+            enroll_token=env.get("VIGIE_ENROLL_TOKEN", ""),
+            dashboard_token=env.get("VIGIE_DASHBOARD_TOKEN", ""),
+            max_body_bytes=_int(env, "VIGIE_MAX_BODY_BYTES", 1024 * 1024, minimum=1024),
+            max_batch=_int(env, "VIGIE_MAX_BATCH", 1000),
+            max_clock_skew=_int(env, "VIGIE_MAX_CLOCK_SKEW", 300, minimum=0),
+            max_history_points=_int(env, "VIGIE_MAX_HISTORY_POINTS", 10_000, minimum=100),
+        )
+        settings.check()
+        return settings
+
+    def replace(self, **changes: object) -> Settings:
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        values.update(changes)
+        settings = Settings(**values)  # type: ignore[arg-type]
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        if self.db_mode not in ("auto", "pool", "single"):
+            raise ConfigError(f"VIGIE_DB_MODE must be auto, pool or single, got {self.db_mode!r}")
+        if self.db_prepared_statements not in ("auto", "on", "off"):
+            raise ConfigError(
+                "VIGIE_DB_PREPARED_STATEMENTS must be auto, on or off, "
+                f"got {self.db_prepared_statements!r}"
+            )
+
+    @property
+    def resolved_db_mode(self) -> str:
+        if self.db_mode != "auto":
+            return self.db_mode
+        serverless = ("AWS_LAMBDA_FUNCTION_NAME", "VERCEL", "NETLIFY")
+        return "single" if any(os.environ.get(k) for k in serverless) else "pool"
+
+    @property
+    def prepared_statements(self) -> bool:
+        if self.db_prepared_statements != "auto":
+            return self.db_prepared_statements == "on"
+        try:
+            port = urlsplit(self.database_url).port
+        except ValueError:
+            port = None
+        return port != 6543

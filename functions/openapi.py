@@ -1,0 +1,251 @@
+"""The OpenAPI 3.1 document of the whole API, served at /api/openapi.json.
+
+Schemas come from the same pydantic models that validate requests, and the tests
+check every response the app gives against this document."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from flask import Blueprint, jsonify
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from . import schemas as s
+from .db import connection
+from .history import INTERVALS
+
+bp = Blueprint("meta", __name__, url_prefix="/api")
+
+REQUESTS: list[type[BaseModel]] = [s.RegisterRequest, s.MetricSample, s.MetricBatch]
+RESPONSES: list[type[BaseModel]] = [
+    s.Error, s.Registered, s.Server, s.Stored, s.BatchStored, s.CurrentMetrics, s.HistoryPoint,
+    s.Health,
+]  # fmt: skip
+ERRORS = {
+    400: "Malformed input: one entry in `details` per bad field",
+    401: "The token is missing",
+    403: "The token is not valid for this request",
+    404: "No such server (or no metrics yet: error `no_metrics`)",
+    413: "The body is larger than the configured limit",
+    503: "The database is unreachable; retry later",
+}
+
+
+def ref(model: type[BaseModel] | str) -> dict[str, str]:
+    name = model if isinstance(model, str) else model.__name__
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def json_content(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"content": {"application/json": {"schema": schema}}}
+
+
+def operation(
+    summary: str,
+    ok: dict[int, tuple[str, dict[str, Any]]],
+    errors: tuple[int, ...],
+    *,
+    security: str | None = None,
+    body: type[BaseModel] | None = None,
+    parameters: list[dict[str, Any]] | None = None,
+    description: str = "",
+) -> dict[str, Any]:
+    responses: dict[str, Any] = {
+        str(code): {"description": text, **json_content(schema)}
+        for code, (text, schema) in ok.items()
+    }
+    for code in errors:
+        responses[str(code)] = {"description": ERRORS[code], **json_content(ref(s.Error))}
+    op: dict[str, Any] = {"summary": summary, "responses": responses}
+    if description:
+        op["description"] = description
+    if security:
+        op["security"] = [{security: []}]
+    if body is not None:
+        op["requestBody"] = {"required": True, **json_content(ref(body))}
+    if parameters:
+        op["parameters"] = parameters
+    return op
+
+
+def server_id_param(name: str) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True,
+            "schema": {"type": "integer", "minimum": 1}}  # fmt: skip
+
+
+READ_ERRORS = (401, 403, 503)
+
+
+@cache
+def build_spec() -> dict[str, Any]:
+    _, defs = models_json_schema(
+        [(m, "validation") for m in REQUESTS] + [(m, "serialization") for m in RESPONSES],
+        ref_template="#/components/schemas/{model}",
+    )
+    time_param = {"type": "string", "format": "date-time"}
+    paths: dict[str, Any] = {
+        "/api/servers/register": {
+            "post": operation(
+                "Register a host (idempotent per hostname and machine id)",
+                {
+                    201: ("Registered", ref(s.Registered)),
+                    200: ("Already registered: same server, new ingest token", ref(s.Registered)),
+                },
+                (400, 401, 403, 413, 503),
+                security="enrollment",
+                body=s.RegisterRequest,
+            )  # fmt: skip
+        },
+        "/api/servers": {
+            "get": operation(
+                "List servers with their status and latest values",
+                {200: ("Servers", {"type": "array", "items": ref(s.Server)})},
+                READ_ERRORS,
+                security="dashboard",
+            )  # fmt: skip
+        },
+        "/api/servers/{id}": {
+            "get": operation(
+                "One server",
+                {200: ("The server", ref(s.Server))},
+                (*READ_ERRORS, 404),
+                security="dashboard",
+                parameters=[server_id_param("id")],
+            )  # fmt: skip
+        },
+        "/api/metrics": {
+            "post": operation(
+                "Store one sample",
+                {
+                    201: ("Stored", ref(s.Stored)),
+                    200: ("Already stored (a retry): nothing new", ref(s.Stored)),
+                },
+                (400, 401, 403, 404, 413, 503),
+                security="ingest",
+                body=s.MetricSample,
+                description="A sample whose (server_id, recorded_at) is already stored is "
+                "not stored again. recorded_at may be at most VIGIE_MAX_CLOCK_SKEW seconds "
+                "in the future.",
+            )  # fmt: skip
+        },
+        "/api/metrics/batch": {
+            "post": operation(
+                "Store many samples in one transaction (all or nothing)",
+                {
+                    201: ("Stored", ref(s.BatchStored)),
+                    200: ("Every sample was already stored", ref(s.BatchStored)),
+                },
+                (400, 401, 403, 404, 413, 503),
+                security="ingest",
+                body=s.MetricBatch,
+                description="At most VIGIE_MAX_BATCH (default 1000) samples. One bad sample "
+                "rejects the batch, and `details` names it: `samples[3].cpu_percent`.",
+            )  # fmt: skip
+        },
+        "/api/metrics/current/{serverId}": {
+            "get": operation(
+                "Latest sample of a server, with network throughput",
+                {200: ("Latest sample", ref(s.CurrentMetrics))},
+                (*READ_ERRORS, 404),
+                security="dashboard",
+                parameters=[server_id_param("serverId")],
+            )  # fmt: skip
+        },
+        "/api/metrics/history/{serverId}": {
+            "get": operation(
+                "Samples over a time range, aggregated into buckets",
+                {
+                    200: (
+                        "Buckets in time order (averages, peaks, throughput)",
+                        {"type": "array", "items": ref(s.HistoryPoint)},
+                    )
+                },
+                (400, *READ_ERRORS, 404),
+                security="dashboard",
+                description="Without `interval`, the bucket is chosen so that the response "
+                "has at most 1000 points; the `Vigie-Interval` header names it.",
+                parameters=[
+                    server_id_param("serverId"),
+                    {
+                        "name": "from",
+                        "in": "query",
+                        "schema": time_param,
+                        "description": "Start (ISO-8601). Default: one hour before `to`.",
+                    },
+                    {
+                        "name": "to",
+                        "in": "query",
+                        "schema": time_param,
+                        "description": "End, inclusive (ISO-8601). Default: now.",
+                    },
+                    {
+                        "name": "interval",
+                        "in": "query",
+                        "schema": {"type": "string", "enum": list(INTERVALS)},
+                    },
+                ],
+            )  # fmt: skip
+        },
+        "/api/health": {
+            "get": operation(
+                "Is the API up, and can it reach its database?",
+                {200: ("Healthy", ref(s.Health))},
+                (503,),
+            )  # fmt: skip
+        },
+        "/api/openapi.json": {
+            "get": {
+                "summary": "This document",
+                "responses": {
+                    "200": {"description": "OpenAPI document", **json_content({"type": "object"})}
+                },
+            }  # fmt: skip
+        },
+    }
+    for path in paths.values():
+        for op in path.values():
+            op.setdefault("responses", {})
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Vigie API",
+            "version": "1",
+            "description": "Real-time server monitoring. Errors are JSON: "
+            '`{"error": code, "message": sentence, "details": [{"field", "reason"}]}`.',
+        },
+        "paths": paths,
+        "components": {
+            "schemas": defs["$defs"],
+            "securitySchemes": {
+                "enrollment": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "VIGIE_ENROLL_TOKEN",
+                },
+                "ingest": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "The server's ingest token, from registration",
+                },
+                "dashboard": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "VIGIE_DASHBOARD_TOKEN, when it is set",
+                },
+            },
+        },  # fmt: skip
+    }
+
+
+@bp.get("/openapi.json")
+def openapi_document():
+    return jsonify(build_spec())
+
+
+@bp.get("/health")
+def health():
+    with connection() as conn:
+        conn.execute("SELECT 1")
+    return jsonify({"status": "ok", "database": "ok"})

@@ -1,0 +1,206 @@
+"""Request and response shapes. Requests are validated with these models; the
+OpenAPI document's schemas are generated from the same models."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from ipaddress import ip_address
+from typing import Annotated
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+)
+
+
+def _rounded(digits: int) -> AfterValidator:
+    # Far below any meaningful precision, and it keeps out values so small that the
+    # database's floats would underflow (1e-50 % is 0 %).
+    return AfterValidator(lambda value: round(value, digits))
+
+
+Percent = Annotated[float, Field(ge=0, le=100, allow_inf_nan=False), _rounded(4)]
+# Sizes in binary units (MiB, GiB). The upper bound only keeps out absurd values
+# that would overflow the database's 4-byte floats.
+Size = Annotated[float, Field(ge=0, le=1e12, allow_inf_nan=False), _rounded(4)]
+# Cumulative counters in MiB since the host booted, as psutil reports them.
+Counter = Annotated[float, Field(ge=0, le=1e15, allow_inf_nan=False), _rounded(6)]
+ServerId = Annotated[int, Field(gt=0, le=2**31 - 1)]
+
+
+class Request(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class RegisterRequest(Request):
+    name: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+    hostname: Annotated[str, Field(min_length=1, max_length=255)]
+    machine_id: Annotated[str, Field(max_length=64)] = ""
+    ip_address: Annotated[str, Field(max_length=45)] | None = None
+    os_type: Annotated[str, Field(max_length=50)] | None = None
+    interval_seconds: Annotated[float, Field(gt=0, le=3600)] = 5
+
+    @field_validator("name", "hostname")
+    @classmethod
+    def _not_blank(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("must not be blank")
+        return value.strip() if value is not None else None
+
+    @field_validator("ip_address")
+    @classmethod
+    def _ip(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        try:
+            return str(ip_address(value))
+        except ValueError:
+            raise ValueError("must be an IPv4 or IPv6 address") from None
+
+
+class MetricValues(Request):
+    cpu_percent: Percent
+    ram_percent: Percent
+    ram_used_mb: Size
+    ram_total_mb: Size
+    disk_percent: Percent
+    disk_used_gb: Size
+    disk_total_gb: Size
+    network_sent_mb: Counter
+    network_recv_mb: Counter
+
+    @field_validator("recorded_at", check_fields=False)
+    @classmethod
+    def _not_in_future(cls, value: datetime | None, info: ValidationInfo) -> datetime | None:
+        skew = (info.context or {}).get("max_clock_skew", 300)
+        if value is not None and value > datetime.now(UTC) + timedelta(seconds=skew):
+            raise ValueError(
+                f"is more than {skew} s in the future; check the clock of the sending host"
+            )
+        return value
+
+
+class MetricSample(MetricValues):
+    """One sample, as POST /api/metrics takes it (the seed's shape)."""
+
+    server_id: ServerId
+    # When the sample was taken. Optional, but a collector should always send it:
+    # it is what makes a retried sample a no-op.
+    recorded_at: AwareDatetime | None = None
+
+
+class BatchSample(MetricValues):
+    recorded_at: AwareDatetime
+
+
+class MetricBatch(Request):
+    server_id: ServerId
+    samples: Annotated[list[BatchSample], Field(min_length=1)]
+
+
+# --- responses (documented in the OpenAPI document, checked by the tests) ---
+
+
+class Error(BaseModel):
+    class FieldError(BaseModel):
+        field: str
+        reason: str
+
+    error: str
+    message: str
+    details: list[FieldError] | None = None
+
+
+class Registered(BaseModel):
+    id: int
+    name: str
+    created_at: datetime
+    hostname: str
+    machine_id: str
+    interval_seconds: float
+    created: bool = Field(description="false when this host was already registered")
+    ingest_token: str = Field(
+        description="The server's own token for POST /api/metrics. Shown once, stored hashed; "
+        "registering again replaces it."
+    )
+
+
+class LatestMetrics(BaseModel):
+    cpu_percent: float
+    ram_percent: float
+    disk_percent: float
+    recorded_at: datetime
+
+
+class Server(BaseModel):
+    id: int
+    name: str
+    hostname: str
+    machine_id: str
+    ip_address: str | None
+    os_type: str | None
+    created_at: datetime
+    last_seen: datetime | None
+    is_active: bool
+    interval_seconds: float
+    latest: LatestMetrics | None
+
+
+class Stored(BaseModel):
+    id: int
+    recorded_at: datetime
+    duplicate: bool = Field(description="true when this sample was already stored")
+
+
+class BatchStored(BaseModel):
+    accepted: int
+    inserted: int
+    duplicates: int
+
+
+class CurrentMetrics(BaseModel):
+    server_id: int
+    id: int
+    recorded_at: datetime
+    cpu_percent: float
+    ram_percent: float
+    ram_used_mb: float
+    ram_total_mb: float
+    disk_percent: float
+    disk_used_gb: float
+    disk_total_gb: float
+    network_sent_mb: float
+    network_recv_mb: float
+    network_sent_mb_s: float | None = Field(description="MiB/s since the previous sample")
+    network_recv_mb_s: float | None
+
+
+class HistoryPoint(BaseModel):
+    recorded_at: datetime = Field(description="start of the bucket")
+    samples: int
+    cpu_percent: float
+    cpu_percent_max: float
+    ram_percent: float
+    ram_percent_max: float
+    ram_used_mb: float
+    ram_total_mb: float
+    disk_percent: float
+    disk_percent_max: float
+    disk_used_gb: float
+    disk_total_gb: float
+    network_sent_mb: float = Field(description="cumulative counter at the end of the bucket")
+    network_recv_mb: float
+    network_sent_mb_s: float | None = Field(description="average MiB/s over the bucket")
+    network_recv_mb_s: float | None
+    network_sent_mb_s_max: float | None
+    network_recv_mb_s_max: float | None
+
+
+class Health(BaseModel):
+    status: str
+    database: str

@@ -1,0 +1,141 @@
+"""Fixtures: a real PostgreSQL (embedded by default, or DATABASE_URL), a fresh
+database per test session, the app, and a client whose every response is checked
+against the OpenAPI document."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from flask.testing import FlaskClient
+from openapi_core import OpenAPI
+from openapi_core.contrib.werkzeug import WerkzeugOpenAPIRequest, WerkzeugOpenAPIResponse
+from openapi_core.templating.paths.exceptions import OperationNotFound, PathNotFound
+
+from functions import embedded
+from functions.app import create_app
+from functions.config import Settings
+from functions.migrate import migrate
+from functions.openapi import build_spec
+
+from .helpers import admin_connect, sample, with_dbname
+
+ENROLL = "test-enroll-token"
+
+
+@pytest.fixture(scope="session")
+def server_url() -> str:
+    """The PostgreSQL server the tests use: DATABASE_URL if set, else embedded."""
+    return os.environ.get("DATABASE_URL") or embedded.start("test-pgdata", stop_when_unused=True)
+
+
+@pytest.fixture(scope="session")
+def database_url(server_url: str, worker_id: str) -> Iterator[str]:
+    """A database of our own on that server, migrated, dropped at the end."""
+    name = f"vigie_test_{os.getpid()}_{worker_id}"
+    with admin_connect(server_url) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = with_dbname(server_url, name)
+    migrate(url)
+    yield url
+    with admin_connect(server_url) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[psycopg.Connection]:
+    """A connection for assertions, on an emptied database."""
+    with psycopg.connect(database_url, autocommit=True, row_factory=psycopg.rows.dict_row) as conn:
+        conn.execute("TRUNCATE servers, metrics RESTART IDENTITY CASCADE")
+        yield conn
+
+
+@pytest.fixture
+def settings(database_url: str, db: psycopg.Connection) -> Settings:
+    return Settings(database_url=database_url, enroll_token=ENROLL, db_mode="pool", db_pool_size=4)
+
+
+@pytest.fixture(scope="session")
+def openapi() -> OpenAPI:
+    return OpenAPI.from_dict(build_spec())
+
+
+class SentRequest(WerkzeugOpenAPIRequest):
+    """The request as the response validator needs it: its body was already read
+    by the app (and only responses are checked here)."""
+
+    @property
+    def body(self) -> bytes:
+        return b""
+
+
+class CheckedClient(FlaskClient):
+    """Every response is validated against the OpenAPI document: the document
+    stays true because every test that calls the API checks it."""
+
+    openapi: OpenAPI
+
+    def open(self, *args, **kwargs):
+        response = super().open(*args, **kwargs)
+        request = SentRequest(response.request)
+        try:
+            self.openapi.validate_response(request, WerkzeugOpenAPIResponse(response))
+        except (PathNotFound, OperationNotFound):
+            # Not an API route (a typo, a wrong method): still a JSON error.
+            assert response.status_code in (404, 405), response.status_code
+            assert set(response.json) == {"error", "message"}
+        return response
+
+
+@pytest.fixture
+def app(settings: Settings, openapi: OpenAPI):
+    app = create_app(settings)
+    app.test_client_class = CheckedClient
+    CheckedClient.openapi = openapi
+    yield app
+    app.extensions["vigie_db"].close()
+
+
+@pytest.fixture
+def client(app) -> FlaskClient:
+    return app.test_client()
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+class Api:
+    """Small verbs over the client, for tests that need a registered server."""
+
+    def __init__(self, client: FlaskClient) -> None:
+        self.client = client
+
+    def register(self, hostname: str = "web-01", **fields) -> tuple[int, str]:
+        response = self.client.post(
+            "/api/servers/register", json={"hostname": hostname, **fields}, headers=bearer(ENROLL)
+        )
+        assert response.status_code in (200, 201), response.json
+        return response.json["id"], response.json["ingest_token"]
+
+    def post_sample(self, server_id: int, token: str, **overrides):
+        return self.client.post(
+            "/api/metrics",
+            json={"server_id": server_id, **sample(**overrides)},
+            headers=bearer(token),
+        )
+
+    def post_batch(self, server_id: int, token: str, samples: list[dict]):
+        return self.client.post(
+            "/api/metrics/batch",
+            json={"server_id": server_id, "samples": samples},
+            headers=bearer(token),
+        )
+
+
+@pytest.fixture
+def api(client: FlaskClient) -> Api:
+    return Api(client)

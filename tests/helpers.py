@@ -1,0 +1,128 @@
+"""Helpers shared by the tests: databases, samples, processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+def with_dbname(url: str, dbname: str) -> str:
+    return urlunsplit(urlsplit(url)._replace(path="/" + dbname))
+
+
+def admin_connect(url: str) -> psycopg.Connection:
+    return psycopg.connect(url, autocommit=True)
+
+
+def sample(**overrides: object) -> dict:
+    """A valid sample, as the collector sends it."""
+    body = {
+        "cpu_percent": 45.2,
+        "ram_percent": 67.8,
+        "ram_used_mb": 6780.0,
+        "ram_total_mb": 10000.0,
+        "disk_percent": 55.3,
+        "disk_used_gb": 110.6,
+        "disk_total_gb": 200.0,
+        "network_sent_mb": 1250.5,
+        "network_recv_mb": 890.3,
+        "recorded_at": iso(datetime.now(UTC)),
+    }
+    body.update(overrides)
+    return body
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def minutes_ago(minutes: float) -> datetime:
+    return datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=minutes)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_http(url: str, timeout: float = 30, proc: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode} before {url} answered")
+        try:
+            if requests.get(url, timeout=2).status_code < 500:
+                return
+        except requests.RequestException as exc:
+            last = exc
+        time.sleep(0.1)
+    raise TimeoutError(f"{url} did not answer within {timeout}s: {last}")
+
+
+@contextmanager
+def process(
+    args: list[str], env: dict[str, str], ready_url: str | None = None, log: Path | None = None
+) -> Iterator[subprocess.Popen]:
+    """Run a process for the duration of a block; stop it with SIGTERM after."""
+    out = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115
+    proc = subprocess.Popen(
+        args,
+        env={**os.environ, **env},
+        cwd=ROOT,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        if ready_url:
+            wait_for_http(ready_url, proc=proc)
+        yield proc
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        if log:
+            out.close()
+
+
+def gunicorn_api(
+    database_url: str,
+    port: int,
+    extra_env: dict[str, str] | None = None,
+    log: Path | None = None,
+    workers: int = 2,
+):
+    """The combined functions app under a real gunicorn, as `make run` starts it."""
+    env = {"DATABASE_URL": database_url, **(extra_env or {})}
+    args = [
+        str(BIN / "gunicorn"),
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(workers),
+        "--threads",
+        "4",
+        "functions.app:app",
+    ]
+    return process(args, env, ready_url=f"http://127.0.0.1:{port}/api/health", log=log)
