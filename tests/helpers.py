@@ -117,6 +117,7 @@ def gunicorn_api(
     env = {"DATABASE_URL": database_url, **(extra_env or {})}
     args = [
         str(BIN / "gunicorn"),
+        "--no-control-socket",
         "--bind",
         f"127.0.0.1:{port}",
         "--workers",
