@@ -1,0 +1,345 @@
+"""Ingest benchmark: the API under gunicorn beside the same work done in SQL.
+
+    .venv/bin/python bench/ingest.py [--seconds 10] [--clients 16]
+
+Prints, in one run against one PostgreSQL (the embedded one unless DATABASE_URL
+is set), for single-sample and batch ingest:
+  * POST /api/metrics through gunicorn: requests/s, p50 and p99 latency
+  * the same statements the API runs (token check, vigie_ingest, commit) from
+    psycopg directly, and a bare INSERT + pg_notify transaction
+  * POST /api/metrics/batch rows/s, vigie_ingest with the same batch, and COPY
+The ratios matter more than the absolute numbers: clients and server share the
+machine's cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import threading
+import time
+from concurrent.futures import ProcessPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psycopg
+import requests
+from psycopg.types.json import Jsonb
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from functions import embedded  # noqa: E402
+from functions.auth import hash_token  # noqa: E402
+from functions.migrate import migrate  # noqa: E402
+from tests.helpers import admin_connect, free_port, gunicorn_api, with_dbname  # noqa: E402
+
+FIELDS = {
+    "cpu_percent": 45.2,
+    "ram_percent": 67.8,
+    "ram_used_mb": 6780.0,
+    "ram_total_mb": 10000.0,
+    "disk_percent": 55.3,
+    "disk_used_gb": 110.6,
+    "disk_total_gb": 200.0,
+    "network_sent_mb": 1250.5,
+    "network_recv_mb": 890.3,
+}
+BASE = datetime(2020, 1, 1, tzinfo=UTC)
+PROCESSES = 4
+
+
+def stamp(client: int, n: int, epoch: int) -> str:
+    # Unique per (client, n, phase): every request stores a new row.
+    moment = BASE + timedelta(days=epoch * 400, seconds=n, microseconds=client)
+    return moment.isoformat()
+
+
+def setup_servers(url: str, count: int) -> list[tuple[int, str]]:
+    servers = []
+    with psycopg.connect(url, autocommit=True) as conn:
+        for i in range(count):
+            token = f"vgi_bench_{i}"
+            row = conn.execute(
+                "INSERT INTO servers (name, hostname, token_hash) VALUES (%s, %s, %s) RETURNING id",
+                [f"bench-{i}", f"bench-{i}", hash_token(token)],
+            ).fetchone()
+            servers.append((row[0], token))
+    return servers
+
+
+# --- load generators: each runs in a process with several threads -------------
+
+
+def _threads(n: int, target, *args) -> list:
+    results: list = [None] * n
+    threads = [
+        threading.Thread(target=lambda i=i: results.__setitem__(i, target(i, *args)))
+        for i in range(n)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
+def _http_single(i: int, base: str, servers, offset: int, seconds: float, epoch: int):
+    sid, token = servers[offset + i]
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {token}"
+    latencies, n = [], 0
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        body = {"server_id": sid, "recorded_at": stamp(offset + i, n, epoch), **FIELDS}
+        start = time.perf_counter()
+        response = session.post(f"{base}/api/metrics", json=body)
+        latencies.append(time.perf_counter() - start)
+        assert response.status_code == 201, response.text
+        n += 1
+    return latencies
+
+
+def _http_batch(i: int, base: str, servers, offset: int, seconds: float, epoch: int, size: int):
+    sid, token = servers[offset + i]
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {token}"
+    rows, n = 0, 0
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        samples = [{"recorded_at": stamp(offset + i, n + k, epoch), **FIELDS} for k in range(size)]
+        response = session.post(
+            f"{base}/api/metrics/batch", json={"server_id": sid, "samples": samples}
+        )
+        assert response.status_code == 201, response.text
+        rows += size
+        n += size
+    return rows
+
+
+def _sql_single(i: int, url: str, servers, offset: int, seconds: float, epoch: int):
+    """The statements POST /api/metrics runs, without HTTP, Flask or validation."""
+    sid, token = servers[offset + i]
+    latencies, n = [], 0
+    with psycopg.connect(url) as conn:
+        deadline = time.perf_counter() + seconds
+        while time.perf_counter() < deadline:
+            sample = [{"recorded_at": stamp(offset + i, n, epoch), **FIELDS}]
+            start = time.perf_counter()
+            with conn.transaction():
+                conn.execute("SELECT token_hash FROM servers WHERE id = %s", [sid]).fetchone()
+                conn.execute("SELECT * FROM vigie_ingest(%s, %s)", [sid, Jsonb(sample)])
+            latencies.append(time.perf_counter() - start)
+            n += 1
+    return latencies
+
+
+def _sql_bare(i: int, url: str, servers, offset: int, seconds: float, epoch: int):
+    """The floor: one INSERT and one pg_notify per transaction."""
+    sid, _ = servers[offset + i]
+    latencies, n = [], 0
+    columns = ", ".join(FIELDS)
+    with psycopg.connect(url) as conn:
+        deadline = time.perf_counter() + seconds
+        while time.perf_counter() < deadline:
+            start = time.perf_counter()
+            with conn.transaction():
+                conn.execute(
+                    f"INSERT INTO metrics (server_id, recorded_at, {columns}) "  # noqa: S608
+                    f"VALUES (%s, %s, {', '.join(['%s'] * len(FIELDS))})",
+                    [sid, stamp(offset + i, n, epoch), *FIELDS.values()],
+                )
+                conn.execute("SELECT pg_notify('vigie_bench', %s)", [str(sid)])
+            latencies.append(time.perf_counter() - start)
+            n += 1
+    return latencies
+
+
+def _sql_batch(i: int, url: str, servers, offset: int, seconds: float, epoch: int, size: int):
+    sid, _ = servers[offset + i]
+    rows, n = 0, 0
+    with psycopg.connect(url) as conn:
+        deadline = time.perf_counter() + seconds
+        while time.perf_counter() < deadline:
+            samples = [
+                {"recorded_at": stamp(offset + i, n + k, epoch), **FIELDS} for k in range(size)
+            ]
+            with conn.transaction():
+                conn.execute("SELECT * FROM vigie_ingest(%s, %s)", [sid, Jsonb(samples)])
+            rows += size
+            n += size
+    return rows
+
+
+def _sql_copy(i: int, url: str, servers, offset: int, seconds: float, epoch: int, size: int):
+    sid, _ = servers[offset + i]
+    rows, n = 0, 0
+    columns = ["server_id", "recorded_at", *FIELDS]
+    with psycopg.connect(url) as conn:
+        deadline = time.perf_counter() + seconds
+        while time.perf_counter() < deadline:
+            copy_sql = f"COPY metrics ({', '.join(columns)}) FROM STDIN"
+            with conn.transaction(), conn.cursor() as cur, cur.copy(copy_sql) as copy:
+                for k in range(size):
+                    copy.write_row([sid, stamp(offset + i, n + k, epoch), *FIELDS.values()])
+            rows += size
+            n += size
+    return rows
+
+
+WORKERS = {
+    f.__name__: f
+    for f in (_http_single, _http_batch, _sql_single, _sql_bare, _sql_batch, _sql_copy)
+}
+
+
+def _process(name: str, threads: int, offset: int, *args):
+    return _threads(threads, WORKERS[name], *args[:1], args[1], offset, *args[2:])
+
+
+def run(
+    pool: ProcessPoolExecutor,
+    name: str,
+    clients: int,
+    target: str,
+    servers,
+    seconds: float,
+    epoch: int,
+    *extra,
+) -> tuple[list, float]:
+    per = clients // PROCESSES
+    started = time.perf_counter()
+    futures = [
+        pool.submit(_process, name, per, p * per, target, servers, seconds, epoch, *extra)
+        for p in range(PROCESSES)
+    ]
+    results = [r for f in futures for r in f.result()]
+    return results, time.perf_counter() - started
+
+
+def describe_latency(label: str, latencies_per_client: list[list[float]], elapsed: float) -> dict:
+    flat = sorted(x for client in latencies_per_client for x in client)
+    q = statistics.quantiles(flat, n=100)
+    result = {
+        "label": label,
+        "per_s": len(flat) / elapsed,
+        "p50_ms": q[49] * 1000,
+        "p99_ms": q[98] * 1000,
+    }
+    print(
+        f"  {label:<44} {result['per_s']:>9,.0f} req/s   p50 {result['p50_ms']:6.2f} ms"
+        f"   p99 {result['p99_ms']:6.2f} ms"
+    )
+    return result
+
+
+def describe_rows(label: str, rows: list[int], elapsed: float) -> dict:
+    result = {"label": label, "rows_per_s": sum(rows) / elapsed}
+    print(f"  {label:<44} {result['rows_per_s']:>9,.0f} rows/s")
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--batch-size", type=int, default=1000)
+    parser.add_argument("--batch-clients", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn workers")
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    args = parser.parse_args()
+    assert args.clients % PROCESSES == 0 and args.batch_clients % PROCESSES == 0
+
+    server = os.environ.get("DATABASE_URL") or embedded.start("bench-pgdata")
+    name = f"vigie_bench_{os.getpid()}"
+    with admin_connect(server) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = with_dbname(server, name)
+    figures: dict = {"clients": args.clients, "batch_size": args.batch_size}
+    try:
+        migrate(url)
+        servers = setup_servers(url, max(args.clients, args.batch_clients))
+        port = free_port()
+        print(
+            f"PostgreSQL: {server.split('?')[0]}  clients: {args.clients}  "
+            f"gunicorn: {args.workers} workers x 4 threads  {args.seconds:.0f} s per phase"
+        )
+        with gunicorn_api(url, port, workers=args.workers), ProcessPoolExecutor(PROCESSES) as pool:
+            base = f"http://127.0.0.1:{port}"
+            print("\nsingle-sample ingest")
+            api = describe_latency(
+                "POST /api/metrics (gunicorn)",
+                *run(pool, "_http_single", args.clients, base, servers, args.seconds, 1),
+            )
+            same = describe_latency(
+                "same statements, psycopg direct",
+                *run(pool, "_sql_single", args.clients, url, servers, args.seconds, 2),
+            )
+            bare = describe_latency(
+                "bare INSERT + pg_notify, psycopg direct",
+                *run(pool, "_sql_bare", args.clients, url, servers, args.seconds, 3),
+            )
+            print(
+                f"  API / same statements: {api['per_s'] / same['per_s']:.2f}   "
+                f"API / bare INSERT: {api['per_s'] / bare['per_s']:.2f}"
+            )
+            print(
+                f"\nbatch ingest ({args.batch_size} samples per request, "
+                f"{args.batch_clients} clients)"
+            )
+            bapi = describe_rows(
+                "POST /api/metrics/batch (gunicorn)",
+                *run(
+                    pool,
+                    "_http_batch",
+                    args.batch_clients,
+                    base,
+                    servers,
+                    args.seconds,
+                    4,
+                    args.batch_size,
+                ),
+            )
+            bsql = describe_rows(
+                "vigie_ingest(batch), psycopg direct",
+                *run(
+                    pool,
+                    "_sql_batch",
+                    args.batch_clients,
+                    url,
+                    servers,
+                    args.seconds,
+                    5,
+                    args.batch_size,
+                ),
+            )
+            bcopy = describe_rows(
+                "COPY, psycopg direct",
+                *run(
+                    pool,
+                    "_sql_copy",
+                    args.batch_clients,
+                    url,
+                    servers,
+                    args.seconds,
+                    6,
+                    args.batch_size,
+                ),
+            )
+            print(
+                f"  API / vigie_ingest: {bapi['rows_per_s'] / bsql['rows_per_s']:.2f}   "
+                f"API / COPY: {bapi['rows_per_s'] / bcopy['rows_per_s']:.2f}"
+            )
+            figures.update(single=[api, same, bare], batch=[bapi, bsql, bcopy])
+    finally:
+        with admin_connect(server) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2))
+
+
+if __name__ == "__main__":
+    main()
