@@ -20,7 +20,10 @@ from functions.config import Settings
 from functions.migrate import migrate
 from functions.openapi import build_spec
 
-from .helpers import admin_connect, sample, with_dbname
+from .helpers import POOLER, admin_connect, sample, with_dbname
+from .pgbouncer import PgBouncer
+from .pgbouncer import find_binary as pgbouncer_binary
+from .pgbouncer import start as start_pgbouncer
 
 ENROLL = "test-enroll-token"
 
@@ -31,9 +34,27 @@ def server_url() -> str:
     return os.environ.get("DATABASE_URL") or embedded.start("test-pgdata", stop_when_unused=True)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # VIGIE_TEST_POOLER=pgbouncer runs the functions through a PgBouncer in
+    # transaction mode, as they run behind Supabase's transaction pooler.
+    if POOLER not in ("", "pgbouncer"):
+        raise pytest.UsageError(f"VIGIE_TEST_POOLER must be pgbouncer or unset, got {POOLER!r}")
+
+
 @pytest.fixture(scope="session")
-def database_url(server_url: str, worker_id: str) -> Iterator[str]:
-    """A database of our own on that server, migrated, dropped at the end."""
+def pgbouncer(server_url: str) -> Iterator[PgBouncer]:
+    """A PgBouncer in transaction mode in front of the test server."""
+    if pgbouncer_binary() is None and not POOLER:
+        pytest.skip("pgbouncer is not installed (Debian: apt-get install -y pgbouncer)")
+    bouncer = start_pgbouncer(server_url)
+    yield bouncer
+    bouncer.stop()
+
+
+@pytest.fixture(scope="session")
+def direct_database_url(server_url: str, worker_id: str) -> Iterator[str]:
+    """A database of our own on that server, migrated, dropped at the end; always
+    a direct connection (what LISTEN, migrations and assertions need)."""
     name = f"vigie_test_{os.getpid()}_{worker_id}"
     with admin_connect(server_url) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
@@ -45,17 +66,39 @@ def database_url(server_url: str, worker_id: str) -> Iterator[str]:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@pytest.fixture(scope="session")
+def database_url(direct_database_url: str, request: pytest.FixtureRequest) -> str:
+    """The URL the functions use: the test database, directly or (VIGIE_TEST_POOLER)
+    through PgBouncer in transaction mode."""
+    if not POOLER:
+        return direct_database_url
+    return request.getfixturevalue("pgbouncer").url_for(direct_database_url)
+
+
+# Behind a transaction pooler on a port other than 6543, prepared statements must
+# be turned off by hand, as docs/deploy.md says.
+PREPARED_STATEMENTS = "off" if POOLER else "auto"
+
+
 @pytest.fixture
-def db(database_url: str) -> Iterator[psycopg.Connection]:
+def db(direct_database_url: str) -> Iterator[psycopg.Connection]:
     """A connection for assertions, on an emptied database."""
-    with psycopg.connect(database_url, autocommit=True, row_factory=psycopg.rows.dict_row) as conn:
+    with psycopg.connect(
+        direct_database_url, autocommit=True, row_factory=psycopg.rows.dict_row
+    ) as conn:
         conn.execute("TRUNCATE servers, metrics RESTART IDENTITY CASCADE")
         yield conn
 
 
 @pytest.fixture
 def settings(database_url: str, db: psycopg.Connection) -> Settings:
-    return Settings(database_url=database_url, enroll_token=ENROLL, db_mode="pool", db_pool_size=4)
+    return Settings(
+        database_url=database_url,
+        enroll_token=ENROLL,
+        db_mode="pool",
+        db_pool_size=4,
+        db_prepared_statements=PREPARED_STATEMENTS,
+    )
 
 
 @pytest.fixture(scope="session")

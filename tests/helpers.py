@@ -19,6 +19,10 @@ import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
+# VIGIE_TEST_POOLER=pgbouncer: the functions reach the database through PgBouncer
+# in transaction mode, where prepared statements must be off (conftest.py).
+POOLER = os.environ.get("VIGIE_TEST_POOLER", "")
+POOLER_ENV = {"VIGIE_DB_PREPARED_STATEMENTS": "off"} if POOLER else {}
 
 
 def with_dbname(url: str, dbname: str) -> str:
@@ -114,7 +118,7 @@ def gunicorn_api(
     workers: int = 2,
 ):
     """The combined functions app under a real gunicorn, as `make run` starts it."""
-    env = {"DATABASE_URL": database_url, **(extra_env or {})}
+    env = {"DATABASE_URL": database_url, **POOLER_ENV, **(extra_env or {})}
     args = [
         str(BIN / "gunicorn"),
         "--no-control-socket",

@@ -9,8 +9,10 @@ from .helpers import iso, sample
 
 
 @pytest.fixture
-def listener(database_url):
-    with psycopg.connect(database_url, autocommit=True) as conn:
+def listener(direct_database_url):
+    # LISTEN needs a session: a direct connection even when the functions go
+    # through a transaction pooler (VIGIE_TEST_POOLER), as the relay's does.
+    with psycopg.connect(direct_database_url, autocommit=True) as conn:
         conn.execute("LISTEN vigie_events")
         yield conn
 

@@ -69,9 +69,10 @@ def test_an_unreachable_database_gives_503_json_and_the_sample_is_not_lost(opena
         app.extensions["vigie_db"].close()
 
 
-def test_single_connection_mode_recovers_after_the_database_comes_back(database_url, db):
+def test_single_connection_mode_recovers_after_the_database_comes_back(direct_database_url, db):
     """The function-host mode reuses one connection; a dead one is replaced."""
-    app = create_app(Settings(database_url=database_url, db_mode="single", enroll_token="e"))
+    settings = Settings(database_url=direct_database_url, db_mode="single", enroll_token="e")
+    app = create_app(settings)
     client = app.test_client()
     assert client.get("/api/servers").status_code == 200
     conn = app.extensions["vigie_db"]._conn
