@@ -1,12 +1,20 @@
-"""The application factory, and the combined WSGI app for gunicorn.
+"""The application factory, and the entry points the hosts load.
 
-``create_app(blueprints=...)`` builds an app with only some groups: each function
-module (servers, metrics, history) exposes its own ``app`` that way.
+``create_app(blueprints=...)`` builds an app with only some groups. Every function
+module (servers, metrics, history, alerts) exposes, built on first access:
+
+- ``app``: that group alone as a WSGI app (gunicorn, Vercel, any WSGI host);
+- ``handler``: the same app as a Lambda-style ``handler(event, context)`` for API
+  Gateway (REST API v1 and HTTP API v2 payloads) or an ALB.
+
+``functions.app:app`` and ``functions.app:handler`` serve every group at once.
+Importing any of these modules builds nothing and connects to nothing: a cold
+start pays for an app only when the host asks for it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -70,24 +78,72 @@ def create_app(
     return app
 
 
-def lazy_app(blueprint: Blueprint) -> Any:
-    """A module-level ``__getattr__`` that builds the module's own ``app`` on first
-    access, so importing a function module builds nothing."""
-    built: dict[str, Flask] = {}
+class EntryPoints:
+    """A module-level ``__getattr__`` giving the module its ``app`` and ``handler``.
 
-    def __getattr__(name: str) -> Any:
+    Both are built on first access, once per process: a function host keeps them
+    (and the app's one database connection) between invocations."""
+
+    def __init__(self, blueprints: list[Blueprint] | None) -> None:
+        self.blueprints = blueprints
+        self.built: dict[str, Any] = {}
+
+    def __call__(self, name: str) -> Any:
         if name == "app":
-            if "app" not in built:
-                built["app"] = create_app(blueprints=[blueprint])
-            return built["app"]
+            if "app" not in self.built:
+                self.built["app"] = create_app(blueprints=self.blueprints)
+            return self.built["app"]
+        if name == "handler":
+            if "handler" not in self.built:
+                self.built["handler"] = lambda_handler(self("app"))
+            return self.built["handler"]
         raise AttributeError(name)
 
-    return __getattr__
+    def reset(self) -> None:
+        """Forget what was built (closing its database connections): the next
+        access reads the environment again."""
+        app = self.built.pop("app", None)
+        self.built.clear()
+        if app is not None:
+            app.extensions["vigie_db"].close()
 
 
-def __getattr__(name: str) -> Any:
-    if name == "app":
-        global app
-        app = create_app()
-        return app
-    raise AttributeError(name)
+def lazy_app(blueprint: Blueprint) -> EntryPoints:
+    """The ``__getattr__`` of a function module serving ``blueprint`` alone."""
+    return EntryPoints([blueprint])
+
+
+LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+
+def lambda_handler(app: Flask) -> LambdaHandler:
+    """``handler(event, context)`` for AWS Lambda behind API Gateway or an ALB.
+
+    apig-wsgi turns the event into a WSGI request and the response back into the
+    dict API Gateway expects, for both payload versions (1.0 and 2.0)."""
+    from apig_wsgi import make_lambda_handler
+
+    wsgi_handler = make_lambda_handler(app)
+
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        return wsgi_handler(without_stage(event), context)
+
+    return handler
+
+
+def without_stage(event: dict[str, Any]) -> dict[str, Any]:
+    """An HTTP API (payload 2.0) on a named stage puts the stage in ``rawPath``
+    (``/prod/api/servers``), where the routes are ``/api/...``; the default stage
+    and REST APIs (payload 1.0, whose ``path`` has no stage) need nothing."""
+    if event.get("version") != "2.0":
+        return event
+    stage = (event.get("requestContext") or {}).get("stage") or "$default"
+    prefix = f"/{stage}/"
+    raw_path = event.get("rawPath", "")
+    if stage == "$default" or not raw_path.startswith(prefix):
+        return event
+    return {**event, "rawPath": raw_path[len(prefix) - 1 :]}
+
+
+# `functions.app:app` and `functions.app:handler` serve every group.
+__getattr__ = EntryPoints(None)

@@ -129,5 +129,5 @@ def history(server_id: int):
     return response
 
 
-# `functions.history:app` is this group alone, as a WSGI function.
+# `functions.history:app` (WSGI) and `functions.history:handler` (Lambda): this group alone.
 __getattr__ = lazy_app(bp)

@@ -107,5 +107,5 @@ def current(server_id: int):
     )
 
 
-# `functions.metrics:app` is this group alone, as a WSGI function.
+# `functions.metrics:app` (WSGI) and `functions.metrics:handler` (Lambda): this group alone.
 __getattr__ = lazy_app(bp)

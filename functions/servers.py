@@ -108,5 +108,5 @@ def get_server(server_id: int):
     return jsonify(server_json(row))
 
 
-# `functions.servers:app` is this group alone, as a WSGI function.
+# `functions.servers:app` (WSGI) and `functions.servers:handler` (Lambda): this group alone.
 __getattr__ = lazy_app(bp)
