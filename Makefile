@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test lint format bench clean
+.PHONY: install run test test-pooler lint format bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Vigie needs Python 3.11 or newer"'
@@ -24,6 +24,11 @@ run: install
 ## Run the whole test suite (lint included).
 test: install lint
 	$(BIN)/python -m pytest -n 2
+
+## The functions' tests once more, through PgBouncer in transaction mode (needs
+## the pgbouncer package), as behind Supabase's transaction pooler.
+test-pooler: install
+	VIGIE_TEST_POOLER=pgbouncer $(BIN)/python -m pytest -n 2 -m "not slow"
 
 lint: install
 	$(BIN)/ruff check .
