@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
-## Run Vigie locally (embedded PostgreSQL, API); prints the URL to open.
+## Run Vigie locally (embedded PostgreSQL, API, relay, dashboard on one URL); prints it.
 run: install
 	$(BIN)/vigie run
 

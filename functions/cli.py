@@ -120,7 +120,8 @@ def wait_until_healthy(url: str, timeout: float = 60) -> bool:
 @click.option("--host", default="127.0.0.1", show_default=True, envvar="VIGIE_HOST")
 @click.option("--port", default=8000, show_default=True, envvar="VIGIE_PORT", type=int)
 def run(database_url: str | None, host: str, port: int) -> None:
-    """Run Vigie locally: database, migrations, API. Prints the URL to open."""
+    """Run Vigie locally: database, migrations, then the API, the realtime relay and
+    the dashboard on one port. Prints the URL to open."""
     from honcho.manager import Manager
 
     from .migrate import migrate as run_migrations
@@ -136,10 +137,12 @@ def run(database_url: str | None, host: str, port: int) -> None:
     env = {**os.environ, **local_tokens(), "DATABASE_URL": url, "PYTHONUNBUFFERED": "1"}
     bin_dir = Path(sys.executable).parent
     manager = Manager()
+    # One process serves /api (the functions), /socket.io (the relay) and the
+    # dashboard: one URL, no proxy. In production they are separate (Procfile).
     manager.add_process(
-        "api",
-        f"{bin_dir / 'gunicorn'} --no-control-socket --bind {host}:{port} --workers 2 --threads 4 "
-        "--access-logfile - functions.app:app",
+        "vigie",
+        f"{bin_dir / 'gunicorn'} --no-control-socket -k gevent -w 1 --bind {host}:{port} "
+        "--graceful-timeout 5 realtime.relay:local_app",
         env=env,
     )
     base = f"http://{host}:{port}"
@@ -148,6 +151,7 @@ def run(database_url: str | None, host: str, port: int) -> None:
         if wait_until_healthy(f"{base}/api/health"):
             click.secho(f"\n  Vigie is running: {base}", fg="green", bold=True)
             click.echo(f"  API: {base}/api/servers   OpenAPI: {base}/api/openapi.json")
+            click.echo(f"  Realtime: {base}/socket.io   relay health: {base}/health")
             click.echo(f"  Enrollment token: {env['VIGIE_ENROLL_TOKEN']}\n")
 
     threading.Thread(target=announce, daemon=True).start()

@@ -86,7 +86,7 @@ def db(direct_database_url: str) -> Iterator[psycopg.Connection]:
     with psycopg.connect(
         direct_database_url, autocommit=True, row_factory=psycopg.rows.dict_row
     ) as conn:
-        conn.execute("TRUNCATE servers, metrics RESTART IDENTITY CASCADE")
+        conn.execute("TRUNCATE servers, metrics, metric_writes RESTART IDENTITY CASCADE")
         yield conn
 
 

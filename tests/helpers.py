@@ -131,3 +131,26 @@ def gunicorn_api(
         "functions.app:app",
     ]
     return process(args, env, ready_url=f"http://127.0.0.1:{port}/api/health", log=log)
+
+
+def gunicorn_relay(
+    database_url: str,
+    port: int,
+    extra_env: dict[str, str] | None = None,
+    log: Path | None = None,
+    entry: str = "realtime.relay:app",
+):
+    """The realtime relay under a real gunicorn gevent worker, as the Procfile runs it."""
+    env = {"DATABASE_URL": database_url, "REALTIME_DATABASE_URL": "", **(extra_env or {})}
+    args = [
+        str(BIN / "gunicorn"),
+        "--no-control-socket",
+        "-k",
+        "gevent",
+        "-w",
+        "1",
+        "--bind",
+        f"127.0.0.1:{port}",
+        entry,
+    ]
+    return process(args, env, ready_url=f"http://127.0.0.1:{port}/health", log=log)

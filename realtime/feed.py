@@ -1,0 +1,608 @@
+"""The relay's feed: PostgreSQL notifications in, socket.io events out.
+
+Three loops run in each relay process (greenlets under gevent):
+
+* **listen** holds one dedicated autocommit connection, ``LISTEN vigie_events``,
+  and moves every notification into a queue. Nothing else ever runs on that
+  connection: a query there while ``notifies()`` holds it deadlocks. When it
+  drops, it reconnects with backoff and listens again.
+* **process** takes the queue in order, reads what a notification announces on a
+  pooled connection (a metrics notification carries a time range, not rows) and
+  emits the events.
+* **sweep** runs the offline detection and prunes the catch-up log.
+
+Catch-up. NOTIFY is not durable: whatever commits while the relay is not
+listening is never delivered to it. Every write is also logged, with its
+transaction id, in ``metric_writes`` and ``server_status_changes``
+(sql/010_realtime.sql). The relay keeps a *horizon*: a snapshot such that every
+write that snapshot sees has been emitted. After listening again it reads, in one
+snapshot taken after LISTEN, the log rows whose transaction the horizon does not
+see: everything it may have missed, and perhaps a few it did receive, which a
+record of what was emitted skips. Whatever commits after that snapshot arrives
+by NOTIFY on the new connection.
+
+The horizon moves forward while all is well: every ``check_seconds`` the relay
+takes a snapshot S and, in a later transaction, NOTIFYs itself. Notifications are
+delivered in queue order, and every transaction that S sees queued its
+notification before that one: when the relay's own notification comes back, all
+of them have been processed and S becomes the horizon. The same round trip
+proves the LISTEN connection alive; if it does not come back within
+``listen_timeout`` the relay reconnects.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import random
+import secrets
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
+
+from functions.app import isoformat
+from functions.metrics import SAMPLE_FIELDS, rate_mb_s
+
+from .config import RelaySettings
+
+log = logging.getLogger("vigie.relay")
+
+CHANNEL = "vigie_events"
+ALL = "all"
+
+# emit(event, data, rooms); rooms None means every connected client.
+Emitter = Callable[[str, dict, "list[str] | None"], None]
+Spawner = Callable[..., Any]
+
+
+def server_room(server_id: int) -> str:
+    return f"server:{server_id}"
+
+
+def parse_time(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+# The samples one write stored: its rows are those of the range whose xmin is the
+# transaction of its first row (a range can also hold older samples), newest
+# first so a large batch can be cut; plus, per sample, the one stored before it
+# for the network throughput.
+FETCH_SAMPLES = f"""
+SELECT w.ord, m.id, m.server_id, m.recorded_at, {", ".join("m." + c for c in SAMPLE_FIELDS)},
+       p.recorded_at AS prev_at, p.network_sent_mb AS prev_sent,
+       p.network_recv_mb AS prev_recv
+  FROM unnest(%(servers)s::integer[], %(firsts)s::timestamptz[], %(lasts)s::timestamptz[])
+       WITH ORDINALITY AS w(server_id, first_at, last_at, ord)
+  JOIN metrics f ON f.server_id = w.server_id AND f.recorded_at = w.first_at
+  CROSS JOIN LATERAL (
+        SELECT * FROM metrics m
+         WHERE m.server_id = w.server_id
+           AND m.recorded_at BETWEEN w.first_at AND w.last_at
+           AND m.xmin = f.xmin
+         ORDER BY m.recorded_at DESC
+         LIMIT %(limit)s) m
+  LEFT JOIN LATERAL (
+        SELECT p.recorded_at, p.network_sent_mb, p.network_recv_mb FROM metrics p
+         WHERE p.server_id = m.server_id AND p.recorded_at < m.recorded_at
+         ORDER BY p.recorded_at DESC LIMIT 1) p ON true
+ ORDER BY w.ord, m.recorded_at
+"""  # noqa: S608 - column names are constants
+
+# Writes the horizon does not see. `xid >= xmin` uses the index; the snapshot
+# test is exact (a transaction in progress when the horizon was taken is unseen).
+MISSED_WRITES = """
+SELECT xid::text::bigint AS xid, server_id, count, first_at, last_at
+  FROM metric_writes
+ WHERE xid >= pg_snapshot_xmin(%(h)s::pg_snapshot)
+   AND NOT pg_visible_in_snapshot(xid, %(h)s::pg_snapshot)
+"""
+MISSED_CHANGES = """
+SELECT xid::text::bigint AS xid, server_id, is_active, last_seen
+  FROM server_status_changes
+ WHERE xid >= pg_snapshot_xmin(%(h)s::pg_snapshot)
+   AND NOT pg_visible_in_snapshot(xid, %(h)s::pg_snapshot)
+ ORDER BY id
+"""
+
+
+@dataclass
+class Write:
+    """A write that stored samples: what a metrics notification announces."""
+
+    server_id: int
+    count: int
+    first: datetime
+    last: datetime
+
+    @property
+    def key(self) -> tuple:
+        # (server_id, recorded_at) is the primary key of metrics: two writes never
+        # store the same first row, so this names one write.
+        return ("m", self.server_id, self.first)
+
+
+def status_key(server_id: int, is_active: bool, last_seen: datetime | None) -> tuple:
+    return ("s", server_id, is_active, last_seen)
+
+
+@dataclass
+class Check:
+    """A horizon candidate, waiting for its notification to come back."""
+
+    n: int
+    snapshot: str
+    started: float
+    sent: float
+
+
+@dataclass
+class Health:
+    listening: bool = False
+    listening_since: float | None = None
+    last_notification: float | None = None
+    reconnects: int = 0
+    catch_ups: int = 0
+    caught_up_samples: int = 0
+    emitted: int = 0
+    backend_pid: int | None = None
+    last_error: str | None = None
+    extra: dict = field(default_factory=dict)
+
+
+class Feed:
+    def __init__(self, settings: RelaySettings, emit: Emitter, database_url: str) -> None:
+        self.settings = settings
+        self.emit = emit
+        self.url = database_url
+        self.relay_id = secrets.token_hex(8)
+        self.pool = ConnectionPool(
+            database_url,
+            min_size=1,
+            max_size=settings.pool_size,
+            kwargs={"row_factory": dict_row, "application_name": "vigie-relay"},
+            timeout=5,
+            # A connection left dead by a database restart is replaced before use.
+            check=ConnectionPool.check_connection,
+            name="vigie-relay",
+            open=False,
+        )
+        self.health = Health()
+        self._queue: queue.Queue = queue.Queue()
+        self._stopping = False
+        self._reconnect = False
+        self._listened = False
+        # Processor state (only the process loop touches it).
+        self._horizon: str | None = None
+        self._horizon_taken = 0.0
+        self._horizons: deque[tuple[float, int]] = deque()  # (monotonic, xmin) for pruning
+        self._need_catch_up = False
+        self._check: Check | None = None
+        self._checks_sent = 0
+        self._last_check = 0.0
+        self._checks_back = 0  # set by the listen loop
+        # What was emitted since the horizon was taken: key -> monotonic receive time.
+        self._seen: dict[tuple, float] = {}
+
+    # -- life cycle -------------------------------------------------------------
+
+    def start(self, spawn: Spawner) -> None:
+        self.pool.open(wait=False)
+        spawn(self._listen_forever)
+        spawn(self._process_forever)
+        spawn(self._sweep_forever)
+
+    def stop(self) -> None:
+        self._stopping = True
+        self.pool.close()
+
+    def status(self) -> dict:
+        h = self.health
+        now = time.monotonic()
+
+        def ago(t: float | None) -> float | None:
+            return None if t is None else round(now - t, 3)
+
+        return {
+            "listening": h.listening,
+            "listening_for": ago(h.listening_since),
+            "last_notification_ago": ago(h.last_notification),
+            "reconnects": h.reconnects,
+            "catch_ups": h.catch_ups,
+            "caught_up_samples": h.caught_up_samples,
+            "events_emitted": h.emitted,
+            "queued": self._queue.qsize(),
+            "last_error": h.last_error,
+        }
+
+    # -- listen -----------------------------------------------------------------
+
+    def _listen_forever(self) -> None:
+        backoff = 0.5
+        while not self._stopping:
+            try:
+                self._listen_once()
+                backoff = 0.5
+            except psycopg.Error as exc:
+                self.health.last_error = f"{type(exc).__name__}: {exc}".strip()
+                log.warning("LISTEN connection lost: %s", self.health.last_error)
+            finally:
+                if self.health.listening:
+                    self.health.listening = False
+                    self.health.listening_since = None
+            if self._stopping:
+                return
+            if self._reconnect:
+                self._reconnect = False
+                continue
+            # Full jitter: several relays do not all knock at once after a restart.
+            time.sleep(random.uniform(backoff / 2, backoff))
+            backoff = min(backoff * 2, 10.0)
+
+    def _listen_once(self) -> None:
+        with psycopg.connect(
+            self.url,
+            autocommit=True,
+            application_name="vigie-relay-listen",
+            connect_timeout=5,
+            # A peer that vanishes without closing (network cut) is noticed.
+            keepalives=1,
+            keepalives_idle=10,
+            keepalives_interval=5,
+            keepalives_count=3,
+        ) as conn:
+            conn.execute(f"LISTEN {CHANNEL}")
+            if self._listened:
+                self.health.reconnects += 1
+            self._listened = True
+            self.health.backend_pid = conn.info.backend_pid
+            self.health.listening = True
+            self.health.listening_since = time.monotonic()
+            self.health.last_error = None
+            log.info("listening on %s (backend %s)", CHANNEL, conn.info.backend_pid)
+            # Everything committed from now on arrives here; what came before is
+            # read from the log by the catch-up, which this item asks for.
+            self._queue.put(("listening", None, time.monotonic()))
+            while not self._stopping and not self._reconnect:
+                for notify in conn.notifies(timeout=1.0):
+                    received = time.monotonic()
+                    self.health.last_notification = received
+                    try:
+                        payload = json.loads(notify.payload)
+                    except ValueError:
+                        log.warning("ignored a notification that is not JSON")
+                        continue
+                    if not isinstance(payload, dict):
+                        continue
+                    if payload.get("kind") == "relay-check" and payload.get("relay") == (
+                        self.relay_id
+                    ):
+                        self._checks_back = max(self._checks_back, int(payload.get("n", 0)))
+                    self._queue.put(("notify", payload, received))
+                self._queue.put(("tick", None, time.monotonic()))
+
+    # -- process ----------------------------------------------------------------
+
+    def _process_forever(self) -> None:
+        while not self._stopping:
+            items = [self._queue.get()]
+            while len(items) < 1000:
+                try:
+                    items.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            try:
+                self._handle(items)
+            except Exception:  # never let the loop die: the relay would go silent
+                log.exception("failed to handle notifications")
+                self._lost_track("an unexpected error")
+            try:
+                self._housekeeping()
+            except Exception:
+                log.exception("relay housekeeping failed")
+
+    def _lost_track(self, why: str) -> None:
+        """Something announced could not be emitted: read it again from the log."""
+        if not self._need_catch_up:
+            log.warning("%s: will catch up from the log", why)
+        self._need_catch_up = True
+        self._check = None
+
+    def _handle(self, items: list[tuple[str, Any, float]]) -> None:
+        writes: list[tuple[Write, float]] = []
+        db_ok = True
+
+        def flush() -> None:
+            nonlocal db_ok
+            if writes and db_ok:
+                try:
+                    self._emit_writes(writes)
+                except (psycopg.Error, OSError) as exc:
+                    db_ok = False
+                    self._lost_track(f"could not read announced samples ({exc})")
+            elif writes:
+                self._lost_track("database unavailable")
+            writes.clear()
+
+        for kind, payload, received in items:
+            if kind == "listening":
+                flush()
+                self._need_catch_up = True
+                self._check = None
+                continue
+            if kind != "notify":
+                continue
+            what = payload.get("kind")
+            if what == "metrics":
+                try:
+                    server_id = int(payload["server_id"])
+                    if payload.get("online"):
+                        flush()
+                        self._emit_status(
+                            server_id, True, parse_time(payload.get("last_seen")), received
+                        )
+                    if payload.get("count"):
+                        first, last = parse_time(payload["first"]), parse_time(payload["last"])
+                        assert first is not None and last is not None
+                        write = Write(server_id, int(payload["count"]), first, last)
+                        writes.append((write, received))
+                except (KeyError, TypeError, ValueError, AssertionError):
+                    log.warning("ignored a malformed metrics notification: %r", payload)
+            elif what == "status":
+                flush()
+                self._emit_status(
+                    int(payload["server_id"]),
+                    bool(payload["is_active"]),
+                    parse_time(payload.get("last_seen")),
+                    received,
+                )
+            elif what == "alert":
+                flush()
+                self._emit_alert(payload)
+            elif what == "server":
+                flush()
+                data = {k: v for k, v in payload.items() if k != "kind"}
+                self._send("server-update", data, [ALL])
+            elif what == "relay-check":
+                flush()
+                if payload.get("relay") == self.relay_id:
+                    self._check_came_back(int(payload.get("n", 0)))
+        flush()
+
+    # -- emitting ---------------------------------------------------------------
+
+    def _send(self, event: str, data: dict, rooms: list[str] | None) -> None:
+        self.emit(event, data, rooms)
+        self.health.emitted += 1
+
+    def _emit_status(
+        self, server_id: int, is_active: bool, last_seen: datetime | None, received: float
+    ) -> None:
+        key = status_key(server_id, is_active, last_seen)
+        if key in self._seen:
+            return
+        self._seen[key] = received
+        data = {
+            "server_id": server_id,
+            "is_active": is_active,
+            "last_seen": isoformat(last_seen) if last_seen else None,
+        }
+        self._send("server-status", data, [server_room(server_id), ALL])
+
+    def _emit_alert(self, payload: dict) -> None:
+        data = {k: v for k, v in payload.items() if k != "kind"}
+        try:
+            rooms = [server_room(int(data["server_id"])), ALL]
+        except (KeyError, TypeError, ValueError):
+            rooms = [ALL]
+        self._send("alert", data, rooms)
+
+    def _emit_writes(self, writes: Iterable[tuple[Write, float]], conn: Any = None) -> int:
+        """Read the samples of these writes and emit them; returns how many."""
+        todo = [(w, t) for w, t in writes if w.key not in self._seen]
+        if not todo:
+            return 0
+        params = {
+            "servers": [w.server_id for w, _ in todo],
+            "firsts": [w.first for w, _ in todo],
+            "lasts": [w.last for w, _ in todo],
+            "limit": self.settings.max_live_samples,
+        }
+        if conn is None:
+            with self.pool.connection() as c:
+                rows = c.execute(FETCH_SAMPLES, params).fetchall()
+        else:
+            rows = conn.execute(FETCH_SAMPLES, params).fetchall()
+        by_write: dict[int, list[dict]] = {}
+        for row in rows:
+            by_write.setdefault(row["ord"], []).append(row)
+        sent = 0
+        for ord_, (write, received) in enumerate(todo, start=1):
+            samples = by_write.get(ord_, [])
+            # Marked as emitted even when its rows are gone (deleted since): there
+            # is nothing left to send.
+            self._seen[write.key] = received
+            if write.count > len(samples) and samples:
+                self._send(
+                    "metrics-backfill",
+                    {
+                        "server_id": write.server_id,
+                        "count": write.count,
+                        "first": isoformat(write.first),
+                        "last": isoformat(write.last),
+                        "live": len(samples),
+                    },
+                    [server_room(write.server_id)],
+                )
+            for i, row in enumerate(samples):
+                rooms = [server_room(write.server_id)]
+                if i == len(samples) - 1:
+                    # The overview follows each server's latest values: the newest
+                    # sample of each write.
+                    rooms.append(ALL)
+                self._send("metrics-update", sample_json(row), rooms)
+                sent += 1
+        return sent
+
+    # -- horizon, catch-up ------------------------------------------------------
+
+    def _housekeeping(self) -> None:
+        if not self.health.listening:
+            return
+        now = time.monotonic()
+        if self._need_catch_up:
+            try:
+                self._catch_up()
+            except (psycopg.Error, OSError) as exc:
+                self.health.last_error = f"catch-up: {exc}"
+                log.warning("catch-up failed, will retry: %s", exc)
+            return
+        check = self._check
+        if check is None:
+            if now - self._last_check >= self.settings.check_seconds:
+                self._send_check()
+        elif self._checks_back < check.n and now - check.sent > self.settings.listen_timeout:
+            # Our own NOTIFY did not come back: the LISTEN connection is not
+            # delivering, whatever the socket says. Start over.
+            log.warning("LISTEN connection silent for %.0fs: reconnecting", now - check.sent)
+            self._check = None
+            self._reconnect = True
+
+    def _send_check(self) -> None:
+        started = time.monotonic()
+        self._last_check = started
+        self._checks_sent += 1
+        n = self._checks_sent
+        payload = json.dumps({"kind": "relay-check", "relay": self.relay_id, "n": n})
+        try:
+            with self.pool.connection() as conn:
+                # S first, then the NOTIFY, queued when this transaction commits:
+                # after the notification of every transaction S sees, since those
+                # committed, so queued theirs, before S was taken.
+                snapshot = conn.execute("SELECT pg_current_snapshot()::text AS s").fetchone()["s"]
+                conn.execute("SELECT pg_notify(%s, %s)", [CHANNEL, payload])
+        except (psycopg.Error, OSError) as exc:
+            log.warning("relay check failed: %s", exc)
+            return
+        self._check = Check(n=n, snapshot=snapshot, started=started, sent=time.monotonic())
+
+    def _check_came_back(self, n: int) -> None:
+        check = self._check
+        if check is None or n != check.n:
+            return
+        self._check = None
+        self._advance_horizon(check.snapshot, check.started)
+
+    def _advance_horizon(self, snapshot: str, taken: float) -> None:
+        self._horizon = snapshot
+        self._horizon_taken = taken
+        # Received before the snapshot was taken: committed before it, so it sees
+        # them and no catch-up will read them again.
+        self._seen = {k: t for k, t in self._seen.items() if t >= taken}
+        self._horizons.append((taken, int(snapshot.split(":", 1)[0])))
+        while len(self._horizons) > 1 and self._horizons[1][0] < taken - 2 * (
+            self.settings.log_retention
+        ):
+            self._horizons.popleft()
+
+    def _catch_up(self) -> None:
+        started = time.monotonic()
+        horizon = self._horizon
+        with self.pool.connection() as conn:
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            snapshot = conn.execute("SELECT pg_current_snapshot()::text AS s").fetchone()["s"]
+            if horizon is None:
+                # First start: nobody was listening to us before.
+                self._need_catch_up = False
+                self._advance_horizon(snapshot, started)
+                return
+            writes = conn.execute(MISSED_WRITES, {"h": horizon}).fetchall()
+            changes = conn.execute(MISSED_CHANGES, {"h": horizon}).fetchall()
+            # Status first, then samples, each in transaction order: close enough
+            # to commit order for a view that sorts samples by time anyway.
+            for c in changes:
+                self._emit_status(c["server_id"], c["is_active"], c["last_seen"], started)
+            missed = [
+                (Write(r["server_id"], r["count"], r["first_at"], r["last_at"]), started)
+                for r in sorted(writes, key=lambda r: r["xid"])
+            ]
+            before = self.health.emitted
+            sent = self._emit_writes(missed, conn) if missed else 0
+        self.health.catch_ups += 1
+        self.health.caught_up_samples += sent
+        if self.health.emitted > before or changes:
+            log.info(
+                "caught up %d write(s), %d sample(s), %d status change(s)",
+                len(missed),
+                sent,
+                len(changes),
+            )
+        if started - self._horizon_taken > self.settings.log_retention:
+            # The log may have been pruned past our horizon: tell clients to
+            # refetch what they show from the API.
+            self._send("resync", {"reason": "relay was disconnected too long"}, None)
+        self._need_catch_up = False
+        self._advance_horizon(snapshot, started)
+
+    # -- sweep ------------------------------------------------------------------
+
+    def _sweep_forever(self) -> None:
+        last_prune = time.monotonic()
+        while not self._stopping:
+            time.sleep(self.settings.sweep_seconds)
+            try:
+                with self.pool.connection() as conn:
+                    flipped = conn.execute(
+                        "SELECT * FROM vigie_sweep_offline(%s)", [self.settings.offline_after]
+                    ).fetchall()
+                for row in flipped:
+                    log.info("server %s went offline (last seen %s)", *row.values())
+                if time.monotonic() - last_prune > 60:
+                    last_prune = time.monotonic()
+                    self._prune()
+            except (psycopg.Error, OSError) as exc:
+                log.warning("offline sweep failed: %s", exc)
+
+    def _prune(self) -> None:
+        cutoff = time.monotonic() - self.settings.log_retention
+        old = [xmin for taken, xmin in self._horizons if taken <= cutoff]
+        if not old:
+            return
+        with self.pool.connection() as conn:
+            conn.execute("DELETE FROM metric_writes WHERE xid < %s::text::xid8", [str(old[-1])])
+
+    # -- queries for the socket handlers -----------------------------------------
+
+    def server_state(self, server_id: int) -> dict | None:
+        with self.pool.connection() as conn:
+            return conn.execute(
+                "SELECT id, is_active, last_seen FROM servers WHERE id = %s", [server_id]
+            ).fetchone()
+
+
+def sample_json(row: dict) -> dict:
+    """A stored sample as `metrics-update` carries it: the API's current-sample shape."""
+    previous = None
+    if row["prev_at"] is not None:
+        previous = {
+            "recorded_at": row["prev_at"],
+            "network_sent_mb": row["prev_sent"],
+            "network_recv_mb": row["prev_recv"],
+        }
+    data = {
+        "id": row["id"],
+        "server_id": row["server_id"],
+        "recorded_at": isoformat(row["recorded_at"]),
+    }
+    for column in SAMPLE_FIELDS:
+        data[column] = row[column]
+    data["network_sent_mb_s"] = rate_mb_s(row, previous, "network_sent_mb")
+    data["network_recv_mb_s"] = rate_mb_s(row, previous, "network_recv_mb")
+    return data
