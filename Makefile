@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test test-pooler lint format bench clean
+.PHONY: install run test test-pooler lint format bench clean dashboard
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Vigie needs Python 3.11 or newer"'
@@ -17,13 +17,33 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
+# The dashboard: npm ci when the lockfile changes, a build when a source is newer
+# than the last build.
+NPM_STAMP := frontend/node_modules/.installed
+DASHBOARD := frontend/dist/index.html
+DASHBOARD_SOURCES := $(shell find frontend/src frontend/public -type f 2>/dev/null) \
+	frontend/index.html frontend/vite.config.js frontend/package.json frontend/package-lock.json
+
+$(NPM_STAMP): frontend/package.json frontend/package-lock.json
+	@command -v npm >/dev/null || { echo "The dashboard needs Node.js 20 and npm"; exit 1; }
+	cd frontend && npm ci --no-audit --no-fund
+	@touch $@
+
+$(DASHBOARD): $(NPM_STAMP) $(DASHBOARD_SOURCES)
+	cd frontend && npm run build
+	@touch $@
+
+dashboard: $(DASHBOARD)
+
 ## Run Vigie locally (embedded PostgreSQL, API, relay, dashboard on one URL); prints it.
-run: install
+run: install dashboard
 	$(BIN)/vigie run
 
-## Run the whole test suite (lint included).
-test: install lint
-	$(BIN)/python -m pytest -n 2
+## Run the whole test suite (lint included): the dashboard's Vitest suite, then
+## pytest (the browser tests of one module share a worker: loadgroup).
+test: install lint dashboard
+	cd frontend && npm test
+	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
 ## The functions' tests once more, through PgBouncer in transaction mode (needs
 ## the pgbouncer package), as behind Supabase's transaction pooler.

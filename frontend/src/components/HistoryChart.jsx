@@ -1,0 +1,174 @@
+// History over a chosen range: averages as lines, peaks as a shaded band, and
+// the network throughput below. The API picks the bucket so the chart never has
+// more than ~1000 points, whatever the range.
+import { useState } from 'react';
+import { Area, CartesianGrid, ComposedChart, Legend, Line, Tooltip, XAxis, YAxis } from 'recharts';
+import { useHistory } from '../hooks/useHistory.js';
+import { formatDuration, formatMoment, formatPercent, formatRate, tickFormatter } from '../utils/formatters.js';
+import { RANGES, breakAfter, customBounds, rangeBounds, timeTicks, toLocalInput, withGaps } from '../utils/series.js';
+import { COLORS, ChartFrame, ChartTooltip, GRID } from './charts.jsx';
+
+const METRICS = [
+  { key: 'cpu', label: 'CPU' },
+  { key: 'ram', label: 'RAM' },
+  { key: 'disk', label: 'Disk' },
+];
+
+function Segmented({ label, options, value, onChange }) {
+  return (
+    <div role="group" aria-label={label} className="inline-flex flex-wrap rounded-lg border border-slate-300 p-0.5 dark:border-slate-700">
+      {options.map((option) => (
+        <button
+          key={option.key}
+          type="button"
+          aria-pressed={value === option.key}
+          onClick={() => onChange(option.key)}
+          className={`rounded-md px-2.5 py-1 text-sm font-medium ${
+            value === option.key
+              ? 'bg-slate-900 text-white dark:bg-slate-100 dark:text-slate-900'
+              : 'text-slate-600 hover:bg-slate-100 dark:text-slate-300 dark:hover:bg-slate-800'
+          }`}
+        >
+          {option.label}
+        </button>
+      ))}
+    </div>
+  );
+}
+
+export function CustomRange({ initial, onApply }) {
+  const [from, setFrom] = useState(toLocalInput(initial.from));
+  const [to, setTo] = useState(toLocalInput(initial.to));
+  const [error, setError] = useState(null);
+  const submit = (event) => {
+    event.preventDefault();
+    const result = customBounds(from, to);
+    if (result.error) setError(result.error);
+    else {
+      setError(null);
+      onApply(result);
+    }
+  };
+  const input = 'rounded-lg border border-slate-300 bg-white px-2 py-1 text-sm dark:border-slate-700 dark:bg-slate-950';
+  return (
+    <form onSubmit={submit} className="mt-3 flex flex-wrap items-end gap-3 text-sm" aria-label="Custom range">
+      <label className="flex flex-col gap-1">
+        <span className="text-slate-600 dark:text-slate-300">From</span>
+        <input type="datetime-local" value={from} onChange={(e) => setFrom(e.target.value)} className={input} required />
+      </label>
+      <label className="flex flex-col gap-1">
+        <span className="text-slate-600 dark:text-slate-300">To</span>
+        <input type="datetime-local" value={to} onChange={(e) => setTo(e.target.value)} className={input} />
+      </label>
+      <button type="submit" className="rounded-lg bg-slate-900 px-3 py-1.5 font-medium text-white dark:bg-slate-100 dark:text-slate-900">
+        Show
+      </button>
+      {error ? (
+        <p role="alert" className="w-full text-red-700 dark:text-red-400">
+          {error}
+        </p>
+      ) : null}
+    </form>
+  );
+}
+
+export default function HistoryChart({ serverId, intervalSeconds = 5 }) {
+  const [rangeKey, setRangeKey] = useState('1h');
+  const [custom, setCustom] = useState(null);
+  const [metric, setMetric] = useState('cpu');
+  const range = rangeKey === 'custom' && custom ? { key: 'custom', ...custom } : { key: rangeKey === 'custom' ? '1h' : rangeKey };
+  const history = useHistory(serverId, range);
+  const span = (history.to ?? 0) - (history.from ?? 0);
+  const data = withGaps(
+    history.points,
+    breakAfter({ intervalMs: intervalSeconds * 1000, bucketMs: history.bucketMs }),
+  );
+  const formatTick = tickFormatter(span);
+  const ticks = history.from ? timeTicks(history.from, history.to, 6) : undefined;
+  const label = METRICS.find((m) => m.key === metric).label;
+  const caption = history.error
+    ? `History could not be loaded: ${history.error.message}`
+    : history.loading && !history.points.length
+      ? 'Loading…'
+      : history.points.length
+        ? `${history.points.length} points · average per ${formatDuration(history.bucketMs)}, shaded up to the peak · ${formatMoment(history.from)} – ${formatMoment(history.to)}`
+        : 'No data in this range.';
+  const rangeOptions = [...RANGES, { key: 'custom', label: 'Custom' }];
+
+  return (
+    <div className="space-y-4">
+      <ChartFrame
+        title="History"
+        data-testid="history-chart"
+        data-points={history.points.length}
+        data-interval={history.interval ?? ''}
+        data-loading={history.loading ? 'true' : 'false'}
+        caption={caption}
+        actions={
+          <div className="flex flex-wrap gap-2">
+            <Segmented label="Metric" options={METRICS} value={metric} onChange={setMetric} />
+            <Segmented label="Range" options={rangeOptions} value={rangeKey} onChange={setRangeKey} />
+          </div>
+        }
+      >
+        {rangeKey === 'custom' ? (
+          <CustomRange initial={custom ?? rangeBounds('24h')} onApply={setCustom} />
+        ) : null}
+        <ComposedChart responsive style={{ width: '100%', height: 260 }} data={data} margin={{ top: 10, right: 8, bottom: 0, left: -12 }}>
+          <CartesianGrid stroke={GRID} vertical={false} />
+          <XAxis
+            dataKey="t"
+            type="number"
+            scale="time"
+            domain={[history.from ?? 'dataMin', history.to ?? 'dataMax']}
+            ticks={ticks}
+            tickFormatter={formatTick}
+            stroke={GRID}
+            fontSize={12}
+          />
+          <YAxis domain={[0, 100]} ticks={[0, 25, 50, 75, 100]} unit="%" stroke={GRID} fontSize={12} width={48} />
+          <Tooltip content={<ChartTooltip format={formatPercent} />} isAnimationActive={false} />
+          <Legend wrapperStyle={{ fontSize: 12 }} />
+          <Area
+            dataKey={(p) => (p[metric] == null ? null : [p[metric], p[`${metric}Max`] ?? p[metric]])}
+            name={`${label} peak`}
+            stroke="none"
+            fill={COLORS[metric]}
+            fillOpacity={0.22}
+            isAnimationActive={false}
+            legendType="square"
+          />
+          <Line dataKey={metric} name={`${label} average`} stroke={COLORS[metric]} dot={false} strokeWidth={2} isAnimationActive={false} />
+        </ComposedChart>
+      </ChartFrame>
+
+      <ChartFrame
+        title="Network throughput"
+        data-testid="network-chart"
+        data-points={history.points.length}
+        caption={history.points.length ? `Average per ${formatDuration(history.bucketMs)}; dashed: peak between two samples.` : null}
+      >
+        <ComposedChart responsive style={{ width: '100%', height: 200 }} data={data} margin={{ top: 10, right: 8, bottom: 0, left: 8 }}>
+          <CartesianGrid stroke={GRID} vertical={false} />
+          <XAxis
+            dataKey="t"
+            type="number"
+            scale="time"
+            domain={[history.from ?? 'dataMin', history.to ?? 'dataMax']}
+            ticks={ticks}
+            tickFormatter={formatTick}
+            stroke={GRID}
+            fontSize={12}
+          />
+          <YAxis tickFormatter={formatRate} stroke={GRID} fontSize={12} width={72} />
+          <Tooltip content={<ChartTooltip format={formatRate} />} isAnimationActive={false} />
+          <Legend wrapperStyle={{ fontSize: 12 }} />
+          <Line dataKey="recv" name="Received" stroke={COLORS.recv} dot={false} strokeWidth={2} isAnimationActive={false} />
+          <Line dataKey="sent" name="Sent" stroke={COLORS.sent} dot={false} strokeWidth={2} isAnimationActive={false} />
+          <Line dataKey="recvMax" name="Received peak" stroke={COLORS.recv} strokeDasharray="3 3" strokeOpacity={0.6} dot={false} isAnimationActive={false} legendType="none" />
+          <Line dataKey="sentMax" name="Sent peak" stroke={COLORS.sent} strokeDasharray="3 3" strokeOpacity={0.6} dot={false} isAnimationActive={false} legendType="none" />
+        </ComposedChart>
+      </ChartFrame>
+    </div>
+  );
+}

@@ -1,0 +1,131 @@
+// One server: its numbers now, the last minutes live, its history and alerts.
+import { useEffect } from 'react';
+import { useFleet } from '../hooks/useFleet.jsx';
+import { useNow } from '../hooks/useNow.js';
+import { useLinkHandler } from '../hooks/useRoute.js';
+import { REALTIME_WINDOW_MS, useServerMetrics } from '../hooks/useServerMetrics.js';
+import { useServerAlerts } from '../hooks/useServerAlerts.js';
+import { formatAgo, formatGiB, formatMiB, formatPercent, formatRate, formatUsedTotal } from '../utils/formatters.js';
+import { isStale, levelOf, serverHealth } from '../utils/levels.js';
+import HistoryChart from './HistoryChart.jsx';
+import MetricsCard from './MetricsCard.jsx';
+import RealtimeChart from './RealtimeChart.jsx';
+import ServerAlerts from './ServerAlerts.jsx';
+import { HealthBadge, Presence } from './StatusBits.jsx';
+
+function BackLink() {
+  const link = useLinkHandler();
+  return (
+    <a href="/" onClick={link} className="text-sm text-sky-700 hover:underline dark:text-sky-400">
+      ← All servers
+    </a>
+  );
+}
+
+export default function ServerPage({ serverId }) {
+  const { server, latest, points, loading, error } = useServerMetrics(serverId);
+  const alerts = useServerAlerts(serverId);
+  const { activeAlerts } = useFleet();
+  const now = useNow(2000);
+
+  const name = server ? server.name || server.hostname : null;
+  useEffect(() => {
+    if (name) document.title = `${name} · Vigie`;
+    return () => {
+      document.title = 'Vigie';
+    };
+  }, [name]);
+
+  if (error && !server) {
+    const missing = error.status === 404;
+    return (
+      <div className="space-y-3">
+        <BackLink />
+        <p role="alert" className="rounded-lg bg-red-50 p-4 text-red-800 dark:bg-red-500/10 dark:text-red-300">
+          {missing ? `There is no server number ${serverId}.` : `This server could not be loaded: ${error.message}`}
+        </p>
+      </div>
+    );
+  }
+  if (loading || !server) {
+    return (
+      <div className="space-y-3">
+        <BackLink />
+        <p className="text-slate-500" aria-busy="true">
+          Loading…
+        </p>
+      </div>
+    );
+  }
+
+  const interval = server.interval_seconds || 5;
+  const stale = !latest || !server.is_active || isStale(latest.recorded_at, interval, now);
+  const withLatest = latest
+    ? { ...server, latest: { cpu_percent: latest.cpu_percent, ram_percent: latest.ram_percent, disk_percent: latest.disk_percent, recorded_at: latest.recorded_at } }
+    : server;
+  const health = serverHealth(withLatest, activeAlerts, now);
+  const staleNote = latest ? `as of ${formatAgo(latest.recorded_at, now)}` : 'no sample yet';
+
+  return (
+    <div className="space-y-6">
+      <div>
+        <BackLink />
+        <div className="mt-2 flex flex-wrap items-center gap-3">
+          <h1 className="text-2xl font-semibold">{name}</h1>
+          <HealthBadge health={health} />
+        </div>
+        <p className="mt-1 text-sm text-slate-600 dark:text-slate-300">
+          {[server.hostname !== name ? server.hostname : null, server.ip_address, server.os_type].filter(Boolean).join(' · ')}
+          {server.hostname !== name || server.ip_address || server.os_type ? ' · ' : ''}
+          <Presence server={withLatest} now={now} /> · a sample every {interval} s
+        </p>
+      </div>
+
+      <section aria-labelledby="alerts-title">
+        <h2 id="alerts-title" className="mb-2 text-sm font-semibold uppercase tracking-wide text-slate-500 dark:text-slate-400">
+          Alerts
+        </h2>
+        <ServerAlerts alerts={alerts} now={now} />
+      </section>
+
+      <div className="grid grid-cols-2 gap-3 sm:gap-4 lg:grid-cols-4" data-testid="metrics-cards">
+        <MetricsCard
+          title="CPU"
+          value={formatPercent(latest?.cpu_percent)}
+          level={levelOf('cpu', latest?.cpu_percent)}
+          percent={latest?.cpu_percent}
+          stale={stale}
+          staleNote={staleNote}
+        />
+        <MetricsCard
+          title="Memory"
+          value={formatPercent(latest?.ram_percent)}
+          level={levelOf('ram', latest?.ram_percent)}
+          detail={formatUsedTotal(latest?.ram_used_mb, latest?.ram_total_mb, formatMiB)}
+          percent={latest?.ram_percent}
+          stale={stale}
+          staleNote={staleNote}
+        />
+        <MetricsCard
+          title="Disk"
+          value={formatPercent(latest?.disk_percent)}
+          level={levelOf('disk', latest?.disk_percent)}
+          detail={formatUsedTotal(latest?.disk_used_gb, latest?.disk_total_gb, formatGiB)}
+          percent={latest?.disk_percent}
+          stale={stale}
+          staleNote={staleNote}
+        />
+        <MetricsCard
+          title="Network"
+          value={`↓ ${formatRate(latest?.network_recv_mb_s)}`}
+          detail={`↑ ${formatRate(latest?.network_sent_mb_s)} sent`}
+          stale={stale}
+          staleNote={staleNote}
+        />
+      </div>
+
+      <RealtimeChart points={points} windowMs={REALTIME_WINDOW_MS} now={now} intervalSeconds={interval} />
+      <HistoryChart serverId={serverId} intervalSeconds={interval} />
+    </div>
+  );
+}

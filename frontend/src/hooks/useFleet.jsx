@@ -1,0 +1,181 @@
+// Every server with its latest values, a little CPU history for sparklines, and
+// the active alerts: the state the overview and the alert banner share, kept
+// live by the relay and reloaded from the API after every reconnection.
+import { createContext, useContext, useEffect, useMemo, useReducer, useRef } from 'react';
+import { getHistory, listAlerts, listServers } from '../services/api.js';
+import { EVENTS, followAll, on } from '../services/socket.js';
+import { useLiveEpoch } from './useConnection.js';
+
+const SPARK_WINDOW_MS = 30 * 60_000;
+// A safety net for events the relay does not send (a server registered while
+// nobody listened, say): the list is reloaded this often anyway.
+const REFRESH_MS = 60_000;
+const SPARK_CONCURRENCY = 4;
+
+export const alertKey = (alert) => `${alert.server_id}:${alert.type}`;
+
+const initial = { servers: null, error: null, sparks: {}, alerts: {}, alertsLoaded: false };
+
+function withSample(server, sample) {
+  const at = sample.recorded_at;
+  const previous = server.latest?.recorded_at;
+  if (previous && new Date(previous) > new Date(at)) return server; // an old sample, late
+  return {
+    ...server,
+    is_active: true,
+    last_seen: server.last_seen && new Date(server.last_seen) > new Date(at) ? server.last_seen : at,
+    latest: {
+      cpu_percent: sample.cpu_percent,
+      ram_percent: sample.ram_percent,
+      disk_percent: sample.disk_percent,
+      recorded_at: at,
+    },
+  };
+}
+
+export function fleetReducer(state, action) {
+  switch (action.type) {
+    case 'servers':
+      return { ...state, servers: action.servers, error: null };
+    case 'error':
+      return { ...state, error: action.error };
+    case 'metrics': {
+      const sample = action.sample;
+      if (!state.servers) return state;
+      const servers = state.servers.map((s) => (s.id === sample.server_id ? withSample(s, sample) : s));
+      const t = new Date(sample.recorded_at).getTime();
+      const spark = state.sparks[sample.server_id];
+      const sparks = spark
+        ? {
+            ...state.sparks,
+            [sample.server_id]: [...spark.filter((p) => p.t < t && p.t > t - SPARK_WINDOW_MS), { t, v: sample.cpu_percent, live: true }],
+          }
+        : state.sparks;
+      return { ...state, servers, sparks };
+    }
+    case 'status': {
+      if (!state.servers) return state;
+      const { server_id: id, is_active: active, last_seen: lastSeen } = action.status;
+      const servers = state.servers.map((s) =>
+        s.id === id ? { ...s, is_active: active, last_seen: lastSeen ?? s.last_seen } : s,
+      );
+      return { ...state, servers };
+    }
+    case 'spark': {
+      // Live points that arrived while the history was loading are kept.
+      const live = (state.sparks[action.id] ?? []).filter((p) => p.live);
+      const last = action.points.at(-1)?.t ?? -Infinity;
+      return {
+        ...state,
+        sparks: { ...state.sparks, [action.id]: [...action.points, ...live.filter((p) => p.t > last)] },
+      };
+    }
+    case 'alerts': {
+      const alerts = {};
+      for (const alert of action.alerts) if (alert.state !== 'resolved') alerts[alertKey(alert)] = alert;
+      return { ...state, alerts, alertsLoaded: true };
+    }
+    case 'alert': {
+      const alerts = { ...state.alerts };
+      if (action.alert.state === 'resolved') delete alerts[alertKey(action.alert)];
+      else alerts[alertKey(action.alert)] = action.alert;
+      return { ...state, alerts };
+    }
+    default:
+      return state;
+  }
+}
+
+const FleetContext = createContext(null);
+
+async function loadSparks(ids, dispatch, signal) {
+  const queue = [...ids];
+  const worker = async () => {
+    while (queue.length && !signal.aborted) {
+      const id = queue.shift();
+      const to = new Date();
+      try {
+        const { buckets } = await getHistory(
+          id,
+          { from: new Date(to - SPARK_WINDOW_MS), to, interval: '1m' },
+          { signal },
+        );
+        const points = buckets.map((b) => ({ t: new Date(b.recorded_at).getTime(), v: b.cpu_percent }));
+        dispatch({ type: 'spark', id, points });
+      } catch {
+        // A sparkline is a nicety: the card shows without it.
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: SPARK_CONCURRENCY }, worker));
+}
+
+export function FleetProvider({ children }) {
+  const [state, dispatch] = useReducer(fleetReducer, initial);
+  const epoch = useLiveEpoch();
+  const known = useRef(new Set());
+  const reload = useRef(() => {});
+
+  useEffect(() => {
+    const controller = new AbortController();
+    const load = async () => {
+      try {
+        const servers = await listServers({ signal: controller.signal });
+        known.current = new Set(servers.map((s) => s.id));
+        dispatch({ type: 'servers', servers });
+        loadSparks(
+          servers.filter((s) => s.latest).map((s) => s.id),
+          dispatch,
+          controller.signal,
+        );
+      } catch (error) {
+        if (error.name !== 'AbortError') dispatch({ type: 'error', error });
+      }
+      try {
+        dispatch({ type: 'alerts', alerts: await listAlerts({ signal: controller.signal }) });
+      } catch {
+        // Alerts come back with the next reload.
+      }
+    };
+    reload.current = load;
+    load();
+    const timer = setInterval(load, REFRESH_MS);
+    return () => {
+      controller.abort();
+      clearInterval(timer);
+    };
+  }, [epoch]);
+
+  useEffect(() => {
+    const release = followAll();
+    const stops = [
+      on(EVENTS.metrics, (sample) => {
+        // A server the list does not know yet: it was just registered.
+        if (!known.current.has(sample.server_id)) {
+          known.current.add(sample.server_id);
+          reload.current();
+        }
+        dispatch({ type: 'metrics', sample });
+      }),
+      on(EVENTS.status, (status) => dispatch({ type: 'status', status })),
+      on(EVENTS.alert, (alert) => dispatch({ type: 'alert', alert })),
+      on(EVENTS.server, () => reload.current()),
+    ];
+    return () => {
+      release();
+      for (const stop of stops) stop();
+    };
+  }, []);
+
+  const value = useMemo(
+    () => ({ ...state, activeAlerts: Object.values(state.alerts), reload: () => reload.current() }),
+    [state],
+  );
+  return <FleetContext.Provider value={value}>{children}</FleetContext.Provider>;
+}
+
+export function useFleet() {
+  const value = useContext(FleetContext);
+  if (!value) throw new Error('useFleet needs a FleetProvider');
+  return value;
+}

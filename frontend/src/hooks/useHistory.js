@@ -1,0 +1,50 @@
+import { useEffect, useState } from 'react';
+import { getHistory } from '../services/api.js';
+import { fromBucket, rangeBounds } from '../utils/series.js';
+
+// A preset range ending "now" is reloaded this often (at least one bucket) so the
+// history keeps up with time.
+const REFRESH_MS = 60_000;
+
+/**
+ * History for a range: { key: '1h' | '6h' | ... } or { key: 'custom', from, to }.
+ * The API picks the bucket (the chart gets at most ~1000 points, so it stays
+ * fast over 30 days) and says which one.
+ */
+export function useHistory(serverId, range) {
+  const [state, setState] = useState({ points: [], bucketMs: 0, interval: null, loading: true, error: null });
+  const [tick, setTick] = useState(0);
+  const custom = range.key === 'custom';
+  const fromMs = custom ? range.from.getTime() : null;
+  const toMs = custom ? range.to.getTime() : null;
+
+  useEffect(() => {
+    const controller = new AbortController();
+    const { from, to } = custom ? { from: new Date(fromMs), to: new Date(toMs) } : rangeBounds(range.key);
+    setState((s) => ({ ...s, loading: true }));
+    getHistory(serverId, { from, to }, { signal: controller.signal })
+      .then(({ buckets, bucketMs, interval }) =>
+        setState({
+          points: buckets.map((b) => fromBucket(b, bucketMs)),
+          bucketMs,
+          interval,
+          from: from.getTime(),
+          to: to.getTime(),
+          loading: false,
+          error: null,
+        }),
+      )
+      .catch((error) => {
+        if (error.name !== 'AbortError') setState((s) => ({ ...s, loading: false, error }));
+      });
+    return () => controller.abort();
+  }, [serverId, range.key, custom, fromMs, toMs, tick]);
+
+  useEffect(() => {
+    if (custom) return undefined;
+    const timer = setInterval(() => setTick((t) => t + 1), Math.max(REFRESH_MS, state.bucketMs));
+    return () => clearInterval(timer);
+  }, [custom, state.bucketMs]);
+
+  return state;
+}

@@ -1,0 +1,46 @@
+import { useCallback, useEffect, useState } from 'react';
+
+// Two pages do not need a router library: the History API and one listener.
+const listeners = new Set();
+
+export function navigate(path) {
+  if (path === window.location.pathname + window.location.search) return;
+  window.history.pushState(null, '', path);
+  for (const listener of listeners) listener();
+  window.scrollTo?.(0, 0);
+}
+
+/** The current route: { page: 'overview' } or { page: 'server', id }. */
+export function matchRoute(pathname) {
+  const server = /^\/servers\/(\d+)\/?$/.exec(pathname);
+  if (server) return { page: 'server', id: Number(server[1]) };
+  if (pathname === '/' || pathname === '') return { page: 'overview' };
+  return { page: 'not-found' };
+}
+
+export function useRoute() {
+  const [path, setPath] = useState(() => window.location.pathname);
+  useEffect(() => {
+    const update = () => setPath(window.location.pathname);
+    listeners.add(update);
+    window.addEventListener('popstate', update);
+    return () => {
+      listeners.delete(update);
+      window.removeEventListener('popstate', update);
+    };
+  }, []);
+  return matchRoute(path);
+}
+
+/** onClick for an <a href>: in-page navigation, unless the viewer asked for a
+ * new tab or window. */
+export function useLinkHandler() {
+  return useCallback((event) => {
+    if (event.defaultPrevented || event.button !== 0) return;
+    if (event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
+    const href = event.currentTarget.getAttribute('href');
+    if (!href || !href.startsWith('/')) return;
+    event.preventDefault();
+    navigate(href);
+  }, []);
+}

@@ -1,0 +1,36 @@
+import { useEffect, useState } from 'react';
+import { listServerAlerts } from '../services/api.js';
+import { EVENTS, on } from '../services/socket.js';
+import { useLiveEpoch } from './useConnection.js';
+
+const sameAlert = (a, b) => a.type === b.type && a.started_at === b.started_at;
+
+/** A server's alerts, active first then recently resolved, kept live. The
+ * server page joins the server's room, which brings its `alert` events. */
+export function useServerAlerts(serverId) {
+  const [alerts, setAlerts] = useState([]);
+  const epoch = useLiveEpoch();
+
+  useEffect(() => {
+    const controller = new AbortController();
+    listServerAlerts(serverId, { signal: controller.signal })
+      .then((list) => setAlerts(Array.isArray(list) ? list : list?.alerts ?? []))
+      .catch(() => {});
+    return () => controller.abort();
+  }, [serverId, epoch]);
+
+  useEffect(
+    () =>
+      on(EVENTS.alert, (alert) => {
+        if (alert.server_id !== serverId) return;
+        setAlerts((list) => [alert, ...list.filter((a) => !sameAlert(a, alert))]);
+      }),
+    [serverId],
+  );
+
+  return [...alerts].sort(
+    (a, b) =>
+      (a.state === 'resolved') - (b.state === 'resolved') ||
+      new Date(b.started_at) - new Date(a.started_at),
+  );
+}

@@ -1,0 +1,119 @@
+// One server's live state for its page: details, the latest sample, and the
+// points of the last minutes for the realtime chart. History fills the chart on
+// load and after every reconnection; `metrics-update` events extend it.
+import { useEffect, useReducer } from 'react';
+import { getCurrent, getHistory, getServer } from '../services/api.js';
+import { EVENTS, joinServer, on } from '../services/socket.js';
+import { fromBucket, fromSample, mergePoints, trimBefore } from '../utils/series.js';
+import { useLiveEpoch } from './useConnection.js';
+
+export const REALTIME_WINDOW_MS = 10 * 60_000;
+
+const initial = {
+  server: null,
+  latest: null, // the latest raw sample, with network rates
+  points: [],
+  loading: true,
+  error: null,
+};
+
+function latestOf(current, sample) {
+  if (!current) return sample;
+  return new Date(sample.recorded_at) >= new Date(current.recorded_at) ? sample : current;
+}
+
+export function serverMetricsReducer(state, action) {
+  switch (action.type) {
+    case 'reset':
+      return initial;
+    case 'loaded': {
+      const history = action.history.buckets.map((b) => fromBucket(b, action.history.bucketMs));
+      const points = trimBefore(mergePoints(history, state.points), action.now - REALTIME_WINDOW_MS);
+      const latest = action.current ? latestOf(state.latest, action.current) : state.latest;
+      return { ...state, server: action.server, latest, points, loading: false, error: null };
+    }
+    case 'error':
+      return { ...state, loading: false, error: action.error };
+    case 'sample': {
+      const sample = action.sample;
+      // Throughput from the previous raw sample when the relay does not carry it.
+      const previous = state.latest;
+      const point = fromSample(sample, previous);
+      const withRates = {
+        ...sample,
+        network_sent_mb_s: point.sent,
+        network_recv_mb_s: point.recv,
+      };
+      const latest = latestOf(state.latest, withRates);
+      const points = trimBefore(mergePoints(state.points, [point]), action.now - REALTIME_WINDOW_MS);
+      const server = state.server
+        ? {
+            ...state.server,
+            is_active: true,
+            last_seen:
+              state.server.last_seen && new Date(state.server.last_seen) > new Date(sample.recorded_at)
+                ? state.server.last_seen
+                : sample.recorded_at,
+          }
+        : state.server;
+      return { ...state, latest, points, server };
+    }
+    case 'status':
+      if (!state.server) return state;
+      return {
+        ...state,
+        server: {
+          ...state.server,
+          is_active: action.status.is_active,
+          last_seen: action.status.last_seen ?? state.server.last_seen,
+        },
+      };
+    default:
+      return state;
+  }
+}
+
+export function useServerMetrics(serverId) {
+  const [state, dispatch] = useReducer(serverMetricsReducer, initial);
+  const epoch = useLiveEpoch();
+
+  useEffect(() => {
+    dispatch({ type: 'reset' });
+  }, [serverId]);
+
+  // Live events first, so that nothing arriving during the load is lost.
+  useEffect(() => {
+    const release = joinServer(serverId);
+    const stops = [
+      on(EVENTS.metrics, (sample) => {
+        if (sample.server_id === serverId) dispatch({ type: 'sample', sample, now: Date.now() });
+      }),
+      on(EVENTS.status, (status) => {
+        if (status.server_id === serverId) dispatch({ type: 'status', status });
+      }),
+    ];
+    return () => {
+      release();
+      for (const stop of stops) stop();
+    };
+  }, [serverId]);
+
+  // Load, and after each reconnection load the window again: the gap is filled
+  // from history and merged with what the live events already brought.
+  useEffect(() => {
+    const controller = new AbortController();
+    const options = { signal: controller.signal };
+    const to = new Date();
+    const from = new Date(to.getTime() - REALTIME_WINDOW_MS);
+    Promise.all([getServer(serverId, options), getCurrent(serverId, options), getHistory(serverId, { from, to }, options)])
+      .then(([server, current, history]) =>
+        dispatch({ type: 'loaded', server, current, history, now: Date.now() }),
+      )
+      .catch((error) => {
+        if (error.name !== 'AbortError') dispatch({ type: 'error', error });
+      });
+    return () => controller.abort();
+  }, [serverId, epoch]);
+
+  return state;
+}

@@ -1,0 +1,114 @@
+// The REST API. With the socket service, the only code that talks to the network.
+import { parseInterval } from '../utils/formatters.js';
+import { inferBucketMs } from '../utils/series.js';
+import { getToken, reportAuthProblem } from './auth.js';
+
+// Build-time configuration; the default is the page's own origin.
+const API_BASE = (import.meta.env.VITE_API_BASE || '').replace(/\/+$/, '');
+
+export class ApiError extends Error {
+  constructor(status, body) {
+    super(body?.message || `the API answered ${status}`);
+    this.name = 'ApiError';
+    this.status = status;
+    this.code = body?.error || 'http_error';
+    this.details = body?.details || [];
+  }
+}
+
+/** The API's public URL, as a collector on another machine should be given it. */
+export function apiUrl() {
+  const base = API_BASE || '';
+  try {
+    return new URL(base || '/', window.location.href).href.replace(/\/+$/, '');
+  } catch {
+    return base;
+  }
+}
+
+function query(params) {
+  const search = new URLSearchParams();
+  for (const [key, value] of Object.entries(params ?? {})) {
+    if (value == null || value === '') continue;
+    search.set(key, value instanceof Date ? value.toISOString() : String(value));
+  }
+  const text = search.toString();
+  return text ? `?${text}` : '';
+}
+
+async function request(path, params, { signal } = {}) {
+  const headers = { Accept: 'application/json' };
+  const token = getToken();
+  if (token) headers.Authorization = `Bearer ${token}`;
+  const url = `${API_BASE}${path}${query(params)}`;
+  let response;
+  try {
+    response = await fetch(url, { headers, signal });
+  } catch (error) {
+    if (error.name === 'AbortError') throw error;
+    throw new ApiError(0, { error: 'unreachable', message: 'The API cannot be reached.' });
+  }
+  let body = null;
+  const type = response.headers.get('Content-Type') || '';
+  if (type.includes('json')) body = await response.json().catch(() => null);
+  if (!response.ok) {
+    const error = new ApiError(response.status, body);
+    if (response.status === 401 || response.status === 403) reportAuthProblem(error);
+    throw error;
+  }
+  return { body, headers: response.headers };
+}
+
+export async function listServers(options) {
+  return (await request('/api/servers', null, options)).body;
+}
+
+export async function getServer(id, options) {
+  return (await request(`/api/servers/${encodeURIComponent(id)}`, null, options)).body;
+}
+
+/** The latest sample, or null when the server has sent nothing yet. */
+export async function getCurrent(id, options) {
+  try {
+    return (await request(`/api/metrics/current/${encodeURIComponent(id)}`, null, options)).body;
+  } catch (error) {
+    if (error.status === 404 && error.code === 'no_metrics') return null;
+    throw error;
+  }
+}
+
+/**
+ * History between `from` and `to` (Dates). Without `interval` the API picks
+ * the bucket (at most ~1000 points) and names it in `Vigie-Interval`.
+ * Returns { buckets, bucketMs, interval }.
+ */
+export async function getHistory(id, { from, to, interval } = {}, options) {
+  const { body, headers } = await request(
+    `/api/metrics/history/${encodeURIComponent(id)}`,
+    { from, to, interval },
+    options,
+  );
+  const label = headers.get('Vigie-Interval') || interval || null;
+  const bucketMs = parseInterval(label) ?? inferBucketMs(body);
+  return { buckets: body, bucketMs, interval: label };
+}
+
+/** Active alerts across all servers. An API without alerts gives none. */
+export async function listAlerts(options) {
+  try {
+    return (await request('/api/alerts', null, options)).body;
+  } catch (error) {
+    if (error.status === 404 && error.code !== 'not_found_server') return [];
+    throw error;
+  }
+}
+
+/** One server's alerts: the active ones and the recently resolved ones. */
+export async function listServerAlerts(id, options) {
+  try {
+    return (await request(`/api/alerts/${encodeURIComponent(id)}`, null, options)).body;
+  } catch (error) {
+    if (error.status === 404) return [];
+    throw error;
+  }
+}

@@ -1,0 +1,172 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { format } from 'date-fns';
+import {
+  breakAfter,
+  customBounds,
+  fromBucket,
+  fromSample,
+  largestGap,
+  mergePoints,
+  rangeBounds,
+  rateBetween,
+  timeTicks,
+  trimBefore,
+  withGaps,
+} from './series.js';
+import { serverMetricsReducer } from '../hooks/useServerMetrics.js';
+
+const T0 = new Date('2026-02-04T10:00:00Z').getTime();
+const at = (s) => new Date(T0 + s * 1000).toISOString();
+
+function sample(second, extra = {}) {
+  return {
+    server_id: 1,
+    recorded_at: at(second),
+    cpu_percent: 50,
+    ram_percent: 40,
+    ram_used_mb: 4000,
+    ram_total_mb: 10000,
+    disk_percent: 30,
+    disk_used_gb: 60,
+    disk_total_gb: 200,
+    network_sent_mb: 100 + second,
+    network_recv_mb: 200 + 2 * second,
+    ...extra,
+  };
+}
+const bucket = (second, extra = {}) => ({ recorded_at: at(second), cpu_percent: 40, cpu_percent_max: 70, ...extra });
+
+describe('throughput from counters', () => {
+  it('divides the counter increase by the time between samples', () => {
+    expect(rateBetween(sample(0), sample(5), 'network_recv_mb')).toBeCloseTo(2);
+  });
+  it('treats a counter that went down as reset to zero', () => {
+    const after = sample(5, { network_sent_mb: 3 });
+    expect(rateBetween(sample(0), after, 'network_sent_mb')).toBeCloseTo(0.6);
+  });
+  it('has no rate without a previous sample or with time going backwards', () => {
+    expect(rateBetween(null, sample(5), 'network_sent_mb')).toBeNull();
+    expect(rateBetween(sample(5), sample(0), 'network_sent_mb')).toBeNull();
+  });
+});
+
+describe('merging history and live samples', () => {
+  it('drops a bucket that holds a live sample, keeps the others', () => {
+    const history = [fromBucket(bucket(0), 5000), fromBucket(bucket(5), 5000), fromBucket(bucket(10), 5000)];
+    const live = [fromSample(sample(6.3))];
+    const merged = mergePoints(history, live);
+    expect(merged.map((p) => [p.t - T0, p.size])).toEqual([
+      [0, 5000],
+      [6300, 0],
+      [10000, 5000],
+    ]);
+  });
+  it('never lets a bucket replace a raw sample at the same instant, and ignores repeats', () => {
+    const raw = fromSample(sample(5, { cpu_percent: 99 }));
+    const merged = mergePoints([raw], [fromBucket(bucket(5), 5000), fromSample(sample(5, { cpu_percent: 99 }))]);
+    expect(merged).toHaveLength(1);
+    expect(merged[0].cpu).toBe(99);
+  });
+  it('keeps the peak of a bucket and falls back to the average', () => {
+    expect(fromBucket(bucket(0), 60_000).cpuMax).toBe(70);
+    expect(fromBucket({ recorded_at: at(0), cpu_percent: 12 }, 60_000).cpuMax).toBe(12);
+  });
+  it('trims to a window', () => {
+    const points = [0, 5, 10, 15].map((s) => fromSample(sample(s)));
+    expect(trimBefore(points, T0 + 7000).map((p) => p.t - T0)).toEqual([10000, 15000]);
+    expect(trimBefore(points, T0 + 60_000)).toEqual([]);
+  });
+});
+
+describe('gaps', () => {
+  const points = (seconds) => seconds.map((s) => fromSample(sample(s)));
+  it('breaks the line where samples are missing', () => {
+    const data = withGaps(points([0, 5, 10, 15, 300, 305]), breakAfter({ intervalMs: 5000 }));
+    expect(data.filter((p) => p.gap)).toHaveLength(1);
+    expect(data.findIndex((p) => p.gap)).toBe(4);
+  });
+  it('does not break a late sample or a series that is simply sparse', () => {
+    expect(withGaps(points([0, 5, 10, 35, 40]), breakAfter({ intervalMs: 5000 })).some((p) => p.gap)).toBe(false);
+    expect(withGaps(points([0, 60, 120, 180, 240]), breakAfter({ intervalMs: 5000 })).some((p) => p.gap)).toBe(false);
+  });
+  it('measures from the end of a bucket', () => {
+    const history = [fromBucket(bucket(0), 3_600_000), fromBucket(bucket(3600), 3_600_000)];
+    expect(withGaps(history, breakAfter({ bucketMs: 3_600_000 })).some((p) => p.gap)).toBe(false);
+  });
+});
+
+describe('a reconnection fills the live chart from history', () => {
+  it('leaves no hole once the missed samples are loaded', () => {
+    const now = T0 + 120_000;
+    let state = serverMetricsReducer(undefined ?? { server: null, latest: null, points: [], loading: true, error: null }, { type: 'reset' });
+    // Loaded: history of the first minute (5 s buckets).
+    const first = Array.from({ length: 12 }, (_, i) => bucket(i * 5, { cpu_percent: 10 }));
+    state = serverMetricsReducer(state, {
+      type: 'loaded',
+      server: { id: 1, is_active: true },
+      current: sample(55),
+      history: { buckets: first, bucketMs: 5000 },
+      now,
+    });
+    // Live samples, then the relay goes away for a minute.
+    state = serverMetricsReducer(state, { type: 'sample', sample: sample(60.4), now });
+    state = serverMetricsReducer(state, { type: 'sample', sample: sample(65.4), now });
+    expect(largestGap(state.points)).toBeLessThanOrEqual(6000);
+    // Back: live samples resume at 125 s; the hole 65–125 s is visible...
+    state = serverMetricsReducer(state, { type: 'sample', sample: sample(125.4), now });
+    expect(largestGap(state.points)).toBeGreaterThan(50_000);
+    // ...until the reload on reconnection brings the history of the whole window.
+    const all = Array.from({ length: 26 }, (_, i) => bucket(i * 5, { cpu_percent: 20 }));
+    state = serverMetricsReducer(state, { type: 'loaded', server: { id: 1 }, current: sample(125.4), history: { buckets: all, bucketMs: 5000 }, now });
+    expect(largestGap(state.points)).toBeLessThanOrEqual(6000);
+    // Live samples are kept over the buckets that hold them.
+    const live = state.points.filter((p) => p.size === 0).map((p) => (p.t - T0) / 1000);
+    expect(live).toEqual([60.4, 65.4, 125.4]);
+    expect(state.points.filter((p) => p.t === T0 + 60_000)).toHaveLength(0);
+  });
+  it('derives throughput of live samples from the previous one', () => {
+    let state = serverMetricsReducer({ server: null, latest: sample(0), points: [], loading: false, error: null }, { type: 'sample', sample: sample(5), now: T0 });
+    expect(state.latest.network_recv_mb_s).toBeCloseTo(2);
+    state = serverMetricsReducer(state, { type: 'sample', sample: sample(3), now: T0 });
+    expect(state.latest.recorded_at).toBe(at(5)); // a late sample does not become "latest"
+  });
+});
+
+describe('time ranges', () => {
+  const now = new Date('2026-02-04T10:05:00Z').getTime();
+  it('ends presets now', () => {
+    const { from, to } = rangeBounds('24h', now);
+    expect(to.getTime()).toBe(now);
+    expect(to - from).toBe(86_400_000);
+    expect(() => rangeBounds('2y', now)).toThrow();
+  });
+  it('validates a custom range', () => {
+    expect(customBounds('2026-02-04T09:00', '2026-02-04T08:00', now).error).toMatch(/before/);
+    expect(customBounds('', '', now).error).toMatch(/start/);
+    expect(customBounds('2026-03-01T00:00', '', now).error).toMatch(/future/);
+    expect(customBounds('2024-01-01T00:00', '2026-01-01T00:00', now).error).toMatch(/one year/);
+    const ok = customBounds('2026-02-03T00:00', '2026-02-05T00:00', now);
+    expect(ok.from.toISOString()).toBe('2026-02-03T00:00:00.000Z');
+    expect(ok.to.getTime()).toBe(now); // never past now
+  });
+});
+
+describe('axis ticks', () => {
+  const saved = process.env.TZ;
+  afterEach(() => {
+    process.env.TZ = saved;
+  });
+  it('falls on round times', () => {
+    const from = new Date('2026-02-04T09:03:17Z').getTime();
+    const ticks = timeTicks(from, from + 3_600_000, 6);
+    expect(ticks.map((t) => format(t, 'HH:mm'))).toEqual(['09:10', '09:20', '09:30', '09:40', '09:50', '10:00']);
+  });
+  it('falls on local midnights in the viewer time zone', () => {
+    process.env.TZ = 'Asia/Kolkata';
+    const to = new Date('2026-02-04T10:05:00Z').getTime();
+    const ticks = timeTicks(to - 30 * 86_400_000, to, 6);
+    expect(ticks.length).toBeGreaterThanOrEqual(4);
+    for (const t of ticks) expect(format(t, 'HH:mm')).toBe('00:00');
+    expect(new Date(ticks[0]).toISOString().slice(11, 16)).toBe('18:30');
+  });
+});
