@@ -72,8 +72,25 @@ export function CustomRange({ initial, onApply }) {
   );
 }
 
+// The range is kept in the address (?range=7d), so a link shows the same view.
+function initialRange() {
+  const key = new URLSearchParams(window.location.search).get('range');
+  return RANGES.some((r) => r.key === key) ? key : '1h';
+}
+
+function rememberRange(key) {
+  const url = new URL(window.location.href);
+  if (key === '1h' || key === 'custom') url.searchParams.delete('range');
+  else url.searchParams.set('range', key);
+  window.history.replaceState(window.history.state, '', url);
+}
+
 export default function HistoryChart({ serverId, intervalSeconds = 5 }) {
-  const [rangeKey, setRangeKey] = useState('1h');
+  const [rangeKey, setRangeKeyState] = useState(initialRange);
+  const setRangeKey = (key) => {
+    rememberRange(key);
+    setRangeKeyState(key);
+  };
   const [custom, setCustom] = useState(null);
   const [metric, setMetric] = useState('cpu');
   const range = rangeKey === 'custom' && custom ? { key: 'custom', ...custom } : { key: rangeKey === 'custom' ? '1h' : rangeKey };

@@ -93,20 +93,21 @@ export async function getHistory(id, { from, to, interval } = {}, options) {
   return { buckets: body, bucketMs, interval: label };
 }
 
-/** Active alerts across all servers. An API without alerts gives none. */
+/** Active alerts across all servers (firing ones). A deployment without the
+ * alerts function answers 404: no alerts, rather than an error on every page. */
 export async function listAlerts(options) {
   try {
-    return (await request('/api/alerts', null, options)).body;
+    return (await request('/api/alerts', { state: 'active' }, options)).body;
   } catch (error) {
-    if (error.status === 404 && error.code !== 'not_found_server') return [];
+    if (error.status === 404) return [];
     throw error;
   }
 }
 
-/** One server's alerts: the active ones and the recently resolved ones. */
+/** One server's alerts: the active ones, then the most recently resolved. */
 export async function listServerAlerts(id, options) {
   try {
-    return (await request(`/api/alerts/${encodeURIComponent(id)}`, null, options)).body;
+    return (await request(`/api/alerts/${encodeURIComponent(id)}`, { state: 'all', limit: 20 }, options)).body;
   } catch (error) {
     if (error.status === 404) return [];
     throw error;
