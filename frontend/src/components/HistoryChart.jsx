@@ -131,7 +131,7 @@ export default function HistoryChart({ serverId, intervalSeconds = 5 }) {
         {rangeKey === 'custom' ? (
           <CustomRange initial={custom ?? rangeBounds('24h')} onApply={setCustom} />
         ) : null}
-        <ComposedChart responsive style={{ width: '100%', height: 260 }} data={data} margin={{ top: 10, right: 8, bottom: 0, left: -12 }}>
+        <ComposedChart responsive style={{ width: '100%', height: 260 }} data={data} margin={{ top: 10, right: 8, bottom: 0, left: 0 }}>
           <CartesianGrid stroke={GRID} vertical={false} />
           <XAxis
             dataKey="t"

@@ -25,7 +25,7 @@ export default function RealtimeChart({ points, windowMs, now, intervalSeconds =
         responsive
         style={{ width: '100%', height: 240 }}
         data={data}
-        margin={{ top: 5, right: 8, bottom: 0, left: -12 }}
+        margin={{ top: 8, right: 8, bottom: 0, left: 0 }}
       >
         <CartesianGrid stroke={GRID} vertical={false} />
         <XAxis
