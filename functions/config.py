@@ -12,6 +12,19 @@ class ConfigError(ValueError):
     """A setting has a value Vigie cannot use; the message names it."""
 
 
+def _float(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be between {low:g} and {high:g}, got {raw}")
+    return value
+
+
 def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> int:
     raw = env.get(name)
     if raw in (None, ""):
@@ -46,6 +59,15 @@ class Settings:
     max_clock_skew: int = 300
     # The most points a history request may return when it names an interval.
     max_history_points: int = 10_000
+    # Changing alert rules needs this token; unset, the rules cannot be changed.
+    admin_token: str = field(default="", repr=False)
+    # Default alert rules: thresholds in percent, how many consecutive samples at or
+    # over the threshold fire, and how far below it a value must drop to resolve.
+    alert_cpu: float = 90
+    alert_ram: float = 90
+    alert_disk: float = 90
+    alert_for_samples: int = 3
+    alert_clear_margin: float = 5
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -62,6 +84,12 @@ class Settings:
             max_batch=_int(env, "VIGIE_MAX_BATCH", 1000),
             max_clock_skew=_int(env, "VIGIE_MAX_CLOCK_SKEW", 300, minimum=0),
             max_history_points=_int(env, "VIGIE_MAX_HISTORY_POINTS", 10_000, minimum=100),
+            admin_token=env.get("VIGIE_ADMIN_TOKEN", ""),
+            alert_cpu=_float(env, "VIGIE_ALERT_CPU", 90, 1, 100),
+            alert_ram=_float(env, "VIGIE_ALERT_RAM", 90, 1, 100),
+            alert_disk=_float(env, "VIGIE_ALERT_DISK", 90, 1, 100),
+            alert_for_samples=_int(env, "VIGIE_ALERT_FOR_SAMPLES", 3),
+            alert_clear_margin=_float(env, "VIGIE_ALERT_CLEAR_MARGIN", 5, 0, 99),
         )
         settings.check()
         return settings
@@ -81,6 +109,27 @@ class Settings:
                 "VIGIE_DB_PREPARED_STATEMENTS must be auto, on or off, "
                 f"got {self.db_prepared_statements!r}"
             )
+        if self.alert_for_samples > 1000:
+            raise ConfigError(
+                f"VIGIE_ALERT_FOR_SAMPLES must be at most 1000, got {self.alert_for_samples}"
+            )
+        lowest = min(self.alert_cpu, self.alert_ram, self.alert_disk)
+        if self.alert_clear_margin >= lowest:
+            raise ConfigError(
+                f"VIGIE_ALERT_CLEAR_MARGIN ({self.alert_clear_margin:g}) must be smaller than "
+                f"every default threshold (the lowest is {lowest:g})"
+            )
+
+    @property
+    def alert_defaults(self) -> dict[str, float | int]:
+        """The default rules, as the database's evaluation reads them."""
+        return {
+            "cpu": self.alert_cpu,
+            "ram": self.alert_ram,
+            "disk": self.alert_disk,
+            "for_samples": self.alert_for_samples,
+            "clear_margin": self.alert_clear_margin,
+        }
 
     @property
     def resolved_db_mode(self) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 from flask import Blueprint, jsonify
@@ -19,14 +20,25 @@ bp = Blueprint("metrics", __name__, url_prefix="/api/metrics")
 SAMPLE_FIELDS = list(MetricValues.model_fields)
 
 
+def alert_defaults_json() -> str:
+    return json.dumps(auth.settings().alert_defaults)
+
+
 def store(server_id: int, samples: list[dict]) -> dict:
     """Store samples for a server whose ingest token the request carries.
 
     One transaction: the token check, the rows, the server's last_seen and a single
-    NOTIFY (in vigie_ingest). Returns vigie_ingest's row."""
+    NOTIFY (in vigie_ingest), and the alert evaluation of the new samples (a trigger
+    on metrics, sql/021). Returns vigie_ingest's row."""
     token = auth.require_bearer("the server's ingest token")
     with connection() as conn:
-        row = conn.execute("SELECT token_hash FROM servers WHERE id = %s", [server_id]).fetchone()
+        # The token check also hands the alert defaults of this configuration to the
+        # evaluation trigger, for this transaction only: no extra round trip.
+        row = conn.execute(
+            "SELECT token_hash, set_config('vigie.alert_defaults', %s, true) "
+            "FROM servers WHERE id = %s",
+            [alert_defaults_json(), server_id],
+        ).fetchone()
         if row is None:
             raise not_found(f"server {server_id}")
         if not auth.matches_hash(token, row["token_hash"]):

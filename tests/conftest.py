@@ -26,6 +26,7 @@ from .pgbouncer import find_binary as pgbouncer_binary
 from .pgbouncer import start as start_pgbouncer
 
 ENROLL = "test-enroll-token"
+ADMIN = "test-admin-token"
 
 
 @pytest.fixture(scope="session")
@@ -86,7 +87,10 @@ def db(direct_database_url: str) -> Iterator[psycopg.Connection]:
     with psycopg.connect(
         direct_database_url, autocommit=True, row_factory=psycopg.rows.dict_row
     ) as conn:
-        conn.execute("TRUNCATE servers, metrics, metric_writes RESTART IDENTITY CASCADE")
+        conn.execute(
+            "TRUNCATE servers, metrics, metric_writes, alerts, alert_rules, alert_state, "
+            "alert_notifications RESTART IDENTITY CASCADE"
+        )
         yield conn
 
 
@@ -95,6 +99,7 @@ def settings(database_url: str, db: psycopg.Connection) -> Settings:
     return Settings(
         database_url=database_url,
         enroll_token=ENROLL,
+        admin_token=ADMIN,
         db_mode="pool",
         db_pool_size=4,
         db_prepared_statements=PREPARED_STATEMENTS,

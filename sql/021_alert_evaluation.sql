@@ -1,0 +1,255 @@
+-- Alert evaluation in the write path.
+--
+-- A statement-level trigger on `metrics` sees exactly the rows an INSERT stored (its
+-- transition table): a retried sample, dropped by ON CONFLICT DO NOTHING, is never
+-- counted twice, and every way of writing samples is evaluated, in the same
+-- transaction, so alert state and data can never disagree and nothing needs a
+-- scheduler. A trigger on `servers.is_active` turns the offline transitions (stored by
+-- the relay's sweep, undone by the next sample) into the `offline` alert.
+--
+-- Rules, per server and type (cpu, ram, disk):
+--  * fire after `for_samples` consecutive samples at or over `threshold`;
+--  * resolve on the first sample below `threshold - clear_margin` (hysteresis: a value
+--    hovering between the two neither resolves nor fires again).
+-- The defaults come from the functions' configuration through the transaction-local
+-- setting `vigie.alert_defaults` (JSON: {"cpu", "ram", "disk", "for_samples",
+-- "clear_margin"}), which the ingest sets with its token check, at no extra round trip.
+-- A write that does not set it (plain SQL) gets the built-in 90 / 3 / 5.
+--
+-- Time only moves forward. Samples are evaluated in recorded_at order, and each
+-- server's state remembers the newest sample it has folded in:
+--  * a backlog drained late (old samples, in order, newer than that) is evaluated like
+--    live data, and its alerts carry the samples' times: the history says when the
+--    load happened, and the alert is announced when Vigie learns of it;
+--  * a straggler older than that (sent after newer samples) is stored but changes no
+--    alert: counting it would splice it into a sequence it was not part of.
+--
+-- Each firing and each resolution is announced once, in the same transaction: one
+-- NOTIFY on `vigie_events` ({"kind": "alert", ...}) and one row in the webhook outbox.
+
+-- The rules in force for a server: its overrides over the defaults.
+CREATE FUNCTION vigie_alert_rules(p_server_id integer, p_defaults jsonb)
+RETURNS TABLE (type text, threshold real, for_samples integer, clear_margin real,
+               enabled boolean)
+LANGUAGE sql STABLE AS $$
+    SELECT t.kind,
+           CASE WHEN t.kind <> 'offline'
+                THEN coalesce(r.threshold, (p_defaults ->> t.kind)::real, 90) END,
+           CASE WHEN t.kind <> 'offline'
+                THEN coalesce(r.for_samples, (p_defaults ->> 'for_samples')::integer, 3) END,
+           CASE WHEN t.kind <> 'offline'
+                THEN coalesce(r.clear_margin, (p_defaults ->> 'clear_margin')::real, 5) END,
+           coalesce(r.enabled, true)
+      FROM unnest(ARRAY['cpu', 'ram', 'disk', 'offline']) WITH ORDINALITY AS t (kind, position)
+      LEFT JOIN alert_rules r ON r.server_id = p_server_id AND r.type = t.kind
+     ORDER BY t.position
+$$;
+
+-- One NOTIFY and one outbox row for an alert that just fired or resolved. The event
+-- has the shape of the alerts API, plus "kind"; the outbox adds the server's names
+-- for the message text.
+CREATE FUNCTION vigie_alert_announce(a alerts) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_event json := json_build_object(
+        'kind', 'alert', 'id', a.id, 'server_id', a.server_id, 'type', a.type,
+        'state', CASE WHEN a.resolved_at IS NULL THEN 'firing' ELSE 'resolved' END,
+        'value', a.value, 'threshold', a.threshold, 'peak', a.peak,
+        'started_at', a.started_at, 'resolved_at', a.resolved_at,
+        'resolved_value', a.resolved_value);
+BEGIN
+    PERFORM pg_notify('vigie_events', v_event::text);
+    INSERT INTO alert_notifications (alert_id, state, payload)
+    SELECT a.id, v_event ->> 'state',
+           (v_event::jsonb - 'kind')
+           || jsonb_build_object('server_name', s.name, 'hostname', s.hostname)
+      FROM servers s WHERE s.id = a.server_id;
+END
+$$;
+
+-- Fold one server's new samples (sorted by time) into its alert state.
+-- p_values[k] = {cpu, ram, disk} of sample k; p_max = the largest of each over them.
+CREATE FUNCTION vigie_alerts_evaluate(
+    p_server_id integer, p_at timestamptz[], p_values real[], p_max real[], p_defaults jsonb)
+RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    kinds        CONSTANT text[] := ARRAY['cpu', 'ram', 'disk'];
+    v_last       timestamptz := p_at[array_length(p_at, 1)];
+    v_evaluated  timestamptz;
+    v_over       smallint[];
+    v_threshold  real[];
+    v_for        integer[];
+    v_margin     real[];
+    v_enabled    boolean[];
+    v_active     bigint[]  := '{NULL,NULL,NULL}';
+    v_peak       real[]    := '{NULL,NULL,NULL}';
+    v_peak_moved boolean[] := '{f,f,f}';
+    v_quiet      boolean   := true;
+    v_value      real;
+    a            alerts;
+    r            record;
+BEGIN
+    SELECT s.evaluated_at, s.over INTO v_evaluated, v_over
+      FROM alert_state s WHERE s.server_id = p_server_id FOR UPDATE;
+    IF NOT FOUND THEN
+        INSERT INTO alert_state (server_id, evaluated_at) VALUES (p_server_id, '-infinity')
+        ON CONFLICT (server_id) DO NOTHING;
+        SELECT s.evaluated_at, s.over INTO v_evaluated, v_over
+          FROM alert_state s WHERE s.server_id = p_server_id FOR UPDATE;
+    END IF;
+    IF v_last <= v_evaluated THEN
+        RETURN;  -- only stragglers: stored, not evaluated
+    END IF;
+
+    SELECT array_agg(x.threshold ORDER BY array_position(kinds, x.type)),
+           array_agg(x.for_samples ORDER BY array_position(kinds, x.type)),
+           array_agg(x.clear_margin ORDER BY array_position(kinds, x.type)),
+           array_agg(x.enabled ORDER BY array_position(kinds, x.type))
+      INTO v_threshold, v_for, v_margin, v_enabled
+      FROM vigie_alert_rules(p_server_id, p_defaults) x
+     WHERE x.type <> 'offline';
+
+    FOR r IN SELECT al.id, al.type, al.peak FROM alerts al
+              WHERE al.server_id = p_server_id AND al.resolved_at IS NULL
+                AND al.type <> 'offline'
+    LOOP
+        v_active[array_position(kinds, r.type)] := r.id;
+        v_peak[array_position(kinds, r.type)] := r.peak;
+    END LOOP;
+
+    -- The common case costs one aggregate and one small update: nothing fires,
+    -- nothing is counting, and no sample reaches a threshold.
+    FOR t IN 1 .. 3 LOOP
+        IF v_active[t] IS NOT NULL OR v_over[t] > 0
+           OR (v_enabled[t] AND p_max[t] >= v_threshold[t]) THEN
+            v_quiet := false;
+        END IF;
+    END LOOP;
+    IF v_quiet THEN
+        UPDATE alert_state SET evaluated_at = v_last WHERE server_id = p_server_id;
+        RETURN;
+    END IF;
+
+    FOR k IN 1 .. array_length(p_at, 1) LOOP
+        CONTINUE WHEN p_at[k] <= v_evaluated;
+        FOR t IN 1 .. 3 LOOP
+            v_value := p_values[k][t];
+            IF v_active[t] IS NOT NULL THEN
+                IF NOT v_enabled[t] OR v_value < v_threshold[t] - v_margin[t] THEN
+                    UPDATE alerts
+                       SET resolved_at = p_at[k], resolved_value = v_value, peak = v_peak[t]
+                     WHERE id = v_active[t]
+                    RETURNING * INTO a;
+                    PERFORM vigie_alert_announce(a);
+                    v_active[t] := NULL;
+                    v_peak_moved[t] := false;
+                ELSIF v_value > v_peak[t] THEN
+                    v_peak[t] := v_value;
+                    v_peak_moved[t] := true;
+                END IF;
+            ELSIF v_enabled[t] AND v_value >= v_threshold[t] THEN
+                v_over[t] := v_over[t] + 1;
+                IF v_over[t] >= v_for[t] THEN
+                    INSERT INTO alerts (server_id, type, threshold, value, peak, started_at)
+                    VALUES (p_server_id, kinds[t], v_threshold[t], v_value, v_value, p_at[k])
+                    RETURNING * INTO a;
+                    PERFORM vigie_alert_announce(a);
+                    v_active[t] := a.id;
+                    v_peak[t] := v_value;
+                    v_over[t] := 0;
+                END IF;
+            ELSE
+                v_over[t] := 0;
+            END IF;
+        END LOOP;
+    END LOOP;
+
+    FOR t IN 1 .. 3 LOOP
+        IF v_active[t] IS NOT NULL AND v_peak_moved[t] THEN
+            UPDATE alerts SET peak = v_peak[t] WHERE id = v_active[t];
+        END IF;
+    END LOOP;
+    UPDATE alert_state SET evaluated_at = v_last, over = v_over WHERE server_id = p_server_id;
+END
+$$;
+
+CREATE FUNCTION vigie_alerts_on_metrics() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_defaults jsonb := coalesce(
+        nullif(current_setting('vigie.alert_defaults', true), '')::jsonb, '{}');
+    s record;
+BEGIN
+    -- Servers in id order, so two statements writing the same servers lock their
+    -- states in the same order.
+    FOR s IN
+        SELECT n.server_id,
+               array_agg(n.recorded_at ORDER BY n.recorded_at) AS at,
+               array_agg(ARRAY[n.cpu_percent, n.ram_percent, n.disk_percent]
+                         ORDER BY n.recorded_at) AS vals,
+               ARRAY[max(n.cpu_percent), max(n.ram_percent), max(n.disk_percent)] AS peaks
+          FROM new_samples n
+         GROUP BY n.server_id
+         ORDER BY n.server_id
+    LOOP
+        PERFORM vigie_alerts_evaluate(s.server_id, s.at, s.vals, s.peaks, v_defaults);
+    END LOOP;
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER metrics_alerts
+    AFTER INSERT ON metrics REFERENCING NEW TABLE AS new_samples
+    FOR EACH STATEMENT EXECUTE FUNCTION vigie_alerts_on_metrics();
+
+-- Offline is an alert of its own: it fires when the server is marked inactive and
+-- resolves when a sample marks it active again. Its metric alerts stay as they are:
+-- what was wrong when it went silent is still the last thing known.
+CREATE FUNCTION vigie_alerts_on_status() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    a alerts;
+BEGIN
+    IF NEW.is_active THEN
+        UPDATE alerts SET resolved_at = greatest(now(), started_at)
+         WHERE server_id = NEW.id AND type = 'offline' AND resolved_at IS NULL
+        RETURNING * INTO a;
+    ELSIF (SELECT x.enabled FROM vigie_alert_rules(NEW.id, '{}') x WHERE x.type = 'offline') THEN
+        INSERT INTO alerts (server_id, type, value, started_at)
+        VALUES (NEW.id, 'offline',
+                coalesce(round(extract(epoch FROM now() - NEW.last_seen), 1), 0), now())
+        ON CONFLICT (server_id, type) WHERE resolved_at IS NULL DO NOTHING
+        RETURNING * INTO a;
+    END IF;
+    IF a.id IS NOT NULL THEN
+        PERFORM vigie_alert_announce(a);
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER servers_offline_alert
+    AFTER UPDATE OF is_active ON servers
+    FOR EACH ROW WHEN (OLD.is_active IS DISTINCT FROM NEW.is_active)
+    EXECUTE FUNCTION vigie_alerts_on_status();
+
+-- After a server's rules change: counts restart, and an alert whose rule is now
+-- disabled resolves at once (announced like any resolution).
+CREATE FUNCTION vigie_alerts_rules_changed(p_server_id integer) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    a alerts;
+BEGIN
+    UPDATE alert_state SET over = '{0,0,0}' WHERE server_id = p_server_id;
+    FOR a IN
+        UPDATE alerts al SET resolved_at = greatest(now(), al.started_at)
+          FROM alert_rules r
+         WHERE al.server_id = p_server_id AND al.resolved_at IS NULL
+           AND r.server_id = al.server_id AND r.type = al.type AND NOT r.enabled
+        RETURNING al.*
+    LOOP
+        PERFORM vigie_alert_announce(a);
+    END LOOP;
+END
+$$;
