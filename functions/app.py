@@ -53,9 +53,9 @@ class JSONProvider(DefaultJSONProvider):
 
 
 def all_blueprints() -> list[Blueprint]:
-    from . import history, metrics, servers
+    from . import alerts, history, metrics, servers
 
-    return [servers.bp, metrics.bp, history.bp]
+    return [servers.bp, metrics.bp, history.bp, alerts.bp]
 
 
 def create_app(

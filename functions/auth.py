@@ -74,14 +74,31 @@ def require_enrollment() -> None:
         raise ApiError(403, "invalid_token", "the enrollment token is not valid")
 
 
+def require_admin() -> None:
+    """Changing alert rules needs VIGIE_ADMIN_TOKEN (and is off when it is unset)."""
+    expected = settings().admin_token
+    if not expected:
+        raise ApiError(
+            403,
+            "admin_disabled",
+            "changing alert rules is disabled on this server: set VIGIE_ADMIN_TOKEN to enable it",
+        )
+    if not same_token(require_bearer("the admin token"), expected):
+        raise ApiError(403, "invalid_token", "the admin token is not valid")
+
+
 def dashboard_read(view: Callable[..., Any]) -> Callable[..., Any]:
     """Reads need the dashboard token when VIGIE_DASHBOARD_TOKEN is set."""
 
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         expected = settings().dashboard_token
-        if expected and not same_token(require_bearer("the dashboard token"), expected):
-            raise ApiError(403, "invalid_token", "the dashboard token is not valid")
+        if expected:
+            given = require_bearer("the dashboard token")
+            # The admin token reads too: whoever may change the rules may see them.
+            admin = settings().admin_token
+            if not same_token(given, expected) and not (admin and same_token(given, admin)):
+                raise ApiError(403, "invalid_token", "the dashboard token is not valid")
         return view(*args, **kwargs)
 
     return wrapper

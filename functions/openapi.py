@@ -13,15 +13,18 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from . import schemas as s
+from .alerts import MAX_LIMIT, STATES
 from .db import connection
 from .history import INTERVALS
 
 bp = Blueprint("meta", __name__, url_prefix="/api")
 
-REQUESTS: list[type[BaseModel]] = [s.RegisterRequest, s.MetricSample, s.MetricBatch]
+REQUESTS: list[type[BaseModel]] = [
+    s.RegisterRequest, s.MetricSample, s.MetricBatch, s.AlertRulesUpdate,
+]  # fmt: skip
 RESPONSES: list[type[BaseModel]] = [
     s.Error, s.Registered, s.Server, s.Stored, s.BatchStored, s.CurrentMetrics, s.HistoryPoint,
-    s.Health,
+    s.Health, s.AlertRules, s.Alert,
 ]  # fmt: skip
 ERRORS = {
     400: "Malformed input: one entry in `details` per bad field",
@@ -85,6 +88,15 @@ def build_spec() -> dict[str, Any]:
         ref_template="#/components/schemas/{model}",
     )
     time_param = {"type": "string", "format": "date-time"}
+
+    def state_param(default: str) -> dict[str, Any]:
+        return {"name": "state", "in": "query",
+                "schema": {"type": "string", "enum": list(STATES), "default": default},
+                "description": "`active`: firing now; `resolved`; `all`"}  # fmt: skip
+
+    limit_param = {"name": "limit", "in": "query",
+                   "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT,
+                              "default": 50}}  # fmt: skip
     paths: dict[str, Any] = {
         "/api/servers/register": {
             "post": operation(
@@ -188,6 +200,45 @@ def build_spec() -> dict[str, Any]:
                 ],
             )  # fmt: skip
         },
+        "/api/servers/{id}/alert-rules": {
+            "get": operation(
+                "The alert rules in force for a server, and its own overrides",
+                {200: ("Rules", ref(s.AlertRules))},
+                (*READ_ERRORS, 404),
+                security="dashboard",
+                parameters=[server_id_param("id")],
+                description="Readable with the dashboard token (when set) or the admin token.",
+            ),
+            "put": operation(
+                "Replace a server's overrides of the default alert rules",
+                {200: ("The rules now in force", ref(s.AlertRules))},
+                (400, 401, 403, 404, 413, 503),
+                security="admin",
+                body=s.AlertRulesUpdate,
+                parameters=[server_id_param("id")],
+                description="A type or field left out follows the defaults (VIGIE_ALERT_*). "
+                "Counting restarts for the server, and an alert whose rule is disabled "
+                "resolves at once. 403 `admin_disabled` when VIGIE_ADMIN_TOKEN is unset.",
+            ),
+        },
+        "/api/alerts": {
+            "get": operation(
+                "Alerts across all servers (active ones by default)",
+                {200: ("Alerts, active first", {"type": "array", "items": ref(s.Alert)})},
+                (400, *READ_ERRORS),
+                security="dashboard",
+                parameters=[state_param("active"), limit_param],
+            )  # fmt: skip
+        },
+        "/api/alerts/{serverId}": {
+            "get": operation(
+                "A server's alerts: active first, then the most recently resolved",
+                {200: ("Alerts, active first", {"type": "array", "items": ref(s.Alert)})},
+                (400, *READ_ERRORS, 404),
+                security="dashboard",
+                parameters=[server_id_param("serverId"), state_param("all"), limit_param],
+            )  # fmt: skip
+        },
         "/api/health": {
             "get": operation(
                 "Is the API up, and can it reach its database?",
@@ -232,7 +283,13 @@ def build_spec() -> dict[str, Any]:
                 "dashboard": {
                     "type": "http",
                     "scheme": "bearer",
-                    "description": "VIGIE_DASHBOARD_TOKEN, when it is set",
+                    "description": "VIGIE_DASHBOARD_TOKEN, when it is set (the admin token "
+                    "reads too)",
+                },
+                "admin": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "VIGIE_ADMIN_TOKEN: changes alert rules",
                 },
             },
         },  # fmt: skip

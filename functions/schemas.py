@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from ipaddress import ip_address
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import (
     AfterValidator,
@@ -101,6 +101,36 @@ class BatchSample(MetricValues):
 class MetricBatch(Request):
     server_id: ServerId
     samples: Annotated[list[BatchSample], Field(min_length=1)]
+
+
+class RuleOverride(Request):
+    """A server's own values for one metric's rule; a field left out (or null)
+    follows the default."""
+
+    threshold: Annotated[float, Field(ge=1, le=100, allow_inf_nan=False), _rounded(4)] | None = (
+        Field(None, description="Fire at or over this percentage")
+    )
+    for_samples: Annotated[int, Field(ge=1, le=1000)] | None = Field(
+        None, description="Fire after this many consecutive samples at or over the threshold"
+    )
+    clear_margin: Annotated[float, Field(ge=0, lt=100, allow_inf_nan=False), _rounded(4)] | None = (
+        Field(None, description="Resolve on a sample below threshold - clear_margin (hysteresis)")
+    )
+    enabled: bool = True
+
+
+class OfflineRuleOverride(Request):
+    enabled: bool = True
+
+
+class AlertRulesUpdate(Request):
+    """PUT /api/servers/:id/alert-rules replaces the server's overrides: a type left
+    out (or null) follows the defaults again."""
+
+    cpu: RuleOverride | None = None
+    ram: RuleOverride | None = None
+    disk: RuleOverride | None = None
+    offline: OfflineRuleOverride | None = None
 
 
 # --- responses (documented in the OpenAPI document, checked by the tests) ---
@@ -204,3 +234,52 @@ class HistoryPoint(BaseModel):
 class Health(BaseModel):
     status: str
     database: str
+
+
+class AlertRule(BaseModel):
+    threshold: float
+    for_samples: int
+    clear_margin: float
+    clear_level: float = Field(description="threshold - clear_margin: a firing alert resolves "
+                               "on the first sample below it")  # fmt: skip
+    enabled: bool
+
+
+class OfflineRule(BaseModel):
+    enabled: bool
+
+
+class AlertRules(BaseModel):
+    server_id: int
+    cpu: AlertRule
+    ram: AlertRule
+    disk: AlertRule
+    offline: OfflineRule
+    overrides: dict[str, dict[str, float | int | bool]] = Field(
+        description="What this server sets itself, in the shape PUT takes; the rest "
+        "follows the defaults (VIGIE_ALERT_*)"
+    )
+
+
+AlertType = Literal["cpu", "ram", "disk", "offline"]
+
+
+class Alert(BaseModel):
+    id: int
+    server_id: int
+    server_name: str
+    hostname: str
+    type: AlertType
+    state: Literal["firing", "resolved"]
+    value: float = Field(
+        description="The value that fired it (percent); offline: seconds since the last sample"
+    )
+    threshold: float | None = Field(description="The threshold in force; null for offline")
+    peak: float | None = Field(description="The highest value while firing; null for offline")
+    started_at: datetime = Field(
+        description="Time of the sample that fired it; offline: when the silence was noticed"
+    )
+    resolved_at: datetime | None
+    resolved_value: float | None = Field(
+        description="The value that resolved it; null for offline or a disabled rule"
+    )
