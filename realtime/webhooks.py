@@ -1,0 +1,431 @@
+"""Alert webhooks: the outbox the write path fills, sent from outside it.
+
+Firing or resolving an alert writes one row to ``alert_notifications`` in the same
+transaction (sql/021). This module sends those rows to ``VIGIE_ALERT_WEBHOOK_URL``,
+so a slow or dead webhook never slows ingest, and a crash on either side loses
+nothing: a row stays pending until a send succeeds or its attempts run out.
+
+* Each row is claimed with ``FOR UPDATE SKIP LOCKED`` and its lock held while it is
+  sent: with several relays running, exactly one sends it; if that relay dies
+  mid-send, the lock goes with its connection and another one sends it.
+* A resolution waits for its firing to be sent (or given up), so a receiver never
+  hears them out of order, even across retries.
+* Network errors, timeouts, 5xx, 408 and 429 are retried with exponential backoff;
+  another 4xx (a revoked or mistyped URL) fails at once. Either way the alert itself
+  is stored and listed by the API.
+* The URL usually carries a secret (Slack, Discord): logs and stored errors name the
+  scheme and host only, and never the text of an exception, which may quote it.
+* With no URL configured, pending rows are marked ``skipped``: setting a URL later
+  does not replay old alerts.
+
+The relay runs ``Drainer.run`` in the background and wakes it on every alert
+notification; ``python -m realtime.webhooks`` runs it alone.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import psycopg
+import requests
+from psycopg.rows import dict_row
+
+from functions.config import ConfigError, _float, _int
+
+log = logging.getLogger("vigie.webhooks")
+
+FORMATS = ("auto", "slack", "discord", "json")
+# Sent rows are kept this long (what was sent, when, after how many attempts).
+KEEP_DONE = "7 days"
+PURGE_EVERY = 3600.0
+METRIC_NAMES = {"cpu": "CPU", "ram": "RAM", "disk": "Disk"}
+FIELDS = (
+    "id", "server_id", "server_name", "hostname", "type", "state", "value", "threshold",
+    "peak", "started_at", "resolved_at", "resolved_value",
+)  # fmt: skip
+
+
+def redact(url: str) -> str:
+    """The URL without what may be secret: no user, path or query."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or "?"
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "(invalid URL)"
+    hidden = "/…" if parts.path.strip("/") or parts.query else ""
+    return f"{parts.scheme}://{host}{port}{hidden}"
+
+
+class HideUrl(logging.Filter):
+    """urllib3 logs each request's path at DEBUG level: often the webhook's secret."""
+
+    LOGGERS = ("urllib3.connectionpool", "urllib3.connection", "urllib3.poolmanager",
+               "urllib3.util.retry")  # fmt: skip
+
+    def __init__(self, url: str) -> None:
+        super().__init__()
+        parts = urlsplit(url)
+        found = [parts.path if len(parts.path) > 1 else "", parts.query, parts.password or ""]
+        self.secrets = sorted((p for p in found if p), key=len, reverse=True)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        if any(secret in text for secret in self.secrets):
+            for secret in self.secrets:
+                text = text.replace(secret, "…")
+            record.msg, record.args = text, ()
+        return True
+
+
+_hidden: set[str] = set()
+
+
+def hide_in_logs(url: str) -> None:
+    """Install HideUrl once per URL on the loggers of the HTTP client."""
+    if url and url not in _hidden:
+        _hidden.add(url)
+        hide = HideUrl(url)
+        for name in HideUrl.LOGGERS:
+            logging.getLogger(name).addFilter(hide)
+
+
+@dataclass(frozen=True)
+class WebhookSettings:
+    url: str = field(default="", repr=False)
+    # auto: Slack or Discord by the URL's host, else the generic JSON body.
+    format: str = "auto"
+    # Seconds to connect, and to wait for each read of the answer.
+    timeout: float = 5.0
+    # Sends per notification before giving up, and the first retry's delay (seconds),
+    # doubled for each further retry up to max_backoff: 10 attempts span ~14 minutes.
+    attempts: int = 10
+    backoff: float = 2.0
+    max_backoff: float = 300.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> WebhookSettings:
+        env = os.environ if env is None else env
+        settings = cls(
+            url=env.get("VIGIE_ALERT_WEBHOOK_URL", "").strip(),
+            format=env.get("VIGIE_ALERT_WEBHOOK_FORMAT", "auto").strip().lower() or "auto",
+            timeout=_float(env, "VIGIE_ALERT_WEBHOOK_TIMEOUT", 5.0, 0.1, 300),
+            attempts=_int(env, "VIGIE_ALERT_WEBHOOK_ATTEMPTS", 10),
+            backoff=_float(env, "VIGIE_ALERT_WEBHOOK_BACKOFF", 2.0, 0.01, 3600),
+        )
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        if self.format not in FORMATS:
+            raise ConfigError(
+                f"VIGIE_ALERT_WEBHOOK_FORMAT must be one of {', '.join(FORMATS)}, "
+                f"got {self.format!r}"
+            )
+        if self.url and urlsplit(self.url).scheme not in ("http", "https"):
+            raise ConfigError(
+                f"VIGIE_ALERT_WEBHOOK_URL must be an http(s) URL, got {redact(self.url)}"
+            )
+
+    @property
+    def resolved_format(self) -> str:
+        if self.format != "auto":
+            return self.format
+        parts = urlsplit(self.url)
+        host = (parts.hostname or "").lower()
+        if host == "hooks.slack.com":
+            return "slack"
+        if host.endswith(("discord.com", "discordapp.com")) and "/api/webhooks/" in parts.path:
+            return "discord"
+        return "json"
+
+    def delay(self, attempts: int) -> float:
+        """Seconds before the next try, after `attempts` failed ones."""
+        return min(self.backoff * 2 ** (attempts - 1), self.max_backoff)
+
+
+# --- the message ---------------------------------------------------------------
+
+
+def _when(value: str | None) -> str:
+    if not value:
+        return "?"
+    moment = datetime.fromisoformat(value).astimezone(UTC)
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _pct(value: float | None) -> str:
+    return "?" if value is None else f"{value:.1f}%"
+
+
+def _seconds(value: float) -> str:
+    seconds = round(value)
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 7200:
+        return f"{seconds // 60} min"
+    return f"{seconds // 3600} h {seconds % 3600 // 60} min"
+
+
+def message(alert: Mapping[str, Any]) -> str:
+    """One line a person reads in a chat channel."""
+    name = alert.get("server_name") or alert.get("hostname") or f"server {alert['server_id']}"
+    started = _when(alert["started_at"])
+    if alert["type"] == "offline":
+        if alert["state"] == "firing":
+            return (
+                f"🔴 {name} is offline: nothing received for {_seconds(alert['value'])} "
+                f"(noticed {started})"
+            )
+        return f"✅ {name} is back online (offline from {started} to {_when(alert['resolved_at'])})"
+    metric = METRIC_NAMES.get(alert["type"], alert["type"])
+    if alert["state"] == "firing":
+        return (
+            f"🔴 {name}: {metric} at {_pct(alert['value'])} "
+            f"(threshold {_pct(alert['threshold'])}) since {started}"
+        )
+    if alert.get("resolved_value") is None:
+        return (
+            f"✅ {name}: {metric} alert closed, its rule was disabled "
+            f"(peak {_pct(alert['peak'])}, since {started})"
+        )
+    return (
+        f"✅ {name}: {metric} back to {_pct(alert['resolved_value'])} "
+        f"(peak {_pct(alert['peak'])}, from {started} to {_when(alert['resolved_at'])})"
+    )
+
+
+def body(alert: Mapping[str, Any], fmt: str) -> dict[str, Any]:
+    """Slack takes {"text"}, Discord {"content"}; the generic body is the alert's
+    fields with the same line in "text" (which Slack-compatible receivers show)."""
+    text = message(alert)
+    if fmt == "slack":
+        return {"text": text}
+    if fmt == "discord":
+        # A host name is not allowed to ping @everyone.
+        return {"content": text[:2000], "allowed_mentions": {"parse": []}}
+    return {"text": text, **{k: alert.get(k) for k in FIELDS}}
+
+
+# --- sending -------------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    ok: bool
+    retry: bool = False
+    error: str = ""
+
+
+def send(session: requests.Session, settings: WebhookSettings, alert: Mapping[str, Any]) -> Result:
+    try:
+        response = session.post(
+            settings.url,
+            json=body(alert, settings.resolved_format),
+            timeout=settings.timeout,
+            # A redirected POST becomes a GET; a webhook that moved is an error.
+            allow_redirects=False,
+        )
+    except requests.Timeout:
+        return Result(False, True, f"no answer within {settings.timeout:g} s")
+    except requests.RequestException as exc:
+        # The exception's text quotes the URL: name its kind only.
+        return Result(False, True, f"request failed ({type(exc).__name__})")
+    status = response.status_code
+    response.close()
+    if 200 <= status < 300:
+        return Result(True)
+    return Result(False, status >= 500 or status in (408, 429), f"HTTP {status}")
+
+
+CLAIM = """
+SELECT n.id, n.alert_id, n.state, n.payload, n.attempts
+  FROM alert_notifications n
+ WHERE n.status = 'pending' AND n.next_attempt_at <= now()
+   AND NOT EXISTS (SELECT 1 FROM alert_notifications e
+                    WHERE e.alert_id = n.alert_id AND e.id < n.id AND e.status = 'pending')
+ ORDER BY n.id
+ LIMIT 1
+ FOR UPDATE OF n SKIP LOCKED
+"""
+
+
+def drain_once(
+    conn: psycopg.Connection,
+    settings: WebhookSettings,
+    session: requests.Session | None = None,
+    limit: int = 100,
+) -> int:
+    """Send the notifications that are due now, one transaction each; return how
+    many were handled (sent, retried later, failed or skipped)."""
+    if not settings.url:
+        with conn.transaction():
+            cur = conn.execute(
+                """UPDATE alert_notifications
+                      SET status = 'skipped', done_at = now(), last_error = 'no webhook URL'
+                    WHERE status = 'pending'"""
+            )
+        return cur.rowcount
+    hide_in_logs(settings.url)
+    session = session or requests.Session()
+    target = redact(settings.url)
+    handled = 0
+    while handled < limit:
+        with conn.transaction():
+            row = conn.cursor(row_factory=dict_row).execute(CLAIM).fetchone()
+            if row is None:
+                break
+            result = send(session, settings, row["payload"])
+            attempts = row["attempts"] + 1
+            what = f"{row['payload'].get('type')} alert {row['alert_id']} {row['state']}"
+            if result.ok:
+                conn.execute(
+                    """UPDATE alert_notifications SET status = 'sent', attempts = %s,
+                              done_at = now(), last_error = NULL WHERE id = %s""",
+                    [attempts, row["id"]],
+                )
+                log.info("webhook %s: sent %s", target, what)
+            elif result.retry and attempts < settings.attempts:
+                delay = settings.delay(attempts)
+                conn.execute(
+                    """UPDATE alert_notifications SET attempts = %s, last_error = %s,
+                              next_attempt_at = now() + make_interval(secs => %s)
+                        WHERE id = %s""",
+                    [attempts, result.error, delay, row["id"]],
+                )
+                log.warning(
+                    "webhook %s: %s for %s (attempt %d of %d); retrying in %.3g s",
+                    target, result.error, what, attempts, settings.attempts, delay,
+                )  # fmt: skip
+            else:
+                conn.execute(
+                    """UPDATE alert_notifications SET status = 'failed', attempts = %s,
+                              done_at = now(), last_error = %s WHERE id = %s""",
+                    [attempts, result.error, row["id"]],
+                )
+                log.error(
+                    "webhook %s: %s for %s after %d attempt(s); giving up (the alert "
+                    "itself is stored)",
+                    target, result.error, what, attempts,
+                )  # fmt: skip
+        handled += 1
+    return handled
+
+
+def seconds_until_due(conn: psycopg.Connection) -> float | None:
+    """Seconds until the next pending notification is due; None when none is."""
+    row = conn.execute(
+        """SELECT extract(epoch FROM min(next_attempt_at) - clock_timestamp())::float8
+             FROM alert_notifications WHERE status = 'pending'"""
+    ).fetchone()
+    return None if row[0] is None else max(row[0], 0.0)
+
+
+def purge(conn: psycopg.Connection) -> int:
+    """Forget notifications that were sent, failed or skipped long ago."""
+    cur = conn.execute(
+        f"""DELETE FROM alert_notifications
+             WHERE status <> 'pending' AND done_at < now() - interval '{KEEP_DONE}'"""  # noqa: S608
+    )
+    return cur.rowcount
+
+
+class Drainer:
+    """Sends the outbox until stopped: whenever woken (an alert was announced), when
+    a retry is due, and every `poll` seconds in case a wake-up was missed."""
+
+    def __init__(
+        self,
+        database_url: str,
+        settings: WebhookSettings | None = None,
+        poll: float = 5.0,
+        application_name: str = "vigie-webhooks",
+    ) -> None:
+        self.database_url = database_url
+        self.settings = settings or WebhookSettings.from_env()
+        self.poll = poll
+        self.application_name = application_name
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+
+    def run(self) -> None:
+        session = requests.Session()
+        conn: psycopg.Connection | None = None
+        failures = 0
+        last_purge = 0.0
+        if self.settings.url:
+            log.info(
+                "webhook %s (%s) for alerts",
+                redact(self.settings.url),
+                self.settings.resolved_format,
+            )
+        while not self._stop.is_set():
+            self._wake.clear()
+            delay = self.poll
+            try:
+                if conn is None or conn.closed or conn.broken:
+                    conn = psycopg.connect(
+                        self.database_url,
+                        autocommit=True,
+                        # Works through a transaction pooler too.
+                        prepare_threshold=None,
+                        application_name=self.application_name,
+                    )
+                drain_once(conn, self.settings, session)
+                if time.monotonic() - last_purge > PURGE_EVERY:
+                    purge(conn)
+                    last_purge = time.monotonic()
+                due = seconds_until_due(conn)
+                if due is not None:
+                    delay = min(delay, max(due, 0.01))
+                failures = 0
+            except psycopg.Error as exc:
+                failures += 1
+                delay = min(2.0**failures, 30.0)
+                log.warning(
+                    "webhook outbox: database error (%s); trying again in %.0f s",
+                    type(exc).__name__,
+                    delay,
+                )
+                if conn is not None:
+                    conn.close()
+                conn = None
+            self._wake.wait(delay)
+        if conn is not None:
+            conn.close()
+        session.close()
+
+
+def main() -> None:
+    """Run the drainer alone: ``python -m realtime.webhooks``."""
+    import signal
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    url = os.environ.get("REALTIME_DATABASE_URL") or os.environ.get("DATABASE_URL")
+    if not url:
+        from functions import embedded
+
+        url = embedded.start(stop_when_unused=False)
+    drainer = Drainer(url, WebhookSettings.from_env(), poll=1.0)
+    signal.signal(signal.SIGTERM, lambda *_: drainer.stop())
+    signal.signal(signal.SIGINT, lambda *_: drainer.stop())
+    drainer.run()
+
+
+if __name__ == "__main__":
+    main()
