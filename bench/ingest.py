@@ -1,6 +1,6 @@
 """Ingest benchmark: the API under gunicorn beside the same work done in SQL.
 
-    .venv/bin/python bench/ingest.py [--seconds 10] [--clients 16]
+    .venv/bin/python bench/ingest.py [--seconds 10] [--clients 16] [--cpu 99]
 
 Prints, in one run against one PostgreSQL (the embedded one unless DATABASE_URL
 is set), for single-sample and batch ingest:
@@ -9,7 +9,9 @@ is set), for single-sample and batch ingest:
     psycopg directly, and a bare INSERT + pg_notify transaction
   * POST /api/metrics/batch rows/s, vigie_ingest with the same batch, and COPY
 The ratios matter more than the absolute numbers: clients and server share the
-machine's cores.
+machine's cores. `--cpu 99` sends every sample over the alert threshold, so each
+server fires a CPU alert and every write then evaluates an active alert (the
+default, 45.2, never reaches a threshold).
 """
 
 from __future__ import annotations
@@ -38,7 +40,8 @@ from functions.migrate import migrate  # noqa: E402
 from tests.helpers import admin_connect, free_port, gunicorn_api, with_dbname  # noqa: E402
 
 FIELDS = {
-    "cpu_percent": 45.2,
+    # Worker processes read it from the environment, which main() sets from --cpu.
+    "cpu_percent": float(os.environ.get("VIGIE_BENCH_CPU", "45.2")),
     "ram_percent": 67.8,
     "ram_used_mb": 6780.0,
     "ram_total_mb": 10000.0,
@@ -250,7 +253,10 @@ def main() -> None:
     parser.add_argument("--batch-clients", type=int, default=4)
     parser.add_argument("--workers", type=int, default=4, help="gunicorn workers")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument("--cpu", type=float, default=45.2, help="cpu_percent of every sample")
     args = parser.parse_args()
+    os.environ["VIGIE_BENCH_CPU"] = str(args.cpu)
+    FIELDS["cpu_percent"] = args.cpu
     assert args.clients % PROCESSES == 0 and args.batch_clients % PROCESSES == 0
 
     server = os.environ.get("DATABASE_URL") or embedded.start("bench-pgdata")
@@ -258,14 +264,15 @@ def main() -> None:
     with admin_connect(server) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     url = with_dbname(server, name)
-    figures: dict = {"clients": args.clients, "batch_size": args.batch_size}
+    figures: dict = {"clients": args.clients, "batch_size": args.batch_size, "cpu": args.cpu}
     try:
         migrate(url)
         servers = setup_servers(url, max(args.clients, args.batch_clients))
         port = free_port()
         print(
             f"PostgreSQL: {server.split('?')[0]}  clients: {args.clients}  "
-            f"gunicorn: {args.workers} workers x 4 threads  {args.seconds:.0f} s per phase"
+            f"gunicorn: {args.workers} workers x 4 threads  {args.seconds:.0f} s per phase  "
+            f"cpu_percent: {args.cpu:g}"
         )
         with gunicorn_api(url, port, workers=args.workers), ProcessPoolExecutor(PROCESSES) as pool:
             base = f"http://127.0.0.1:{port}"

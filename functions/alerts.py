@@ -184,5 +184,5 @@ def put_rules(server_id: int):
         return jsonify(read_rules(conn, server_id))
 
 
-# `functions.alerts:app` is this group alone, as a WSGI function.
+# `functions.alerts:app` (WSGI) and `functions.alerts:handler` (Lambda): this group alone.
 __getattr__ = lazy_app(bp)

@@ -90,8 +90,10 @@ def local_tokens() -> dict[str, str]:
             key, sep, value = line.partition("=")
             if sep:
                 values[key.strip()] = value.strip()
-    if "VIGIE_ENROLL_TOKEN" not in values:
-        values["VIGIE_ENROLL_TOKEN"] = "enr_" + secrets.token_urlsafe(24)
+    missing = {"VIGIE_ENROLL_TOKEN": "enr_", "VIGIE_ADMIN_TOKEN": "adm_"}.items()
+    if any(key not in values for key, _ in missing):
+        for key, prefix in missing:
+            values.setdefault(key, prefix + secrets.token_urlsafe(24))
         path.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
         path.chmod(0o600)
     for key in list(values):
@@ -152,7 +154,8 @@ def run(database_url: str | None, host: str, port: int) -> None:
             click.secho(f"\n  Vigie is running: {base}", fg="green", bold=True)
             click.echo(f"  API: {base}/api/servers   OpenAPI: {base}/api/openapi.json")
             click.echo(f"  Realtime: {base}/socket.io   relay health: {base}/health")
-            click.echo(f"  Enrollment token: {env['VIGIE_ENROLL_TOKEN']}\n")
+            click.echo(f"  Enrollment token: {env['VIGIE_ENROLL_TOKEN']}")
+            click.echo(f"  Admin token (alert rules): {env['VIGIE_ADMIN_TOKEN']}\n")
 
     threading.Thread(target=announce, daemon=True).start()
     manager.loop()

@@ -268,3 +268,19 @@ def test_alert_reads_need_the_dashboard_token_when_it_is_set(app, api, client, p
     assert client.get(url).status_code == 401
     assert client.get(url, headers=bearer("wrong")).status_code == 403
     assert client.get(url, headers=bearer("dash")).status_code == 200
+
+
+def test_the_local_run_generates_an_admin_token_and_keeps_it(tmp_path, monkeypatch):
+    from functions.cli import local_tokens
+
+    monkeypatch.setenv("VIGIE_HOME", str(tmp_path))
+    monkeypatch.delenv("VIGIE_ADMIN_TOKEN", raising=False)
+    monkeypatch.delenv("VIGIE_ENROLL_TOKEN", raising=False)
+    (tmp_path / "local.env").write_text("VIGIE_ENROLL_TOKEN=enr_kept\n")
+    first = local_tokens()
+    assert first["VIGIE_ENROLL_TOKEN"] == "enr_kept"
+    assert first["VIGIE_ADMIN_TOKEN"].startswith("adm_")
+    assert local_tokens() == first
+    assert oct((tmp_path / "local.env").stat().st_mode & 0o777) == "0o600"
+    monkeypatch.setenv("VIGIE_ADMIN_TOKEN", "from-env")
+    assert local_tokens()["VIGIE_ADMIN_TOKEN"] == "from-env"

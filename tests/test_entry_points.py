@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 
 import pytest
 
+import functions.alerts
 import functions.app
 import functions.history
 import functions.metrics
@@ -24,7 +25,9 @@ import functions.servers
 from .conftest import ENROLL, PREPARED_STATEMENTS
 from .helpers import ROOT, iso, sample
 
-MODULES = [functions.servers, functions.metrics, functions.history, functions.app]
+MODULES = [
+    functions.servers, functions.metrics, functions.history, functions.alerts, functions.app,
+]  # fmt: skip
 
 
 def v1_event(method, path, body=None, headers=None, query=None, stage="prod"):

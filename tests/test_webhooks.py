@@ -37,7 +37,7 @@ def receiver():
 @pytest.fixture
 def outbox(database_url):
     """The drainer's own connection, as the relay holds it."""
-    with psycopg.connect(database_url, autocommit=True) as conn:
+    with psycopg.connect(database_url, autocommit=True, prepare_threshold=None) as conn:
         yield conn
 
 
@@ -205,7 +205,7 @@ def test_two_drainers_send_each_notification_exactly_once(api, db, database_url)
         settings = WebhookSettings(url=receiver.base)
 
         def drain():
-            with psycopg.connect(database_url, autocommit=True) as conn:
+            with psycopg.connect(database_url, autocommit=True, prepare_threshold=None) as conn:
                 while drain_once(conn, settings):
                     pass
 
