@@ -35,6 +35,7 @@ from functions.embedded import ROOT  # noqa: E402
 
 from .config import RelaySettings  # noqa: E402
 from .feed import ALL, Feed, server_room  # noqa: E402
+from .webhooks import Drainer, WebhookSettings  # noqa: E402
 
 log = logging.getLogger("vigie.relay")
 
@@ -82,9 +83,15 @@ def create_relay(settings: RelaySettings | None = None) -> tuple[Flask, SocketIO
         engineio_logger=False,
     )
 
+    # Alert webhooks are sent from the outbox by a background task, woken by every
+    # alert this relay emits (see realtime/webhooks.py).
+    drainer = Drainer(database_url, WebhookSettings.from_env())
+
     def emit(event: str, data: dict, to: list[str] | None) -> None:
         # A client in several of these rooms gets the event once.
         socketio.emit(event, data, to=to)
+        if event == "alert":
+            drainer.wake()
 
     feed = Feed(settings, emit, database_url)
 
@@ -153,6 +160,7 @@ def create_relay(settings: RelaySettings | None = None) -> tuple[Flask, SocketIO
         )
 
     feed.start(socketio.start_background_task)
+    socketio.start_background_task(drainer.run)
     app.extensions["vigie_feed"] = feed
     return app, socketio, feed
 

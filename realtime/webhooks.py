@@ -18,8 +18,8 @@ nothing: a row stays pending until a send succeeds or its attempts run out.
 * With no URL configured, pending rows are marked ``skipped``: setting a URL later
   does not replay old alerts.
 
-The relay runs ``Drainer.run`` in the background and wakes it on every alert
-notification; ``python -m realtime.webhooks`` runs it alone.
+The relay runs ``Drainer.run`` in the background and wakes it on every alert it
+emits. Under gevent, a webhook that hangs holds this task alone, never the relay.
 """
 
 from __future__ import annotations
@@ -409,23 +409,3 @@ class Drainer:
         if conn is not None:
             conn.close()
         session.close()
-
-
-def main() -> None:
-    """Run the drainer alone: ``python -m realtime.webhooks``."""
-    import signal
-
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    url = os.environ.get("REALTIME_DATABASE_URL") or os.environ.get("DATABASE_URL")
-    if not url:
-        from functions import embedded
-
-        url = embedded.start(stop_when_unused=False)
-    drainer = Drainer(url, WebhookSettings.from_env(), poll=1.0)
-    signal.signal(signal.SIGTERM, lambda *_: drainer.stop())
-    signal.signal(signal.SIGINT, lambda *_: drainer.stop())
-    drainer.run()
-
-
-if __name__ == "__main__":
-    main()

@@ -5,7 +5,6 @@ never waits for a webhook."""
 from __future__ import annotations
 
 import logging
-import sys
 import threading
 import time
 from datetime import timedelta
@@ -17,7 +16,8 @@ import requests
 from realtime.webhooks import WebhookSettings, body, drain_once, message, redact
 
 from .conftest import ENROLL, bearer
-from .helpers import free_port, gunicorn_api, iso, minutes_ago, process, sample
+from .helpers import free_port, gunicorn_api, gunicorn_relay, iso, minutes_ago, sample
+from .socket_client import EventClient
 from .webhook_receiver import Receiver
 
 BASE = minutes_ago(60)
@@ -224,52 +224,57 @@ def test_two_drainers_send_each_notification_exactly_once(api, db, database_url)
 
 @pytest.mark.slow
 def test_ingest_completes_while_the_webhook_hangs_and_the_alert_is_not_lost(
-    database_url, db, tmp_path
+    direct_database_url, db, tmp_path
 ):
-    """The API under gunicorn, the drainer in its own process, a receiver that holds
-    the firing message: samples keep being stored, and once the receiver answers,
-    both messages arrive."""
-    port = free_port()
-    env = {"VIGIE_ENROLL_TOKEN": ENROLL}
+    """The API under gunicorn, the relay sending webhooks, a receiver that holds the
+    firing message: samples keep being stored and pushed to sockets, and once the
+    receiver answers, both messages arrive."""
+    api_port, relay_port = free_port(), free_port()
     with Receiver() as receiver:
         receiver.holding.set()
-        drainer_env = {
-            "DATABASE_URL": database_url,
+        relay_env = {
             "VIGIE_ALERT_WEBHOOK_URL": f"{receiver.base}/hook/{SECRET}",
             "VIGIE_ALERT_WEBHOOK_TIMEOUT": "100",
         }
-        drainer = [sys.executable, "-m", "realtime.webhooks"]
+        relay_log = tmp_path / "relay.log"
         with (
-            gunicorn_api(database_url, port, env, log=tmp_path / "api.log"),
-            process(drainer, drainer_env, log=tmp_path / "drainer.log"),
+            gunicorn_api(direct_database_url, api_port, {"VIGIE_ENROLL_TOKEN": ENROLL}),
+            gunicorn_relay(direct_database_url, relay_port, relay_env, log=relay_log),
         ):
-            base = f"http://127.0.0.1:{port}"
+            base = f"http://127.0.0.1:{api_port}"
             registered = requests.post(
                 f"{base}/api/servers/register", json={"hostname": "web-01"}, headers=bearer(ENROLL)
             ).json()
             sid, headers = registered["id"], bearer(registered["ingest_token"])
+            watcher = EventClient(f"http://127.0.0.1:{relay_port}")
+            try:
+                watcher.join(sid)
 
-            def post(i, cpu):
-                body = {"server_id": sid, **sample(recorded_at=iso(at(i)), cpu_percent=cpu)}
-                response = requests.post(
-                    f"{base}/api/metrics", json=body, headers=headers, timeout=60
-                )
-                assert response.status_code == 201, response.text
+                def post(i, cpu):
+                    body = {"server_id": sid, **sample(recorded_at=iso(at(i)), cpu_percent=cpu)}
+                    response = requests.post(
+                        f"{base}/api/metrics", json=body, headers=headers, timeout=60
+                    )
+                    assert response.status_code == 201, response.text
 
-            for i in range(3):
-                post(i, 99)
-            assert receiver.held.wait(60), "the drainer never called the webhook"
-            # The webhook now hangs on the firing message. Ingest goes on: each of these
-            # requests is answered while the receiver still holds that call.
-            for i in range(3, 23):
-                post(i, 50 if i == 3 else 40)
-            assert receiver.holding.is_set() and len(receiver.bodies) == 1
-            resolved = db.execute(
-                "SELECT resolved_at FROM alerts WHERE server_id = %s", [sid]
-            ).fetchone()
-            assert resolved["resolved_at"] == at(3)
+                for i in range(3):
+                    post(i, 99)
+                assert receiver.held.wait(60), "the relay never called the webhook"
+                # The webhook now hangs on the firing message. Each of these requests
+                # is answered, and pushed to the socket, while that call is held.
+                for i in range(3, 23):
+                    post(i, 50 if i == 3 else 40)
+                watcher.wait_for("metrics-update", count=23)
+                watcher.wait_for("alert", lambda d: d["state"] == "resolved")
+                assert receiver.holding.is_set() and len(receiver.bodies) == 1
+                resolved = db.execute(
+                    "SELECT resolved_at FROM alerts WHERE server_id = %s", [sid]
+                ).fetchone()
+                assert resolved["resolved_at"] == at(3)
 
-            receiver.release()
-            firing, resolution = receiver.wait_for(2)
-            assert (firing["state"], resolution["state"]) == ("firing", "resolved")
-        assert SECRET not in (tmp_path / "drainer.log").read_text()
+                receiver.release()
+                firing, resolution = receiver.wait_for(2)
+                assert (firing["state"], resolution["state"]) == ("firing", "resolved")
+            finally:
+                watcher.close()
+        assert SECRET not in relay_log.read_text()

@@ -6,6 +6,7 @@ import json
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -70,10 +71,14 @@ class Receiver:
         with self._lock:
             return [r["body"] for r in self.received]
 
-    def wait_for(self, count: int, timeout: float = 60) -> list[Any]:
+    def wait_for(
+        self, count: int, where: Callable[[Any], bool] = lambda b: True, timeout: float = 60
+    ) -> list[Any]:
+        """The bodies received that match `where`, once there are `count` of them."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if len(self.bodies) >= count:
-                return self.bodies
+            found = [b for b in self.bodies if where(b)]
+            if len(found) >= count:
+                return found
             time.sleep(0.05)
-        raise TimeoutError(f"expected {count} webhook calls, got {len(self.bodies)}")
+        raise TimeoutError(f"expected {count} webhook calls, got {self.bodies}")
