@@ -31,6 +31,7 @@ ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 # Generous: the machine is shared, and a wait ends as soon as its condition holds.
 WAIT_MS = 30_000
+expect.set_options(timeout=WAIT_MS)
 
 
 class Relay:
@@ -125,7 +126,7 @@ def page(browser: Browser) -> Iterator[Page]:
     page = context.new_page()
     page.set_default_timeout(WAIT_MS)
     errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("pageerror", lambda error: errors.append(error.stack or str(error)))
     yield page
     context.close()
     assert not errors, f"the page raised: {errors}"

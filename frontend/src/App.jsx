@@ -2,6 +2,7 @@ import { Suspense, lazy, useEffect } from 'react';
 import AlertBanner from './components/AlertBanner.jsx';
 import ConnectionIndicator from './components/ConnectionIndicator.jsx';
 import Dashboard from './components/Dashboard.jsx';
+import ErrorBoundary from './components/ErrorBoundary.jsx';
 import ThemeSwitch from './components/ThemeSwitch.jsx';
 import TokenPrompt from './components/TokenPrompt.jsx';
 import { FleetProvider, useFleet } from './hooks/useFleet.jsx';
@@ -69,6 +70,7 @@ export default function App() {
         <Header />
         <AlertBanner />
         <main id="main" className="mx-auto w-full max-w-7xl flex-1 px-4 py-6">
+          <ErrorBoundary key={route.page === 'server' ? route.id : route.page}>
           {route.page === 'overview' ? <Dashboard /> : null}
           {route.page === 'server' ? (
             <Suspense fallback={<p className="text-slate-500">Loading…</p>}>
@@ -76,6 +78,7 @@ export default function App() {
             </Suspense>
           ) : null}
           {route.page === 'not-found' ? <NotFound /> : null}
+          </ErrorBoundary>
         </main>
         <footer className="mx-auto w-full max-w-7xl px-4 py-4 text-xs text-slate-500 dark:text-slate-400">
           Times are in {timeZoneName()}.

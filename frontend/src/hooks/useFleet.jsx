@@ -101,7 +101,7 @@ async function loadSparks(ids, dispatch, signal) {
           { signal },
         );
         const points = buckets.map((b) => ({ t: new Date(b.recorded_at).getTime(), v: b.cpu_percent }));
-        dispatch({ type: 'spark', id, points });
+        if (!signal.aborted) dispatch({ type: 'spark', id, points });
       } catch {
         // A sparkline is a nicety: the card shows without it.
       }
@@ -121,6 +121,7 @@ export function FleetProvider({ children }) {
     const load = async () => {
       try {
         const servers = await listServers({ signal: controller.signal });
+        if (controller.signal.aborted) return;
         known.current = new Set(servers.map((s) => s.id));
         dispatch({ type: 'servers', servers });
         loadSparks(
@@ -132,7 +133,8 @@ export function FleetProvider({ children }) {
         if (error.name !== 'AbortError') dispatch({ type: 'error', error });
       }
       try {
-        dispatch({ type: 'alerts', alerts: await listAlerts({ signal: controller.signal }) });
+        const alerts = await listAlerts({ signal: controller.signal });
+        if (!controller.signal.aborted) dispatch({ type: 'alerts', alerts });
       } catch {
         // Alerts come back with the next reload.
       }

@@ -23,7 +23,8 @@ export function useHistory(serverId, range) {
     const { from, to } = custom ? { from: new Date(fromMs), to: new Date(toMs) } : rangeBounds(range.key);
     setState((s) => ({ ...s, loading: true }));
     getHistory(serverId, { from, to }, { signal: controller.signal })
-      .then(({ buckets, bucketMs, interval }) =>
+      .then(({ buckets, bucketMs, interval }) => {
+        if (controller.signal.aborted) return;
         setState({
           points: buckets.map((b) => fromBucket(b, bucketMs)),
           bucketMs,
@@ -32,8 +33,8 @@ export function useHistory(serverId, range) {
           to: to.getTime(),
           loading: false,
           error: null,
-        }),
-      )
+        });
+      })
       .catch((error) => {
         if (error.name !== 'AbortError') setState((s) => ({ ...s, loading: false, error }));
       });

@@ -14,7 +14,9 @@ export function useServerAlerts(serverId) {
   useEffect(() => {
     const controller = new AbortController();
     listServerAlerts(serverId, { signal: controller.signal })
-      .then((list) => setAlerts(Array.isArray(list) ? list : list?.alerts ?? []))
+      .then((list) => {
+        if (!controller.signal.aborted) setAlerts(Array.isArray(list) ? list : []);
+      })
       .catch(() => {});
     return () => controller.abort();
   }, [serverId, epoch]);

@@ -106,9 +106,9 @@ export function useServerMetrics(serverId) {
     const to = new Date();
     const from = new Date(to.getTime() - REALTIME_WINDOW_MS);
     Promise.all([getServer(serverId, options), getCurrent(serverId, options), getHistory(serverId, { from, to }, options)])
-      .then(([server, current, history]) =>
-        dispatch({ type: 'loaded', server, current, history, now: Date.now() }),
-      )
+      .then(([server, current, history]) => {
+        if (!controller.signal.aborted) dispatch({ type: 'loaded', server, current, history, now: Date.now() });
+      })
       .catch((error) => {
         if (error.name !== 'AbortError') dispatch({ type: 'error', error });
       });

@@ -50,7 +50,17 @@ async function request(path, params, { signal } = {}) {
   }
   let body = null;
   const type = response.headers.get('Content-Type') || '';
-  if (type.includes('json')) body = await response.json().catch(() => null);
+  if (type.includes('json')) {
+    // An abort while the body is read must stay an abort: a caller that moved
+    // on must not receive an empty answer as if it were data.
+    body = await response.json().catch((error) => {
+      if (error.name === 'AbortError') throw error;
+      return null;
+    });
+  }
+  if (response.ok && (body === null || typeof body !== 'object')) {
+    throw new ApiError(response.status, { error: 'bad_response', message: 'The API sent an unreadable answer.' });
+  }
   if (!response.ok) {
     const error = new ApiError(response.status, body);
     if (response.status === 401 || response.status === 403) reportAuthProblem(error);
