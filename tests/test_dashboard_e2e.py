@@ -265,3 +265,41 @@ def test_stopping_the_relay_shows_reconnecting_and_the_gap_is_filled(
     # No hole: every step of the line is at most a bucket and a sample apart.
     assert int(chart.get_attribute("data-max-gap-s")) <= 10
     assert int(chart.get_attribute("data-points")) >= 12 + len(missed) - 1
+
+
+def test_a_cpu_alert_shows_in_the_banner_and_clears_on_resolution(stack: Stack, page: Page) -> None:
+    server, token = stack.register("e2e-alert-01", ip_address="10.1.0.7", os_type="Linux")
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=60)
+    stack.post(server, token, cpu_percent=20.0, recorded_at=iso(start))
+    page.goto(stack.url + "/")
+    wait_live(page)
+    banner = page.get_by_test_id("alert-banner")
+    chip = banner.locator(f'a[data-server-id="{server}"][data-alert-type="cpu"]')
+    expect(chip).to_have_count(0)
+
+    # Over the threshold (90 %) for three samples in a row: the alert fires.
+    for i in range(1, 4):
+        stack.post(
+            server, token, cpu_percent=97.0, recorded_at=iso(start + timedelta(seconds=5 * i))
+        )
+    expect(chip).to_contain_text("e2e-alert-01")
+    expect(chip).to_contain_text("CPU 97.0% (threshold 90.0%)")
+    expect(page.locator(f'a[data-server-id="{server}"][data-health]')).to_have_attribute(
+        "data-health", "critical"
+    )
+    screenshot(page, "overview-alert.png")
+
+    # The banner opens the server, whose page lists the alert as firing.
+    chip.click()
+    expect(page).to_have_url(f"{stack.url}/servers/{server}")
+    alerts = page.get_by_test_id("server-alerts")
+    expect(alerts.locator('li[data-state="firing"]')).to_contain_text("CPU")
+
+    # Back under the threshold (with its margin): resolved, the banner empties.
+    for i in range(4, 8):
+        stack.post(
+            server, token, cpu_percent=12.0, recorded_at=iso(start + timedelta(seconds=5 * i))
+        )
+    expect(chip).to_have_count(0)
+    expect(alerts.locator('li[data-state="resolved"]')).to_contain_text("CPU")
+    expect(alerts.locator('li[data-state="firing"]')).to_have_count(0)

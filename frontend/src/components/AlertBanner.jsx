@@ -48,7 +48,7 @@ export function AlertBannerView({ alerts: active, servers, now }) {
                 <span className="font-semibold">{names.get(alert.server_id) ?? `server ${alert.server_id}`}</span>
                 {' · '}
                 {alertText(alert)}
-                <span className="opacity-80"> · {formatAgo(alert.started_at, now).replace(' ago', '')}</span>
+                <span className="opacity-80"> · for {formatAgo(alert.started_at, now).replace(' ago', '').replace('just now', 'a moment')}</span>
               </a>
             ))}
           </div>

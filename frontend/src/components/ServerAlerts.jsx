@@ -15,7 +15,7 @@ export default function ServerAlerts({ alerts, now }) {
       {alerts.map((alert) => {
         const firing = alert.state !== 'resolved';
         return (
-          <li key={`${alert.type}-${alert.started_at}`} className="flex flex-wrap items-center gap-x-3 gap-y-1 px-4 py-2 text-sm" data-state={firing ? 'firing' : 'resolved'}>
+          <li key={alert.id ?? `${alert.type}-${alert.started_at}`} className="flex flex-wrap items-center gap-x-3 gap-y-1 px-4 py-2 text-sm" data-state={firing ? 'firing' : 'resolved'}>
             <span
               className={`rounded-full px-2 py-0.5 text-xs font-semibold ${
                 firing ? 'bg-red-600 text-white' : 'bg-slate-200 text-slate-700 dark:bg-slate-700 dark:text-slate-200'

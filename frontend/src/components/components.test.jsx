@@ -91,7 +91,7 @@ describe('alerts', () => {
     expect(within(region).getByText('2 active alerts')).toBeInTheDocument();
     const links = within(region).getAllByRole('link');
     expect(links.map((a) => a.getAttribute('href'))).toEqual(['/servers/2', '/servers/3']);
-    expect(links[0]).toHaveTextContent('db-01 · CPU 95.3% (threshold 90.0%) · 2 min');
+    expect(links[0]).toHaveTextContent('db-01 · CPU 95.3% (threshold 90.0%) · for 2 min');
   });
 
   it('banner is empty without alerts', () => {
@@ -167,5 +167,16 @@ describe('custom history range', () => {
     expect(apply).toHaveBeenCalledOnce();
     const { from: f, to: t } = apply.mock.calls[0][0];
     expect(t - f).toBe(6 * 3_600_000);
+  });
+});
+
+describe('one alert, whoever tells of it', () => {
+  it('is the same from the API and from the relay', async () => {
+    const { sameAlert } = await import('../hooks/useServerAlerts.js');
+    const api = { id: 4, type: 'cpu', started_at: '2026-02-04T10:00:05Z' };
+    const relay = { id: 4, type: 'cpu', started_at: '2026-02-04T10:00:05+00:00', state: 'resolved' };
+    expect(sameAlert(api, relay)).toBe(true);
+    expect(sameAlert({ ...api, id: undefined }, { ...relay, id: undefined })).toBe(true);
+    expect(sameAlert(api, { ...relay, id: 5 })).toBe(false);
   });
 });

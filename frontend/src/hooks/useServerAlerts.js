@@ -3,7 +3,12 @@ import { listServerAlerts } from '../services/api.js';
 import { EVENTS, on } from '../services/socket.js';
 import { useLiveEpoch } from './useConnection.js';
 
-const sameAlert = (a, b) => a.type === b.type && a.started_at === b.started_at;
+// The API and the relay write times differently (Z or +00:00): compare ids, or
+// the instants themselves.
+export const sameAlert = (a, b) =>
+  a.id != null && b.id != null
+    ? a.id === b.id
+    : a.type === b.type && Date.parse(a.started_at) === Date.parse(b.started_at);
 
 /** A server's alerts, active first then recently resolved, kept live. The
  * server page joins the server's room, which brings its `alert` events. */
