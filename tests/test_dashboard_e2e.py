@@ -303,3 +303,48 @@ def test_a_cpu_alert_shows_in_the_banner_and_clears_on_resolution(stack: Stack, 
     expect(chip).to_have_count(0)
     expect(alerts.locator('li[data-state="resolved"]')).to_contain_text("CPU")
     expect(alerts.locator('li[data-state="firing"]')).to_have_count(0)
+
+
+DASHBOARD_TOKEN = "e2e-dashboard-token"
+
+
+@pytest.fixture(scope="module")
+def protected_url(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The one-URL local stack with VIGIE_DASHBOARD_TOKEN set."""
+    log = tmp_path_factory.mktemp("e2e-protected") / "relay.log"
+    env = {
+        "VIGIE_ENROLL_TOKEN": ENROLL,
+        "VIGIE_DASHBOARD_DIR": str(DIST),
+        "VIGIE_DASHBOARD_TOKEN": DASHBOARD_TOKEN,
+    }
+    port = free_port()
+    with gunicorn_relay(database_url, port, env, log=log, entry="realtime.relay:local_app"):
+        yield f"http://127.0.0.1:{port}"
+
+
+def test_with_a_dashboard_token_the_page_asks_once_and_says_when_it_is_refused(
+    protected_url: str, page: Page
+) -> None:
+    stack = Stack(protected_url, protected_url, relay=None)  # type: ignore[arg-type]
+    server, token = stack.register("e2e-protected-01")
+    stack.post(server, token, cpu_percent=31.5)
+
+    page.goto(protected_url + "/")
+    dialog = page.get_by_role("dialog", name="Dashboard token")
+    expect(dialog).to_be_visible()
+    expect(dialog.get_by_role("alert")).to_have_count(0)
+
+    dialog.get_by_label("Token").fill("not-the-token")
+    dialog.get_by_role("button", name="Open the dashboard").click()
+    expect(dialog.get_by_role("alert")).to_contain_text("refused the token")
+
+    dialog.get_by_label("Token").fill(DASHBOARD_TOKEN)
+    dialog.get_by_role("button", name="Open the dashboard").click()
+    expect(page.locator(f'a[data-server-id="{server}"]')).to_contain_text("31.5%")
+    wait_live(page)
+    expect(dialog).to_have_count(0)
+
+    # Remembered: a new visit does not ask again.
+    page.reload()
+    expect(page.locator(f'a[data-server-id="{server}"]')).to_contain_text("31.5%")
+    expect(dialog).to_have_count(0)
