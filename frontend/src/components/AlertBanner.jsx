@@ -1,4 +1,5 @@
 // Active alerts across all servers, on every page; each opens its server.
+import { useState } from 'react';
 import { useFleet } from '../hooks/useFleet.jsx';
 import { useNow } from '../hooks/useNow.js';
 import { useLinkHandler } from '../hooks/useRoute.js';
@@ -6,10 +7,19 @@ import { formatAgo, formatFull, formatPercent } from '../utils/formatters.js';
 
 const TYPE_LABEL = { cpu: 'CPU', ram: 'Memory', disk: 'Disk', offline: 'Offline' };
 
-/** "CPU 95.2% (threshold 90%)", "Offline". */
-export function alertText(alert) {
+// Beyond this many, the banner folds the rest behind a button: it must not push
+// the page out of sight when a whole rack goes down.
+export const BANNER_SHOWN = 6;
+
+/** "CPU 95.2% (threshold 90.0%)", "Offline, last seen 5 min ago". */
+export function alertText(alert, server = null, now = Date.now()) {
   const label = TYPE_LABEL[alert.type] ?? alert.type;
-  if (alert.type === 'offline') return 'Offline: no data received';
+  if (alert.type === 'offline') {
+    // The alert starts when the server is marked offline; since when it has been
+    // silent is what matters.
+    const seen = server?.last_seen;
+    return seen ? `Offline, last seen ${formatAgo(seen, now)}` : 'Offline';
+  }
   const value = typeof alert.value === 'number' ? ` ${formatPercent(alert.value)}` : '';
   const threshold = typeof alert.threshold === 'number' ? ` (threshold ${formatPercent(alert.threshold)})` : '';
   return `${label}${value}${threshold}`;
@@ -23,9 +33,11 @@ export default function AlertBanner() {
 
 export function AlertBannerView({ alerts: active, servers, now }) {
   const link = useLinkHandler();
-  const names = new Map(servers.map((s) => [s.id, s.name || s.hostname]));
+  const [expanded, setExpanded] = useState(false);
+  const byId = new Map(servers.map((s) => [s.id, s]));
   // The oldest first: the longest-standing problem is the first one to read.
   const alerts = [...active].sort((a, b) => new Date(a.started_at) - new Date(b.started_at));
+  const shown = expanded ? alerts : alerts.slice(0, BANNER_SHOWN);
 
   return (
     <div aria-live="polite" data-testid="alert-banner" data-count={alerts.length}>
@@ -35,7 +47,7 @@ export function AlertBannerView({ alerts: active, servers, now }) {
             <strong className="mr-1">
               {alerts.length} active alert{alerts.length > 1 ? 's' : ''}
             </strong>
-            {alerts.map((alert) => (
+            {shown.map((alert) => (
               <a
                 key={`${alert.server_id}:${alert.type}`}
                 href={`/servers/${alert.server_id}`}
@@ -45,12 +57,24 @@ export function AlertBannerView({ alerts: active, servers, now }) {
                 title={`since ${formatFull(alert.started_at)}`}
                 className="rounded-full bg-white/15 px-3 py-1 hover:bg-white/25 focus-visible:outline-white"
               >
-                <span className="font-semibold">{names.get(alert.server_id) ?? `server ${alert.server_id}`}</span>
+                <span className="font-semibold">
+                  {byId.get(alert.server_id)?.name || alert.server_name || `server ${alert.server_id}`}
+                </span>
                 {' · '}
-                {alertText(alert)}
+                {alertText(alert, byId.get(alert.server_id), now)}
                 <span className="opacity-80"> · for {formatAgo(alert.started_at, now).replace(' ago', '').replace('just now', 'a moment')}</span>
               </a>
             ))}
+            {alerts.length > BANNER_SHOWN ? (
+              <button
+                type="button"
+                onClick={() => setExpanded((e) => !e)}
+                aria-expanded={expanded}
+                className="rounded-full border border-white/40 px-3 py-1 font-medium hover:bg-white/15"
+              >
+                {expanded ? 'Show fewer' : `${alerts.length - BANNER_SHOWN} more`}
+              </button>
+            ) : null}
           </div>
         </section>
       ) : null}

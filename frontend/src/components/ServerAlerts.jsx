@@ -2,7 +2,7 @@
 import { alertText } from './AlertBanner.jsx';
 import { formatAgo, formatFull, formatMoment } from '../utils/formatters.js';
 
-export default function ServerAlerts({ alerts, now }) {
+export default function ServerAlerts({ alerts, server, now }) {
   if (!alerts.length) {
     return (
       <p className="text-sm text-slate-500 dark:text-slate-400" data-testid="server-alerts">
@@ -23,7 +23,7 @@ export default function ServerAlerts({ alerts, now }) {
             >
               {firing ? 'firing' : 'resolved'}
             </span>
-            <span className="font-medium">{alertText(alert)}</span>
+            <span className="font-medium">{alertText(alert, firing ? server : null, now)}</span>
             <span className="text-slate-500 dark:text-slate-400" title={formatFull(alert.started_at)}>
               since {formatMoment(alert.started_at, now)}
               {alert.resolved_at ? `, resolved ${formatAgo(alert.resolved_at, now)}` : ''}

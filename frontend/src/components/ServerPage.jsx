@@ -85,7 +85,7 @@ export default function ServerPage({ serverId }) {
         <h2 id="alerts-title" className="mb-2 text-sm font-semibold uppercase tracking-wide text-slate-500 dark:text-slate-400">
           Alerts
         </h2>
-        <ServerAlerts alerts={alerts} now={now} />
+        <ServerAlerts alerts={alerts} server={withLatest} now={now} />
       </section>
 
       <div className="grid grid-cols-2 gap-3 sm:gap-4 lg:grid-cols-4" data-testid="metrics-cards">

@@ -81,7 +81,8 @@ describe('alerts', () => {
 
   it('reads as a sentence', () => {
     expect(alertText(cpu)).toBe('CPU 95.3% (threshold 90.0%)');
-    expect(alertText(offline)).toBe('Offline: no data received');
+    expect(alertText(offline)).toBe('Offline');
+    expect(alertText(offline, server(3, 'old-box', { last_seen: ago(300) }), now)).toBe('Offline, last seen 5 min ago');
   });
 
   it('banner lists active alerts, oldest first, each opening its server', () => {
@@ -92,6 +93,16 @@ describe('alerts', () => {
     const links = within(region).getAllByRole('link');
     expect(links.map((a) => a.getAttribute('href'))).toEqual(['/servers/2', '/servers/3']);
     expect(links[0]).toHaveTextContent('db-01 · CPU 95.3% (threshold 90.0%) · for 2 min');
+  });
+
+  it('banner folds a long list behind a button', async () => {
+    const many = Array.from({ length: 9 }, (_, i) => ({ ...offline, server_id: 100 + i, started_at: ago(100 - i) }));
+    render(<AlertBannerView alerts={many} servers={[]} now={now} />);
+    const region = screen.getByRole('region', { name: 'Active alerts' });
+    expect(within(region).getByText('9 active alerts')).toBeInTheDocument();
+    expect(within(region).getAllByRole('link')).toHaveLength(6);
+    await userEvent.click(within(region).getByRole('button', { name: '3 more' }));
+    expect(within(region).getAllByRole('link')).toHaveLength(9);
   });
 
   it('banner is empty without alerts', () => {
