@@ -1,0 +1,112 @@
+"""The durable backlog: every sample is written here first and deleted only once
+the API has acknowledged it, so a crash, a reboot or an API outage loses nothing.
+
+SQLite in WAL mode with synchronous=FULL: each sample is on disk before it is
+sent. At one write per interval the cost is negligible, and SQLite ships with
+Python. Bounded by a number of samples and an age; the oldest go first and each
+drop is logged with its count.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import time
+from pathlib import Path
+
+log = logging.getLogger("vigie_collector")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS samples (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    taken_at    REAL NOT NULL,              -- unix time, for the age bound
+    body        TEXT NOT NULL               -- the sample as sent, recorded_at included
+)
+"""
+
+
+class Backlog:
+    def __init__(self, path: Path, max_samples: int = 100_000, max_age: float = 7 * 86400):
+        self.path = path
+        self.max_samples = max_samples
+        self.max_age = max_age
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # isolation_level=None: we say where transactions start and end.
+        self.db = sqlite3.connect(path, isolation_level=None, timeout=30)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=FULL")
+        self.db.execute(SCHEMA)
+        path.chmod(0o600)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def add(self, sample: dict) -> None:
+        now = time.time()
+        with self._transaction():
+            self.db.execute(
+                "INSERT INTO samples (taken_at, body) VALUES (?, ?)",
+                (now, json.dumps(sample, separators=(",", ":"))),
+            )
+            too_old = self.db.execute(
+                "DELETE FROM samples WHERE taken_at < ?", (now - self.max_age,)
+            ).rowcount
+            over = self.count() - self.max_samples
+            too_many = 0
+            if over > 0:
+                too_many = self.db.execute(
+                    "DELETE FROM samples WHERE id IN (SELECT id FROM samples ORDER BY id LIMIT ?)",
+                    (over,),
+                ).rowcount
+        if too_old:
+            log.warning(
+                "backlog: dropped %d sample(s) older than %s (the API has been unreachable "
+                "that long)",
+                too_old,
+                format_duration(self.max_age),
+            )
+        if too_many:
+            log.warning(
+                "backlog: full at %d samples, dropped the %d oldest", self.max_samples, too_many
+            )
+
+    def oldest(self, limit: int) -> list[tuple[int, dict]]:
+        rows = self.db.execute(
+            "SELECT id, body FROM samples ORDER BY id LIMIT ?", (limit,)
+        ).fetchall()
+        return [(row_id, json.loads(body)) for row_id, body in rows]
+
+    def remove(self, ids: list[int]) -> None:
+        if not ids:
+            return
+        with self._transaction():
+            self.db.executemany("DELETE FROM samples WHERE id = ?", [(i,) for i in ids])
+
+    def count(self) -> int:
+        return self.db.execute("SELECT count(*) FROM samples").fetchone()[0]
+
+    def oldest_recorded_at(self) -> str | None:
+        row = self.db.execute("SELECT body FROM samples ORDER BY id LIMIT 1").fetchone()
+        return json.loads(row[0])["recorded_at"] if row else None
+
+    def _transaction(self):
+        return _Transaction(self.db)
+
+
+class _Transaction:
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def __enter__(self) -> None:
+        self.db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, kind, value, tb) -> None:
+        self.db.execute("ROLLBACK" if kind else "COMMIT")
+
+
+def format_duration(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"
