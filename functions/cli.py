@@ -147,6 +147,18 @@ def run(database_url: str | None, host: str, port: int) -> None:
         "--graceful-timeout 5 realtime.relay:local_app",
         env=env,
     )
+    # A collector for this machine, so the dashboard has live data at once. It
+    # registers itself with the local enrollment token on first use.
+    api_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104
+    manager.add_process(
+        "collector",
+        f"{bin_dir / 'vigie-collector'} run",
+        env={
+            **env,
+            "VIGIE_API_URL": f"http://{api_host}:{port}",
+            "VIGIE_STATE_DIR": str(embedded.home() / "collector"),
+        },
+    )
     base = f"http://{host}:{port}"
 
     def announce() -> None:
