@@ -116,6 +116,7 @@ BAD_VALUES = [
     (["--api-url", "example.com"], {}, None, "is not an http:// or https:// URL"),
     (["--backlog-max-age", "3 weeks"], {}, None, "is not a duration"),
     (["--backlog-max-age", "0"], {}, None, "must be more than zero"),
+    (["--retry-max", "inf"], {}, None, "must be more than zero and finite"),
     (["--backlog-max-samples", "-5"], {}, None, "x>=1"),
     (["--batch-size", "5000"], {}, None, "1<=x<=1000"),
     (["--disk-path", "/no/such/place"], {}, None, "does not exist"),

@@ -72,8 +72,8 @@ class Duration(click.ParamType):
                 seconds = float(number) * (unit or 1)
             except ValueError:
                 self.fail(f"{value!r} is not a duration (e.g. 3600, 90s, 15m, 12h, 7d)", param, ctx)
-        if not seconds > 0:
-            self.fail(f"{value!r} must be more than zero", param, ctx)
+        if not 0 < seconds < float("inf"):
+            self.fail(f"{value!r} must be more than zero and finite", param, ctx)
         return seconds
 
 
