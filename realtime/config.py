@@ -38,7 +38,7 @@ class RelaySettings:
     database_url: str = ""
     # When set, a socket connection must carry it: io(url, {auth: {token}}).
     dashboard_token: str = field(default="", repr=False)
-    # Origins allowed to open a socket: None is the page's own origin only.
+    # Browser origins allowed to open a socket besides the relay's own; "*": any.
     cors_origins: str | list[str] | None = None
     # A server is offline after this many of its own intervals without a sample.
     offline_after: float = 3.0

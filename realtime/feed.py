@@ -213,6 +213,8 @@ class Feed:
         return {
             "listening": h.listening,
             "listening_for": ago(h.listening_since),
+            # To find the LISTEN session in pg_stat_activity.
+            "listen_backend_pid": h.backend_pid if h.listening else None,
             "last_notification_ago": ago(h.last_notification),
             "reconnects": h.reconnects,
             "catch_ups": h.catch_ups,
@@ -229,12 +231,16 @@ class Feed:
         while not self._stopping:
             try:
                 self._listen_once()
-                backoff = 0.5
             except psycopg.Error as exc:
                 self.health.last_error = f"{type(exc).__name__}: {exc}".strip()
                 log.warning("LISTEN connection lost: %s", self.health.last_error)
+            except Exception as exc:  # never let the loop die: the relay would go silent
+                self.health.last_error = f"{type(exc).__name__}: {exc}".strip()
+                log.exception("LISTEN loop failed")
             finally:
                 if self.health.listening:
+                    # It listened: the next wait starts short again.
+                    backoff = 0.5
                     self.health.listening = False
                     self.health.listening_since = None
             if self._stopping:

@@ -61,6 +61,31 @@ def parse_server_id(data: Any) -> tuple[int | None, dict | None]:
     return value, None
 
 
+def origin_check(configured: str | list[str] | None) -> Any:
+    """Which browser origins may open a socket: the relay's own (the page it
+    serves in the local run, or a proxy in front of it), plus VIGIE_CORS_ORIGINS."""
+    if configured == "*":
+        return "*"
+    extra = set(configured or [])
+
+    def allowed(origin: str | None, environ: dict) -> bool:
+        if origin is None:
+            return True  # not a browser
+        origin = origin.rstrip("/")
+        if origin in extra:
+            return True
+        host = environ.get("HTTP_HOST", "")
+        own = {f"{environ.get('wsgi.url_scheme', 'http')}://{host}"}
+        forwarded_proto = environ.get("HTTP_X_FORWARDED_PROTO")
+        forwarded_host = environ.get("HTTP_X_FORWARDED_HOST")
+        if forwarded_proto or forwarded_host:
+            scheme = (forwarded_proto or environ.get("wsgi.url_scheme", "http")).split(",")[0]
+            own.add(f"{scheme.strip()}://{(forwarded_host or host).split(',')[0].strip()}")
+        return origin in own
+
+    return allowed
+
+
 def create_relay(settings: RelaySettings | None = None) -> tuple[Flask, SocketIO, Feed]:
     settings = settings or RelaySettings.from_env()
     if not logging.getLogger().handlers:
@@ -75,7 +100,7 @@ def create_relay(settings: RelaySettings | None = None) -> tuple[Flask, SocketIO
     socketio = SocketIO(
         app,
         async_mode="gevent",
-        cors_allowed_origins=settings.cors_origins,
+        cors_allowed_origins=origin_check(settings.cors_origins),
         # Clients only send small room requests.
         max_http_buffer_size=64 * 1024,
         manage_session=False,
