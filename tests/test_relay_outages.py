@@ -1,0 +1,384 @@
+"""The relay through database trouble: a killed LISTEN session, a PostgreSQL
+restart, and servers going offline, with real processes on both sides.
+
+NOTIFY is not durable: these tests fail if the relay only forwards notifications.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from itertools import pairwise
+from urllib.parse import parse_qs, urlsplit, urlunsplit
+
+import pytest
+import requests
+
+from functions import embedded
+from functions.migrate import migrate
+
+from .conftest import ENROLL, bearer
+from .helpers import (
+    admin_connect,
+    free_port,
+    gunicorn_api,
+    gunicorn_relay,
+    iso,
+    sample,
+    with_dbname,
+)
+from .socket_client import EventClient
+
+pytestmark = pytest.mark.slow
+
+FAST = {"VIGIE_SWEEP_SECONDS": "0.5", "VIGIE_RELAY_CHECK_SECONDS": "0.5"}
+
+
+def wait_until(condition, timeout: float = 60, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"{what} not reached within {timeout}s")
+
+
+def wait_for_more(writer: Writer, n: int = 10) -> None:
+    target = len(writer.stored) + n
+    wait_until(lambda: len(writer.stored) >= target, what=f"{n} more samples stored")
+
+
+def fresh_listen_pid(relay: str, killed: set[int]) -> int | None:
+    """The relay's LISTEN session, once it listens on one not killed yet."""
+    code, body = health(relay)
+    pid = body.get("listen_backend_pid") if code == 200 else None
+    return pid if pid not in killed else None
+
+
+def health(relay: str) -> tuple[int, dict]:
+    try:
+        response = requests.get(f"{relay}/health", timeout=5)
+    except requests.RequestException:
+        return 0, {}
+    return response.status_code, response.json()
+
+
+class Writer:
+    """Posts samples to the API through HTTP, one after the other, and remembers
+    which ones were stored (201). Runs in a thread until stopped."""
+
+    def __init__(self, api: str, server_id: int, token: str) -> None:
+        self.api, self.server_id, self.token = api, server_id, token
+        self.stored: list[str] = []
+        self.attempted: list[str] = []
+        self.failures = 0
+        self._stop = threading.Event()
+        self._start = datetime.now(UTC) - timedelta(minutes=30)
+        self._n = 0
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def post_one(self) -> bool:
+        # Distinct sample times in the past: each post is a new sample.
+        recorded_at = iso(self._start + timedelta(milliseconds=100 * self._n))
+        self._n += 1
+        self.attempted.append(recorded_at)
+        try:
+            response = requests.post(
+                f"{self.api}/api/metrics",
+                json={"server_id": self.server_id, **sample(recorded_at=recorded_at)},
+                headers=bearer(self.token),
+                timeout=30,
+            )
+        except requests.RequestException:
+            self.failures += 1
+            return False
+        if response.status_code == 201:
+            self.stored.append(recorded_at)
+            return True
+        assert response.status_code == 503, response.text  # the database is away
+        self.failures += 1
+        return False
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.post_one()
+            time.sleep(0.02)
+
+    def start(self) -> Writer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(60)
+
+
+def register(api: str, hostname: str, **fields) -> tuple[int, str]:
+    response = requests.post(
+        f"{api}/api/servers/register",
+        json={"hostname": hostname, **fields},
+        headers=bearer(ENROLL),
+        timeout=30,
+    )
+    assert response.status_code == 201, response.text
+    return response.json()["id"], response.json()["ingest_token"]
+
+
+def received_times(client: EventClient, server_id: int) -> list[datetime]:
+    return [
+        datetime.fromisoformat(d["recorded_at"])
+        for d in client.of("metrics-update", lambda d: d["server_id"] == server_id)
+    ]
+
+
+def assert_each_stored_sample_received_once(client: EventClient, writer: Writer) -> None:
+    stored = {datetime.fromisoformat(t) for t in writer.stored}
+    attempted = {datetime.fromisoformat(t) for t in writer.attempted}
+    client.wait_for(
+        "metrics-update",
+        lambda d: datetime.fromisoformat(d["recorded_at"]) in stored,
+        count=len(stored),
+        timeout=90,
+    )
+    got = received_times(client, writer.server_id)
+    assert len(got) == len(set(got)), "a sample was delivered twice"
+    assert stored <= set(got)
+    # A post that failed may still have committed (the answer was lost), never
+    # a sample nobody sent.
+    assert set(got) <= attempted
+
+
+@pytest.fixture
+def api_url(database_url, db, tmp_path):
+    port = free_port()
+    env = {"VIGIE_ENROLL_TOKEN": ENROLL}
+    with gunicorn_api(database_url, port, env, log=tmp_path / "api.log"):
+        yield f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture
+def relay_role(direct_database_url, worker_id):
+    """A URL for the relay as a role of its own, so a test can refuse it new
+    connections (ALTER ROLE ... NOLOGIN) and hold it disconnected."""
+    role = f"vigie_relay_{os.getpid()}_{worker_id}"
+    with admin_connect(direct_database_url) as conn:
+        conn.execute(f'DROP ROLE IF EXISTS "{role}"')
+        conn.execute(f'CREATE ROLE "{role}" LOGIN')
+        conn.execute(f'GRANT ALL ON ALL TABLES IN SCHEMA public TO "{role}"')
+        conn.execute(f'GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO "{role}"')
+    parts = urlsplit(direct_database_url)
+    netloc = parts.netloc.rpartition("@")[2]
+    url = urlunsplit(parts._replace(netloc=f"{role}@{netloc}"))
+
+    def allow(login: bool) -> None:
+        with admin_connect(direct_database_url) as conn:
+            conn.execute(f'ALTER ROLE "{role}" {"LOGIN" if login else "NOLOGIN"}')
+
+    yield url, allow
+    with admin_connect(direct_database_url) as conn:
+        conn.execute(f'DROP OWNED BY "{role}"')
+        conn.execute(f'DROP ROLE "{role}"')
+
+
+def test_samples_committed_while_the_relay_cannot_listen_still_arrive(
+    api_url, relay_role, direct_database_url, tmp_path
+):
+    relay_url_as_role, allow_login = relay_role
+    sid, token = register(api_url, "web-01")
+    port = free_port()
+    relay = f"http://127.0.0.1:{port}"
+    env = {**FAST, "REALTIME_DATABASE_URL": relay_url_as_role}
+    with gunicorn_relay(direct_database_url, port, env, log=tmp_path / "relay.log"):
+        client = EventClient(relay)
+        try:
+            client.join(sid)
+            writer = Writer(api_url, sid, token)
+            assert writer.post_one()
+            client.wait_for("metrics-update")
+
+            # Cut the LISTEN session and keep the relay from reconnecting.
+            allow_login(False)
+            pid = health(relay)[1]["listen_backend_pid"]
+            with admin_connect(direct_database_url) as conn:
+                conn.execute("SELECT pg_terminate_backend(%s)", [pid])
+            wait_until(lambda: health(relay)[0] == 503, what="relay reporting it lost LISTEN")
+            for _ in range(10):
+                assert writer.post_one()
+
+            allow_login(True)
+            wait_until(lambda: health(relay)[0] == 200, what="relay listening again")
+            for _ in range(5):
+                assert writer.post_one()
+            assert_each_stored_sample_received_once(client, writer)
+            status = health(relay)[1]
+            assert status["reconnects"] >= 1
+            assert status["caught_up_samples"] >= 10
+        finally:
+            client.close()
+
+
+def test_killing_the_listen_session_repeatedly_loses_nothing(
+    api_url, direct_database_url, tmp_path
+):
+    sid, token = register(api_url, "web-01")
+    port = free_port()
+    relay = f"http://127.0.0.1:{port}"
+    with gunicorn_relay(direct_database_url, port, FAST, log=tmp_path / "relay.log"):
+        client, overview = EventClient(relay), EventClient(relay)
+        try:
+            client.join(sid)
+            overview.call("join-all")
+            writer = Writer(api_url, sid, token).start()
+            try:
+                killed: set[int] = set()
+                for _ in range(4):
+                    pid = wait_until(lambda: fresh_listen_pid(relay, killed), what="new session")
+                    wait_for_more(writer)
+                    with admin_connect(direct_database_url) as conn:
+                        conn.execute("SELECT pg_terminate_backend(%s)", [pid])
+                    killed.add(pid)
+                wait_until(lambda: fresh_listen_pid(relay, killed), what="new session")
+                wait_for_more(writer)
+            finally:
+                writer.stop()
+            assert health(relay)[1]["reconnects"] >= 4
+            assert_each_stored_sample_received_once(client, writer)
+            assert writer.failures == 0
+        finally:
+            client.close()
+            overview.close()
+
+
+# -- a PostgreSQL restart -------------------------------------------------------
+
+RESTART_SERVER = "relay-restart-pgdata"
+
+
+def pg_ctl(args: list[str]) -> None:
+    import pgserver
+
+    user = "pgserver" if os.geteuid() == 0 else None
+    pgserver.pg_ctl(args, pgdata=embedded.data_dir(RESTART_SERVER), user=user, timeout=60)
+
+
+@pytest.fixture(scope="module")
+def private_server():
+    """A PostgreSQL server of this test's own, which it may stop and start.
+
+    Always the embedded one, even when DATABASE_URL names another server: a
+    restart of a shared server would break every test running beside this one.
+    """
+    url = embedded.start(RESTART_SERVER, stop_when_unused=True)
+    name = f"vigie_restart_{os.getpid()}"
+    with admin_connect(url) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    database = with_dbname(url, name)
+    migrate(database)
+    yield database
+    if embedded.url_if_running(RESTART_SERVER) is None:
+        start_private_server(url)
+    with admin_connect(url) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    # pgserver would not stop a server it did not start itself (this one was
+    # restarted here): stop it now.
+    embedded.stop(RESTART_SERVER)
+
+
+def start_private_server(url: str) -> None:
+    # As pgserver starts it: unix socket only, in the folder the URL names.
+    socket_dir = parse_qs(urlsplit(url).query)["host"][0]
+    log = embedded.data_dir(RESTART_SERVER) / "log"
+    pg_ctl(["-w", "-o", '-h ""', "-o", f"-k {socket_dir}", "-l", str(log), "start"])
+
+
+def test_a_postgresql_restart_loses_no_sample(private_server, tmp_path):
+    api_port, relay_port = free_port(), free_port()
+    api, relay = f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{relay_port}"
+    env = {"VIGIE_ENROLL_TOKEN": ENROLL, "VIGIE_DB_TIMEOUT": "2"}
+    with (
+        gunicorn_api(private_server, api_port, env, log=tmp_path / "api.log"),
+        gunicorn_relay(private_server, relay_port, FAST, log=tmp_path / "relay.log"),
+    ):
+        sid, token = register(api, "web-01")
+        clients = [EventClient(relay) for _ in range(2)]
+        try:
+            for client in clients:
+                client.join(sid)
+            writer = Writer(api, sid, token).start()
+            try:
+                wait_until(lambda: len(writer.stored) >= 10, what="samples stored")
+                pg_ctl(["-w", "-m", "fast", "stop"])
+                time.sleep(2)  # samples keep coming while the server is down
+                start_private_server(private_server)
+                wait_until(lambda: health(relay)[0] == 200, what="relay listening again")
+                wait_for_more(writer)
+            finally:
+                writer.stop()
+            assert writer.failures > 0  # the outage happened while samples were sent
+            for client in clients:
+                # The clients stayed connected to the relay the whole time.
+                assert client.sio.connected
+                assert_each_stored_sample_received_once(client, writer)
+            assert health(relay)[1]["reconnects"] >= 1
+        finally:
+            for client in clients:
+                client.close()
+
+
+# -- offline detection ------------------------------------------------------------
+
+
+def test_offline_and_back_online_are_announced_once_with_two_relays(
+    api, db, direct_database_url, tmp_path
+):
+    sid, token = api.register("web-01", interval_seconds=0.5)
+    env = {
+        "VIGIE_SWEEP_SECONDS": "0.2",
+        "VIGIE_OFFLINE_AFTER": "2",
+        "VIGIE_RELAY_CHECK_SECONDS": "0.5",
+    }
+    ports = [free_port(), free_port()]
+    with (
+        gunicorn_relay(direct_database_url, ports[0], env, log=tmp_path / "relay-a.log"),
+        gunicorn_relay(direct_database_url, ports[1], env, log=tmp_path / "relay-b.log"),
+    ):
+        room = EventClient(f"http://127.0.0.1:{ports[0]}")
+        overview = EventClient(f"http://127.0.0.1:{ports[1]}")
+        try:
+            room.join(sid)
+            overview.call("join-all")
+
+            def statuses(client):
+                return [s["is_active"] for s in client.of("server-status")]
+
+            api.post_sample(sid, token)
+            for round_ in range(2):
+                # Silent for more than 2 intervals: offline; a sample brings it back.
+                for client in (room, overview):
+                    client.wait_for("server-status", lambda s: not s["is_active"], count=round_ + 1)
+                api.post_sample(sid, token)
+                for client in (room, overview):
+                    client.wait_for("server-status", lambda s: s["is_active"], count=round_ + 2)
+            # Each transition once, in order, on both relays, though every sweep of
+            # both relays raced for it. (It may be going offline again by now.)
+            expected = [True, False, True, False, True]
+            for client in (room, overview):
+                seen = statuses(client)
+                assert seen[:5] == expected
+                assert all(a != b for a, b in pairwise(seen)), seen
+                offline = client.of("server-status", lambda s: not s["is_active"])
+                assert all(s["server_id"] == sid and s["last_seen"] for s in offline)
+            rows = db.execute(
+                "SELECT is_active FROM server_status_changes WHERE server_id = %s ORDER BY id",
+                [sid],
+            ).fetchall()
+            stored = [r["is_active"] for r in rows]
+            assert stored[:5] == expected
+            assert all(a != b for a, b in pairwise(stored)), stored
+        finally:
+            room.close()
+            overview.close()
