@@ -35,13 +35,19 @@ $(DASHBOARD): $(NPM_STAMP) $(DASHBOARD_SOURCES)
 
 dashboard: $(DASHBOARD)
 
+# The browser's socket.io client, for the test that talks to the relay with it.
+JS_CLIENT := tests/js/node_modules/.package-lock.json
+$(JS_CLIENT): tests/js/package.json tests/js/package-lock.json
+	npm ci --prefix tests/js --no-audit --no-fund --silent
+	@touch $@
+
 ## Run Vigie locally (embedded PostgreSQL, API, relay, dashboard on one URL); prints it.
 run: install dashboard
 	$(BIN)/vigie run
 
 ## Run the whole test suite (lint included): the dashboard's Vitest suite, then
 ## pytest (the browser tests of one module share a worker: loadgroup).
-test: install lint dashboard
+test: install lint dashboard $(JS_CLIENT)
 	cd frontend && npm test
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
@@ -60,4 +66,4 @@ format: install
 
 clean:
 	-$(BIN)/vigie db stop
-	rm -rf $(VENV) .vigie .pytest_cache .hypothesis
+	rm -rf $(VENV) .vigie .pytest_cache .hypothesis tests/js/node_modules
