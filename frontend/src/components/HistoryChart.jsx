@@ -1,9 +1,8 @@
 // History over a chosen range: averages as lines, peaks as a shaded band, and
 // the network throughput below. The API picks the bucket so the chart never has
 // more than ~1000 points, whatever the range.
-import { useState } from 'react';
+import { memo, useState } from 'react';
 import { Area, CartesianGrid, ComposedChart, Legend, Line, Tooltip, XAxis, YAxis } from 'recharts';
-import { useHistory } from '../hooks/useHistory.js';
 import { formatDuration, formatMoment, formatPercent, formatRate, tickFormatter } from '../utils/formatters.js';
 import { RANGES, breakAfter, customBounds, rangeBounds, timeTicks, toLocalInput, withGaps } from '../utils/series.js';
 import { COLORS, ChartFrame, ChartTooltip, GRID } from './charts.jsx';
@@ -72,29 +71,13 @@ export function CustomRange({ initial, onApply }) {
   );
 }
 
-// The range is kept in the address (?range=7d), so a link shows the same view.
-function initialRange() {
-  const key = new URLSearchParams(window.location.search).get('range');
-  return RANGES.some((r) => r.key === key) ? key : '1h';
-}
+// The charts mount once there is something to draw: mounting them empty would
+// compete with the live chart for the first paint.
 
-function rememberRange(key) {
-  const url = new URL(window.location.href);
-  if (key === '1h' || key === 'custom') url.searchParams.delete('range');
-  else url.searchParams.set('range', key);
-  window.history.replaceState(window.history.state, '', url);
-}
-
-export default function HistoryChart({ serverId, intervalSeconds = 5 }) {
-  const [rangeKey, setRangeKeyState] = useState(initialRange);
-  const setRangeKey = (key) => {
-    rememberRange(key);
-    setRangeKeyState(key);
-  };
-  const [custom, setCustom] = useState(null);
-  const [metric, setMetric] = useState('cpu');
-  const range = rangeKey === 'custom' && custom ? { key: 'custom', ...custom } : { key: rangeKey === 'custom' ? '1h' : rangeKey };
-  const history = useHistory(serverId, range);
+/** `view` is useHistoryRange's answer: the page starts loading the history
+ * at once, without waiting for this component's turn to render. */
+function HistoryChart({ view, intervalSeconds = 5 }) {
+  const { rangeKey, setRangeKey, custom, setCustom, metric, setMetric, history } = view;
   const span = (history.to ?? 0) - (history.from ?? 0);
   const data = withGaps(
     history.points,
@@ -131,6 +114,7 @@ export default function HistoryChart({ serverId, intervalSeconds = 5 }) {
         {rangeKey === 'custom' ? (
           <CustomRange initial={custom ?? rangeBounds('24h')} onApply={setCustom} />
         ) : null}
+        {history.points.length ? (
         <ComposedChart responsive style={{ width: '100%', height: 260 }} data={data} margin={{ top: 10, right: 8, bottom: 0, left: 0 }}>
           <CartesianGrid stroke={GRID} vertical={false} />
           <XAxis
@@ -157,6 +141,9 @@ export default function HistoryChart({ serverId, intervalSeconds = 5 }) {
           />
           <Line dataKey={metric} name={`${label} average`} stroke={COLORS[metric]} dot={false} strokeWidth={2} isAnimationActive={false} />
         </ComposedChart>
+        ) : (
+          <div style={{ height: 260 }} aria-hidden="true" />
+        )}
       </ChartFrame>
 
       <ChartFrame
@@ -165,6 +152,7 @@ export default function HistoryChart({ serverId, intervalSeconds = 5 }) {
         data-points={history.points.length}
         caption={history.points.length ? `Average per ${formatDuration(history.bucketMs)}; dashed: peak between two samples.` : null}
       >
+        {history.points.length ? (
         <ComposedChart responsive style={{ width: '100%', height: 200 }} data={data} margin={{ top: 10, right: 8, bottom: 0, left: 8 }}>
           <CartesianGrid stroke={GRID} vertical={false} />
           <XAxis
@@ -185,7 +173,14 @@ export default function HistoryChart({ serverId, intervalSeconds = 5 }) {
           <Line dataKey="recvMax" name="Received peak" stroke={COLORS.recv} strokeDasharray="3 3" strokeOpacity={0.6} dot={false} isAnimationActive={false} legendType="none" />
           <Line dataKey="sentMax" name="Sent peak" stroke={COLORS.sent} strokeDasharray="3 3" strokeOpacity={0.6} dot={false} isAnimationActive={false} legendType="none" />
         </ComposedChart>
+        ) : (
+          <div style={{ height: 200 }} aria-hidden="true" />
+        )}
       </ChartFrame>
     </div>
   );
 }
+
+// The server page re-renders every few seconds for its clock: hundreds of
+// history points are redrawn only when the history itself changes.
+export default memo(HistoryChart);

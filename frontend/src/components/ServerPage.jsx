@@ -5,6 +5,7 @@ import { useNow } from '../hooks/useNow.js';
 import { useLinkHandler } from '../hooks/useRoute.js';
 import { REALTIME_WINDOW_MS, useServerMetrics } from '../hooks/useServerMetrics.js';
 import { useServerAlerts } from '../hooks/useServerAlerts.js';
+import { useHistoryRange } from '../hooks/useHistory.js';
 import { formatAgo, formatGiB, formatMiB, formatPercent, formatRate, formatUsedTotal } from '../utils/formatters.js';
 import { isStale, levelOf, serverHealth } from '../utils/levels.js';
 import HistoryChart from './HistoryChart.jsx';
@@ -25,6 +26,8 @@ function BackLink() {
 export default function ServerPage({ serverId }) {
   const { server, latest, points, loading, error } = useServerMetrics(serverId);
   const alerts = useServerAlerts(serverId);
+  // Started with the rest, not after the live data: no waterfall.
+  const historyView = useHistoryRange(serverId);
   const { activeAlerts } = useFleet();
   const now = useNow(2000);
 
@@ -125,7 +128,7 @@ export default function ServerPage({ serverId }) {
       </div>
 
       <RealtimeChart points={points} windowMs={REALTIME_WINDOW_MS} now={now} intervalSeconds={interval} />
-      <HistoryChart serverId={serverId} intervalSeconds={interval} />
+      <HistoryChart view={historyView} intervalSeconds={interval} />
     </div>
   );
 }

@@ -121,6 +121,30 @@ describe('alerts', () => {
   });
 });
 
+describe('a list loaded during live events', () => {
+  const cpu = { id: 1, server_id: 2, type: 'cpu', state: 'firing', value: 95, threshold: 90, started_at: ago(60) };
+  it('does not take back an alert that fired after it was requested', () => {
+    let state = fleetReducer({ servers: [], alerts: {}, alertEvents: {}, sparks: {} }, { type: 'alert', alert: cpu, at: 2000 });
+    state = fleetReducer(state, { type: 'alerts', alerts: [], requestedAt: 1000 });
+    expect(Object.values(state.alerts)).toEqual([cpu]);
+    // A list requested after the event is the truth.
+    state = fleetReducer(state, { type: 'alerts', alerts: [], requestedAt: 3000 });
+    expect(Object.values(state.alerts)).toEqual([]);
+  });
+  it('does not bring back an alert resolved after it was requested', () => {
+    let state = fleetReducer({ servers: [], alerts: {}, alertEvents: {}, sparks: {} }, { type: 'alert', alert: { ...cpu, state: 'resolved' }, at: 2000 });
+    state = fleetReducer(state, { type: 'alerts', alerts: [cpu], requestedAt: 1000 });
+    expect(Object.values(state.alerts)).toEqual([]);
+  });
+  it('keeps a live sample newer than the list', () => {
+    let state = fleetReducer({ servers: [server(1, 'web-01')], alerts: {}, sparks: {} }, { type: 'metrics', sample: { server_id: 1, ...latest(77, 0) } });
+    state = fleetReducer(state, { type: 'servers', servers: [server(1, 'web-01', { latest: latest(20, 10) })] });
+    expect(state.servers[0].latest.cpu_percent).toBe(77);
+    state = fleetReducer(state, { type: 'servers', servers: [server(1, 'web-01', { latest: { ...latest(33, 0), recorded_at: new Date(now + 5000).toISOString() } })] });
+    expect(state.servers[0].latest.cpu_percent).toBe(33);
+  });
+});
+
 describe('live overview state', () => {
   it('takes new samples and status changes, ignores late samples', () => {
     let state = fleetReducer({ servers: [server(1, 'web-01', { is_active: false })], alerts: {}, sparks: { 1: [] } }, { type: 'metrics', sample: { server_id: 1, ...latest(66, 0) } });

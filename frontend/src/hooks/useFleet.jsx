@@ -14,7 +14,7 @@ const SPARK_CONCURRENCY = 4;
 
 export const alertKey = (alert) => `${alert.server_id}:${alert.type}`;
 
-const initial = { servers: null, error: null, sparks: {}, alerts: {}, alertsLoaded: false };
+const initial = { servers: null, error: null, sparks: {}, alerts: {}, alertEvents: {}, alertsLoaded: false };
 
 function withSample(server, sample) {
   const at = sample.recorded_at;
@@ -35,8 +35,18 @@ function withSample(server, sample) {
 
 export function fleetReducer(state, action) {
   switch (action.type) {
-    case 'servers':
-      return { ...state, servers: action.servers, error: null };
+    case 'servers': {
+      // A list requested before a live sample arrived must not take it back.
+      const known = new Map((state.servers ?? []).map((s) => [s.id, s]));
+      const servers = action.servers.map((fresh) => {
+        const mine = known.get(fresh.id);
+        const newer = (a, b) => a && (!b || new Date(a.recorded_at) > new Date(b.recorded_at));
+        return mine && newer(mine.latest, fresh.latest)
+          ? { ...fresh, latest: mine.latest, last_seen: mine.last_seen, is_active: mine.is_active }
+          : fresh;
+      });
+      return { ...state, servers, error: null };
+    }
     case 'error':
       return { ...state, error: action.error };
     case 'metrics': {
@@ -73,13 +83,21 @@ export function fleetReducer(state, action) {
     case 'alerts': {
       const alerts = {};
       for (const alert of action.alerts) if (alert.state !== 'resolved') alerts[alertKey(alert)] = alert;
+      // An event that arrived after the list was requested is newer than the list.
+      for (const [key, { at, alert }] of Object.entries(state.alertEvents ?? {})) {
+        if (at < action.requestedAt) continue;
+        if (alert.state === 'resolved') delete alerts[key];
+        else alerts[key] = alert;
+      }
       return { ...state, alerts, alertsLoaded: true };
     }
     case 'alert': {
+      const key = alertKey(action.alert);
       const alerts = { ...state.alerts };
-      if (action.alert.state === 'resolved') delete alerts[alertKey(action.alert)];
-      else alerts[alertKey(action.alert)] = action.alert;
-      return { ...state, alerts };
+      if (action.alert.state === 'resolved') delete alerts[key];
+      else alerts[key] = action.alert;
+      const alertEvents = { ...state.alertEvents, [key]: { at: action.at, alert: action.alert } };
+      return { ...state, alerts, alertEvents };
     }
     default:
       return state;
@@ -116,25 +134,34 @@ export function FleetProvider({ children }) {
   const known = useRef(new Set());
   const reload = useRef(() => {});
 
+  const joined = useRef(Promise.resolve());
+  const sparksAt = useRef(0);
   useEffect(() => {
     const controller = new AbortController();
     const load = async () => {
+      await joined.current;
       try {
         const servers = await listServers({ signal: controller.signal });
         if (controller.signal.aborted) return;
         known.current = new Set(servers.map((s) => s.id));
         dispatch({ type: 'servers', servers });
-        loadSparks(
-          servers.filter((s) => s.latest).map((s) => s.id),
-          dispatch,
-          controller.signal,
-        );
+        // Sparklines once a minute at most: the first connection right after
+        // the first load does not fetch them all again.
+        if (Date.now() - sparksAt.current > REFRESH_MS - 1000) {
+          sparksAt.current = Date.now();
+          loadSparks(
+            servers.filter((s) => s.latest).map((s) => s.id),
+            dispatch,
+            controller.signal,
+          );
+        }
       } catch (error) {
         if (error.name !== 'AbortError') dispatch({ type: 'error', error });
       }
       try {
+        const requestedAt = Date.now();
         const alerts = await listAlerts({ signal: controller.signal });
-        if (!controller.signal.aborted) dispatch({ type: 'alerts', alerts });
+        if (!controller.signal.aborted) dispatch({ type: 'alerts', alerts, requestedAt });
       } catch {
         // Alerts come back with the next reload.
       }
@@ -150,6 +177,7 @@ export function FleetProvider({ children }) {
 
   useEffect(() => {
     const release = followAll();
+    joined.current = release.joined;
     const stops = [
       on(EVENTS.metrics, (sample) => {
         // A server the list does not know yet: it was just registered.
@@ -160,7 +188,7 @@ export function FleetProvider({ children }) {
         dispatch({ type: 'metrics', sample });
       }),
       on(EVENTS.status, (status) => dispatch({ type: 'status', status })),
-      on(EVENTS.alert, (alert) => dispatch({ type: 'alert', alert })),
+      on(EVENTS.alert, (alert) => dispatch({ type: 'alert', alert, at: Date.now() })),
       on(EVENTS.server, () => reload.current()),
     ];
     return () => {

@@ -1,6 +1,6 @@
-import { useEffect, useState } from 'react';
+import { useCallback, useEffect, useMemo, useState } from 'react';
 import { getHistory } from '../services/api.js';
-import { fromBucket, rangeBounds } from '../utils/series.js';
+import { RANGES, fromBucket, rangeBounds } from '../utils/series.js';
 
 // A preset range ending "now" is reloaded this often (at least one bucket) so the
 // history keeps up with time.
@@ -48,4 +48,37 @@ export function useHistory(serverId, range) {
   }, [custom, state.bucketMs]);
 
   return state;
+}
+
+// The range is kept in the address (?range=7d), so a link shows the same view.
+function initialRange() {
+  const key = new URLSearchParams(window.location.search).get('range');
+  return RANGES.some((r) => r.key === key) ? key : '1h';
+}
+
+function rememberRange(key) {
+  const url = new URL(window.location.href);
+  if (key === '1h' || key === 'custom') url.searchParams.delete('range');
+  else url.searchParams.set('range', key);
+  window.history.replaceState(window.history.state, '', url);
+}
+
+/** The history section's state: range (preset or custom), metric, and the data. */
+export function useHistoryRange(serverId) {
+  const [rangeKey, setRangeKeyState] = useState(initialRange);
+  const [custom, setCustom] = useState(null);
+  const [metric, setMetric] = useState('cpu');
+  const setRangeKey = useCallback((key) => {
+    rememberRange(key);
+    setRangeKeyState(key);
+  }, []);
+  // "Custom" shows the form; until it is applied the last preset stays shown.
+  const range =
+    rangeKey === 'custom' && custom ? { key: 'custom', ...custom } : { key: rangeKey === 'custom' ? '1h' : rangeKey };
+  const history = useHistory(serverId, range);
+  // One object per change, so a memoised chart skips the page's clock ticks.
+  return useMemo(
+    () => ({ rangeKey, setRangeKey, custom, setCustom, metric, setMetric, history }),
+    [rangeKey, setRangeKey, custom, metric, history],
+  );
 }

@@ -1,7 +1,7 @@
 // One server's live state for its page: details, the latest sample, and the
 // points of the last minutes for the realtime chart. History fills the chart on
 // load and after every reconnection; `metrics-update` events extend it.
-import { useEffect, useReducer } from 'react';
+import { useEffect, useReducer, useRef } from 'react';
 import { getCurrent, getHistory, getServer } from '../services/api.js';
 import { EVENTS, joinServer, on } from '../services/socket.js';
 import { fromBucket, fromSample, mergePoints, trimBefore } from '../utils/series.js';
@@ -81,9 +81,11 @@ export function useServerMetrics(serverId) {
     dispatch({ type: 'reset' });
   }, [serverId]);
 
+  const joined = useRef(Promise.resolve());
   // Live events first, so that nothing arriving during the load is lost.
   useEffect(() => {
     const release = joinServer(serverId);
+    joined.current = release.joined;
     const stops = [
       on(EVENTS.metrics, (sample) => {
         if (sample.server_id === serverId) dispatch({ type: 'sample', sample, now: Date.now() });
@@ -103,9 +105,16 @@ export function useServerMetrics(serverId) {
   useEffect(() => {
     const controller = new AbortController();
     const options = { signal: controller.signal };
-    const to = new Date();
-    const from = new Date(to.getTime() - REALTIME_WINDOW_MS);
-    Promise.all([getServer(serverId, options), getCurrent(serverId, options), getHistory(serverId, { from, to }, options)])
+    joined.current
+      .then(() => {
+        const to = new Date();
+        const from = new Date(to.getTime() - REALTIME_WINDOW_MS);
+        return Promise.all([
+          getServer(serverId, options),
+          getCurrent(serverId, options),
+          getHistory(serverId, { from, to }, options),
+        ]);
+      })
       .then(([server, current, history]) => {
         if (!controller.signal.aborted) dispatch({ type: 'loaded', server, current, history, now: Date.now() });
       })

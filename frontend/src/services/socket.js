@@ -140,14 +140,23 @@ export function on(event, handler) {
   return () => s.off(event, handler);
 }
 
-/** Receive one server's events while the returned function is not called. */
+// How long a view waits for a join to be acknowledged before loading anyway.
+const JOIN_WAIT_MS = 2000;
+
+function settled(promise) {
+  return Promise.race([promise, new Promise((resolve) => setTimeout(resolve, JOIN_WAIT_MS))]);
+}
+
+/** Receive one server's events while the returned function is not called. Its
+ * `joined` promise settles once the relay acknowledged the join: a load started
+ * after it cannot miss a sample between its query and the first live event. */
 export function joinServer(serverId) {
   const s = connect();
   const id = Number(serverId);
   const count = rooms.get(id) ?? 0;
   rooms.set(id, count + 1);
-  if (count === 0 && s.connected) ack(JOIN, { serverId: id });
-  return () => {
+  const joined = count === 0 && s.connected ? settled(ack(JOIN, { serverId: id })) : Promise.resolve();
+  const release = () => {
     const left = (rooms.get(id) ?? 1) - 1;
     if (left > 0) {
       rooms.set(id, left);
@@ -156,16 +165,20 @@ export function joinServer(serverId) {
     rooms.delete(id);
     if (s.connected) s.emit(LEAVE, { serverId: id });
   };
+  release.joined = joined;
+  return release;
 }
 
 /** Receive every server's events (the overview) while the returned function is
- * not called. */
+ * not called; `joined` as for joinServer. */
 export function followAll() {
   const s = connect();
   followers += 1;
-  if (followers === 1 && s.connected) ack(FOLLOW_ALL, {});
-  return () => {
+  const joined = followers === 1 && s.connected ? settled(ack(FOLLOW_ALL, {})) : Promise.resolve();
+  const release = () => {
     followers -= 1;
     if (followers === 0 && s.connected) s.emit(UNFOLLOW_ALL, {});
   };
+  release.joined = joined;
+  return release;
 }
