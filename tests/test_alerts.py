@@ -228,6 +228,17 @@ def test_a_straggler_older_than_what_was_evaluated_changes_nothing(api, db, list
     assert alerts(db)[0]["resolved_at"] is None
 
 
+def test_in_a_batch_only_the_samples_newer_than_what_was_stored_count(api, db):
+    sid, token = api.register()
+    post_cpu(api, sid, token, [99], start=10)
+    # 8 and 9 arrived late; 11 and 12 continue the count from 10.
+    batch = [sample(recorded_at=iso(at(i)), cpu_percent=99) for i in (8, 9, 11)]
+    api.post_batch(sid, token, batch)
+    assert alerts(db) == []
+    post_cpu(api, sid, token, [99], start=12)
+    assert alerts(db)[0]["started_at"] == at(12)
+
+
 def test_a_drained_backlog_is_evaluated_in_order_with_the_samples_times(api, db, listener):
     """A collector that could not reach the API sends its backlog, oldest first: what
     happened meanwhile is recorded when it happened, and announced when learnt."""
