@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from .embedded import ROOT
@@ -22,11 +23,22 @@ def yoyo_url(database_url: str) -> str:
     return urlunsplit(parts._replace(scheme="postgresql+psycopg"))
 
 
-def migrate(database_url: str) -> list[str]:
-    """Apply pending migrations; return the ids applied (empty when up to date)."""
-    from yoyo import get_backend, read_migrations
+def backend_for(database_url: str) -> Any:
+    from yoyo import get_backend
 
     backend = get_backend(yoyo_url(database_url))
+    # Behind a transaction pooler (Supabase's port 6543, where a release step may
+    # run), a statement prepared on one server connection is unknown on the next;
+    # migrations run too rarely to gain from preparing anyway.
+    backend.connection.prepare_threshold = None
+    return backend
+
+
+def migrate(database_url: str) -> list[str]:
+    """Apply pending migrations; return the ids applied (empty when up to date)."""
+    from yoyo import read_migrations
+
+    backend = backend_for(database_url)
     try:
         migrations = read_migrations(str(sql_dir()))
         with backend.lock():
@@ -38,9 +50,9 @@ def migrate(database_url: str) -> list[str]:
 
 
 def pending(database_url: str) -> list[str]:
-    from yoyo import get_backend, read_migrations
+    from yoyo import read_migrations
 
-    backend = get_backend(yoyo_url(database_url))
+    backend = backend_for(database_url)
     try:
         return [m.id for m in backend.to_apply(read_migrations(str(sql_dir())))]
     finally:

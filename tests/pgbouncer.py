@@ -81,7 +81,10 @@ class PgBouncer:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-def start(server_url: str, pool_size: int = 10) -> PgBouncer:
+def start(server_url: str, pool_size: int = 10, round_robin: bool = False) -> PgBouncer:
+    """Start PgBouncer. ``round_robin`` hands idle server connections out in turn,
+    so one client's consecutive transactions run on different ones (the most
+    recently used is reused first otherwise)."""
     binary = find_binary()
     if binary is None:
         raise RuntimeError("pgbouncer is not installed (Debian: apt-get install -y pgbouncer)")
@@ -111,9 +114,7 @@ auth_file = {folder / "users.txt"}
 pool_mode = transaction
 default_pool_size = {pool_size}
 max_client_conn = 200
-; the most recently used server connection is reused first (deterministic for the
-; test that shows a client moving between server connections)
-server_round_robin = 0
+server_round_robin = {int(round_robin)}
 logfile = {folder / "pgbouncer.log"}
 client_tls_sslmode = allow
 client_tls_key_file = {folder / "key.pem"}

@@ -8,6 +8,7 @@ these tests show what that pass guards against, and run in every pass."""
 from __future__ import annotations
 
 import json
+import os
 from concurrent.futures import ThreadPoolExecutor
 
 import psycopg
@@ -15,9 +16,11 @@ import pytest
 
 from functions.app import create_app
 from functions.config import Settings
+from functions.migrate import migrate, sql_dir
 
+from . import pgbouncer as bouncers
 from .conftest import ENROLL, bearer
-from .helpers import sample
+from .helpers import admin_connect, sample, with_dbname
 
 
 def test_the_pooler_moves_a_client_between_server_connections(pgbouncer, direct_database_url):
@@ -136,6 +139,40 @@ def test_sslmode_in_database_url_reaches_the_connection(pgbouncer, direct_databa
         assert refused.json["error"] == "database_unavailable"
     finally:
         app.extensions["vigie_db"].close()
+
+
+def test_migrations_run_through_the_pooler(server_url, tmp_path, monkeypatch):
+    """A release step may run `vigie migrate` with the functions' DATABASE_URL,
+    the transaction pooler: each migration's statements may then run on another
+    server connection than the one before."""
+    folder = tmp_path / "sql"
+    folder.mkdir()
+    for migration in sorted(sql_dir().glob("*.sql")):
+        (folder / migration.name).write_text(migration.read_text())
+    # Enough migrations for yoyo to repeat its bookkeeping statements more often
+    # than psycopg's prepare threshold.
+    for n in range(900, 912):
+        (folder / f"{n}_probe.sql").write_text(f"CREATE TABLE probe_{n} (id int);\n")
+    monkeypatch.setenv("VIGIE_SQL_DIR", str(folder))
+    name = f"vigie_migrate_pooled_{os.getpid()}"
+    with admin_connect(server_url) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    direct = with_dbname(server_url, name)
+    bouncer = bouncers.start(server_url, round_robin=True)
+    try:
+        url = bouncer.url_for(direct)
+        # Two server connections, so that round robin alternates between them.
+        with psycopg.connect(url) as a, psycopg.connect(url) as b:
+            a.execute("SELECT 1")
+            b.execute("SELECT 1")
+        applied = migrate(url)
+        assert len(applied) == len(list(folder.glob("*.sql")))
+        assert migrate(url) == []
+    finally:
+        bouncer.stop()
+        with admin_connect(server_url) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.mark.parametrize(
