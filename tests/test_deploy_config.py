@@ -32,6 +32,11 @@ def test_netlify_builds_the_dashboard_from_frontend(netlify):
     assert "npm ci && npm run build" in build["command"]
 
 
+def test_no_second_netlify_toml_replaces_this_one():
+    """Netlify reads a netlify.toml in the base folder instead of the root one."""
+    assert not (ROOT / "frontend" / "netlify.toml").exists()
+
+
 def test_netlify_serves_the_dashboard_for_any_other_path(netlify):
     assert netlify["redirects"] == [{"from": "/*", "to": "/index.html", "status": 200}]
 
