@@ -85,7 +85,7 @@ def test_the_lambda_package_of_the_guide_serves_requests_on_its_own(tmp_path, da
 # Where settings are read: environment look-ups and click options in Python, Vite
 # variables in the dashboard, ${VAR} in netlify.toml's build command.
 PYTHON_READS = re.compile(
-    r"""(?:environ(?:\.get)?\(\s*|environ\[\s*|getenv\(\s*|env\.get\(\s*|envvar=\s*|
+    r"""(?:os\.environ(?:\.get)?\(\s*|os\.environ\[\s*|getenv\(\s*|\benv\.get\(\s*|envvar=\s*|
         _int\(\s*env,\s*|_float\(\s*env,\s*)["']([A-Z][A-Z0-9_]+)["']""",
     re.X,
 )
