@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -118,6 +119,27 @@ def test_the_frontend_builds_where_netlify_publishes(netlify):
     scripts = json.loads(package.read_text())["scripts"]
     assert "build" in scripts
     assert "vite build" in scripts["build"]
+
+
+def test_the_built_dashboard_fits_the_headers_netlify_sends(netlify):
+    """What netlify.toml assumes of Vite's output: hashed names under assets/ (cached
+    for a year) and no inline script (the Content-Security-Policy has script-src
+    'self'). `make test` builds the dashboard before the tests run."""
+    dist = ROOT / "frontend" / "dist"
+    if not (dist / "index.html").exists():
+        pytest.skip("the dashboard is not built (make dashboard)")
+    page = (dist / "index.html").read_text()
+    scripts = re.findall(r"<script\b([^>]*)>(.*?)</script>", page, flags=re.S)
+    assert scripts, "the built page loads no script"
+    for attributes, body in scripts:
+        assert "src=" in attributes and not body.strip(), f"inline script: {body[:80]!r}"
+    local = re.findall(r'(?:src|href)="(/[^"]*)"', page)
+    assert any(ref.startswith("/assets/") for ref in local)
+    for ref in local:
+        assert (dist / ref.lstrip("/")).is_file(), ref
+    for asset in (dist / "assets").iterdir():
+        # Vite names each asset after its content: name-<hash>.ext
+        assert re.fullmatch(r".+-[A-Za-z0-9_-]{8,}\.\w+", asset.name), asset.name
 
 
 # What Vercel's Python runtime does with api/index.py: load the file by path as a
