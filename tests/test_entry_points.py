@@ -175,6 +175,25 @@ def test_register_ingest_and_history_each_through_its_own_function(lambda_env, d
 
 
 @pytest.mark.parametrize("version", EVENTS)
+def test_an_alert_fired_by_ingest_is_listed_by_the_alerts_function(lambda_env, version):
+    sid, token = _register(version)
+    samples = [sample(recorded_at=f"2026-02-04T10:00:0{i}Z", cpu_percent=97.0) for i in range(5)]
+    stored = invoke(
+        functions.metrics, version, "POST", "/api/metrics/batch",
+        body={"server_id": sid, "samples": samples}, headers=bearer(token),
+    )  # fmt: skip
+    assert stored.status == 201, stored.json
+    listed = invoke(
+        functions.alerts, version, "GET", f"/api/alerts/{sid}", query={"state": "active"}
+    )
+    assert listed.status == 200, listed.json
+    assert [(a["type"], a["state"], a["threshold"]) for a in listed.json] == [("cpu", "firing", 90)]
+    bad = invoke(functions.alerts, version, "GET", f"/api/alerts/{sid}", query={"state": "x"})
+    assert bad.status == 400
+    assert [d["field"] for d in bad.json["details"]] == ["state"]
+
+
+@pytest.mark.parametrize("version", EVENTS)
 def test_a_bad_sample_gets_400_naming_the_field_and_stores_nothing(lambda_env, db, version):
     sid, token = _register(version)
     bad = invoke(
