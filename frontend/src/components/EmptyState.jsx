@@ -27,8 +27,11 @@ export default function EmptyState() {
         No server is reporting yet
       </h2>
       <p className="mt-2 text-sm text-slate-600 dark:text-slate-300">
-        Run the Vigie collector on each machine you want to watch. It registers the machine and
-        sends its CPU, memory, disk and network every few seconds:
+        Run the Vigie collector on each machine you want to watch: install it from a Vigie
+        checkout with <code className="font-mono">pip install ./collector</code> (see{' '}
+        <code className="font-mono">collector/README.md</code>), then start it with this
+        command. It registers the machine and sends its CPU, memory, disk and network every few
+        seconds:
       </p>
       <div className="mt-4 flex items-stretch gap-2">
         <pre className="min-w-0 flex-1 overflow-x-auto rounded-lg bg-slate-900 px-3 py-2 text-sm text-slate-100 dark:bg-black">
