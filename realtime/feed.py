@@ -40,7 +40,7 @@ import secrets
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -81,7 +81,11 @@ SELECT w.ord, m.id, m.server_id, m.recorded_at, {", ".join("m." + c for c in SAM
        p.network_recv_mb AS prev_recv
   FROM unnest(%(servers)s::integer[], %(firsts)s::timestamptz[], %(lasts)s::timestamptz[])
        WITH ORDINALITY AS w(server_id, first_at, last_at, ord)
-  JOIN metrics f ON f.server_id = w.server_id AND f.recorded_at = w.first_at
+  -- LIMIT keeps these lookups per write (an index probe each): joined, the
+  -- planner may hash the whole metrics table.
+  CROSS JOIN LATERAL (
+        SELECT f.xmin FROM metrics f
+         WHERE f.server_id = w.server_id AND f.recorded_at = w.first_at LIMIT 1) f
   CROSS JOIN LATERAL (
         SELECT * FROM metrics m
          WHERE m.server_id = w.server_id
@@ -154,7 +158,6 @@ class Health:
     emitted: int = 0
     backend_pid: int | None = None
     last_error: str | None = None
-    extra: dict = field(default_factory=dict)
 
 
 class Feed:
@@ -287,10 +290,12 @@ class Feed:
                         continue
                     if not isinstance(payload, dict):
                         continue
-                    if payload.get("kind") == "relay-check" and payload.get("relay") == (
+                    n = payload.get("n")
+                    mine = payload.get("kind") == "relay-check" and payload.get("relay") == (
                         self.relay_id
-                    ):
-                        self._checks_back = max(self._checks_back, int(payload.get("n", 0)))
+                    )
+                    if mine and isinstance(n, int):
+                        self._checks_back = max(self._checks_back, n)
                     self._queue.put(("notify", payload, received))
                 self._queue.put(("tick", None, time.monotonic()))
 
@@ -322,65 +327,79 @@ class Feed:
         self._check = None
 
     def _handle(self, items: list[tuple[str, Any, float]]) -> None:
-        writes: list[tuple[Write, float]] = []
-        db_ok = True
-
-        def flush() -> None:
-            nonlocal db_ok
-            if writes and db_ok:
-                try:
-                    self._emit_writes(writes)
-                except (psycopg.Error, OSError) as exc:
-                    db_ok = False
-                    self._lost_track(f"could not read announced samples ({exc})")
-            elif writes:
-                self._lost_track("database unavailable")
-            writes.clear()
-
+        """Emit what a batch of queued items announces, in queue order, with one
+        query for the samples of all its writes."""
+        actions: list[tuple[str, Any, float]] = []
         for kind, payload, received in items:
             if kind == "listening":
-                flush()
-                self._need_catch_up = True
-                self._check = None
+                actions.append(("listening", None, received))
                 continue
             if kind != "notify":
                 continue
-            what = payload.get("kind")
-            if what == "metrics":
-                try:
-                    server_id = int(payload["server_id"])
-                    if payload.get("online"):
-                        flush()
-                        self._emit_status(
-                            server_id, True, parse_time(payload.get("last_seen")), received
-                        )
-                    if payload.get("count"):
-                        first, last = parse_time(payload["first"]), parse_time(payload["last"])
-                        assert first is not None and last is not None
-                        write = Write(server_id, int(payload["count"]), first, last)
-                        writes.append((write, received))
-                except (KeyError, TypeError, ValueError, AssertionError):
-                    log.warning("ignored a malformed metrics notification: %r", payload)
+            try:
+                actions.extend(self._parse(payload, received))
+            except (KeyError, TypeError, ValueError):
+                log.warning("ignored a malformed notification: %r", payload)
+
+        # A write announced twice (a reconnection may repeat a few) is read once.
+        writes = {w.key: w for what, w, _ in actions if what == "write" and w.key not in self._seen}
+        samples: dict[tuple, list[dict]] | None = {}
+        if writes:
+            try:
+                samples = self._fetch_samples(writes.values())
+            except (psycopg.Error, OSError) as exc:
+                samples = None  # the log still has them: the catch-up reads them
+                self._lost_track(f"could not read announced samples ({exc})")
+
+        for what, data, received in actions:
+            if what == "write":
+                if samples is not None and data.key in samples:
+                    self._emit_write(data, samples[data.key], received)
             elif what == "status":
-                flush()
-                self._emit_status(
-                    int(payload["server_id"]),
-                    bool(payload["is_active"]),
-                    parse_time(payload.get("last_seen")),
-                    received,
-                )
-            elif what == "alert":
-                flush()
-                self._emit_alert(payload)
-            elif what == "server":
-                flush()
-                data = {k: v for k, v in payload.items() if k != "kind"}
-                self._send("server-update", data, [ALL])
-            elif what == "relay-check":
-                flush()
-                if payload.get("relay") == self.relay_id:
-                    self._check_came_back(int(payload.get("n", 0)))
-        flush()
+                self._emit_status(*data, received)
+            elif what == "listening":
+                self._need_catch_up = True
+                self._check = None
+            elif what == "check":
+                self._check_came_back(data)
+            else:
+                self._send(what, data[0], data[1])
+
+    def _parse(self, payload: dict, received: float) -> list[tuple[str, Any, float]]:
+        what = payload.get("kind")
+        if what == "metrics":
+            server_id = int(payload["server_id"])
+            actions = []
+            if payload.get("online"):
+                status = (server_id, True, parse_time(payload.get("last_seen")))
+                actions.append(("status", status, received))
+            if payload.get("count"):
+                first, last = parse_time(payload["first"]), parse_time(payload["last"])
+                if first is None or last is None:
+                    raise ValueError("a metrics notification without its time range")
+                write = Write(server_id, int(payload["count"]), first, last)
+                actions.append(("write", write, received))
+            return actions
+        if what == "status":
+            status = (
+                int(payload["server_id"]),
+                bool(payload["is_active"]),
+                parse_time(payload.get("last_seen")),
+            )
+            return [("status", status, received)]
+        if what == "alert":
+            data = {k: v for k, v in payload.items() if k != "kind"}
+            try:
+                rooms = [server_room(int(data["server_id"])), ALL]
+            except (KeyError, TypeError, ValueError):
+                rooms = [ALL]
+            return [("alert", (data, rooms), received)]
+        if what == "server":
+            data = {k: v for k, v in payload.items() if k != "kind"}
+            return [("server-update", (data, [ALL]), received)]
+        if what == "relay-check" and payload.get("relay") == self.relay_id:
+            return [("check", int(payload.get("n", 0)), received)]
+        return []
 
     # -- emitting ---------------------------------------------------------------
 
@@ -402,23 +421,14 @@ class Feed:
         }
         self._send("server-status", data, [server_room(server_id), ALL])
 
-    def _emit_alert(self, payload: dict) -> None:
-        data = {k: v for k, v in payload.items() if k != "kind"}
-        try:
-            rooms = [server_room(int(data["server_id"])), ALL]
-        except (KeyError, TypeError, ValueError):
-            rooms = [ALL]
-        self._send("alert", data, rooms)
-
-    def _emit_writes(self, writes: Iterable[tuple[Write, float]], conn: Any = None) -> int:
-        """Read the samples of these writes and emit them; returns how many."""
-        todo = [(w, t) for w, t in writes if w.key not in self._seen]
-        if not todo:
-            return 0
+    def _fetch_samples(self, writes: Iterable[Write], conn: Any = None) -> dict[tuple, list]:
+        """The stored samples of these writes, oldest first (the newest
+        `max_live_samples` of each), by write key."""
+        todo = list(writes)
         params = {
-            "servers": [w.server_id for w, _ in todo],
-            "firsts": [w.first for w, _ in todo],
-            "lasts": [w.last for w, _ in todo],
+            "servers": [w.server_id for w in todo],
+            "firsts": [w.first for w in todo],
+            "lasts": [w.last for w in todo],
             "limit": self.settings.max_live_samples,
         }
         if conn is None:
@@ -426,36 +436,34 @@ class Feed:
                 rows = c.execute(FETCH_SAMPLES, params).fetchall()
         else:
             rows = conn.execute(FETCH_SAMPLES, params).fetchall()
-        by_write: dict[int, list[dict]] = {}
+        # Every write gets an entry: one whose rows are gone (deleted since) has
+        # nothing left to send, and is done.
+        found: dict[tuple, list[dict]] = {w.key: [] for w in todo}
         for row in rows:
-            by_write.setdefault(row["ord"], []).append(row)
-        sent = 0
-        for ord_, (write, received) in enumerate(todo, start=1):
-            samples = by_write.get(ord_, [])
-            # Marked as emitted even when its rows are gone (deleted since): there
-            # is nothing left to send.
-            self._seen[write.key] = received
-            if write.count > len(samples) and samples:
-                self._send(
-                    "metrics-backfill",
-                    {
-                        "server_id": write.server_id,
-                        "count": write.count,
-                        "first": isoformat(write.first),
-                        "last": isoformat(write.last),
-                        "live": len(samples),
-                    },
-                    [server_room(write.server_id)],
-                )
-            for i, row in enumerate(samples):
-                rooms = [server_room(write.server_id)]
-                if i == len(samples) - 1:
-                    # The overview follows each server's latest values: the newest
-                    # sample of each write.
-                    rooms.append(ALL)
-                self._send("metrics-update", sample_json(row), rooms)
-                sent += 1
-        return sent
+            found[todo[row["ord"] - 1].key].append(row)
+        return found
+
+    def _emit_write(self, write: Write, samples: list[dict], received: float) -> int:
+        if write.key in self._seen:
+            return 0
+        self._seen[write.key] = received
+        if write.count > len(samples) and samples:
+            data = {
+                "server_id": write.server_id,
+                "count": write.count,
+                "first": isoformat(write.first),
+                "last": isoformat(write.last),
+                "live": len(samples),
+            }
+            self._send("metrics-backfill", data, [server_room(write.server_id)])
+        for i, row in enumerate(samples):
+            rooms = [server_room(write.server_id)]
+            if i == len(samples) - 1:
+                # The overview follows each server's latest values: the newest
+                # sample of each write.
+                rooms.append(ALL)
+            self._send("metrics-update", sample_json(row), rooms)
+        return len(samples)
 
     # -- horizon, catch-up ------------------------------------------------------
 
@@ -536,11 +544,13 @@ class Feed:
             for c in changes:
                 self._emit_status(c["server_id"], c["is_active"], c["last_seen"], started)
             missed = [
-                (Write(r["server_id"], r["count"], r["first_at"], r["last_at"]), started)
+                Write(r["server_id"], r["count"], r["first_at"], r["last_at"])
                 for r in sorted(writes, key=lambda r: r["xid"])
             ]
+            missed = list({w.key: w for w in missed if w.key not in self._seen}.values())
+            samples = self._fetch_samples(missed, conn) if missed else {}
             before = self.health.emitted
-            sent = self._emit_writes(missed, conn) if missed else 0
+            sent = sum(self._emit_write(w, samples[w.key], started) for w in missed)
         self.health.catch_ups += 1
         self.health.caught_up_samples += sent
         if self.health.emitted > before or changes:
@@ -570,7 +580,8 @@ class Feed:
                     ).fetchall()
                 for row in flipped:
                     log.info("server %s went offline (last seen %s)", *row.values())
-                if time.monotonic() - last_prune > 60:
+                # Prune a few times per retention period (at most every minute).
+                if time.monotonic() - last_prune > min(60.0, self.settings.log_retention / 4):
                     last_prune = time.monotonic()
                     self._prune()
             except (psycopg.Error, OSError) as exc:
