@@ -66,7 +66,7 @@ class RelaySettings:
             offline_after=_float(env, "VIGIE_OFFLINE_AFTER", 3.0, minimum=1.0),
             sweep_seconds=_float(env, "VIGIE_SWEEP_SECONDS", 5.0, minimum=0.1),
             max_live_samples=_int(env, "VIGIE_RELAY_MAX_LIVE", 100),
-            log_retention=_int(env, "VIGIE_RELAY_LOG_RETENTION", 3600, minimum=60),
+            log_retention=_int(env, "VIGIE_RELAY_LOG_RETENTION", 3600, minimum=1),
             check_seconds=_float(env, "VIGIE_RELAY_CHECK_SECONDS", 2.0, minimum=0.1),
             listen_timeout=_float(env, "VIGIE_RELAY_LISTEN_TIMEOUT", 15.0, minimum=1.0),
             pool_size=_int(env, "VIGIE_RELAY_POOL_SIZE", 4, minimum=2),

@@ -252,6 +252,43 @@ def test_killing_the_listen_session_repeatedly_loses_nothing(
             overview.close()
 
 
+def test_the_catch_up_log_is_pruned_and_a_relay_away_too_long_asks_for_a_resync(
+    api_url, relay_role, direct_database_url, db, tmp_path
+):
+    relay_url_as_role, allow_login = relay_role
+    sid, token = register(api_url, "web-01")
+    port = free_port()
+    relay = f"http://127.0.0.1:{port}"
+    env = {**FAST, "REALTIME_DATABASE_URL": relay_url_as_role, "VIGIE_RELAY_LOG_RETENTION": "2"}
+    with gunicorn_relay(direct_database_url, port, env, log=tmp_path / "relay.log"):
+        client = EventClient(relay)
+        try:
+            client.join(sid)
+            writer = Writer(api_url, sid, token)
+            assert writer.post_one()
+            client.wait_for("metrics-update")
+            # Older than the retention: the relay deletes it from the log.
+            wait_until(
+                lambda: db.execute("SELECT count(*) AS n FROM metric_writes").fetchone()["n"] == 0,
+                what="the log pruned",
+            )
+            assert client.of("resync") == []
+
+            allow_login(False)
+            pid = health(relay)[1]["listen_backend_pid"]
+            with admin_connect(direct_database_url) as conn:
+                conn.execute("SELECT pg_terminate_backend(%s)", [pid])
+            wait_until(lambda: health(relay)[0] == 503, what="relay reporting it lost LISTEN")
+            assert writer.post_one()
+            time.sleep(3)  # disconnected for longer than the log is kept
+            allow_login(True)
+            # What the log still holds is sent, and the clients are told to refetch.
+            client.wait_for("resync")
+            assert_each_stored_sample_received_once(client, writer)
+        finally:
+            client.close()
+
+
 # -- a PostgreSQL restart -------------------------------------------------------
 
 RESTART_SERVER = "relay-restart-pgdata"
