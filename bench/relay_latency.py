@@ -1,0 +1,328 @@
+"""Relay latency: from a sample's commit to its `metrics-update` at a socket.io client.
+
+    .venv/bin/python bench/relay_latency.py [--seconds 30] [--clients 100] [--servers 1000]
+                                            [--rate 200] [--overview 0]
+
+Two scenarios against one real relay (gunicorn, gevent worker) on one PostgreSQL
+(the embedded one unless DATABASE_URL is set):
+  * low load: one client in one server's room, 5 samples/s;
+  * load: `--clients` python-socketio clients, each in the rooms of its share of
+    `--servers` servers (every server watched by one client), and `--rate`
+    samples/s spread over all the servers; `--overview` more clients follow
+    every server (join-all).
+Samples are written as the API writes them (vigie_ingest, one transaction per
+sample) by writer threads in a process of their own; the clients live in other
+processes, so that neither side's GIL delays the other. For each sample the
+latency is counted from the COMMIT being acknowledged to the writer (a lower
+bound: PostgreSQL signals listeners just before) and from COMMIT being sent
+(an upper bound). Prints p50/p99/max, samples delivered, and the relay's CPU.
+The machine is shared: other processes' load shows in the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+import statistics
+import sys
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psutil
+import psycopg
+import requests
+from psycopg.types.json import Jsonb
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from functions import embedded  # noqa: E402
+from functions.auth import hash_token  # noqa: E402
+from functions.migrate import migrate  # noqa: E402
+from tests.helpers import admin_connect, free_port, gunicorn_relay, with_dbname  # noqa: E402
+
+FIELDS = {
+    "cpu_percent": 45.2, "ram_percent": 67.8, "ram_used_mb": 6780.0, "ram_total_mb": 10000.0,
+    "disk_percent": 55.3, "disk_used_gb": 110.6, "disk_total_gb": 200.0,
+    "network_sent_mb": 1250.5, "network_recv_mb": 890.3,
+}  # fmt: skip
+WARMUP = 2.0  # seconds of each scenario left out of the figures
+
+
+def key(server_id: int, recorded_at: str) -> tuple[int, float]:
+    return server_id, datetime.fromisoformat(recorded_at).timestamp()
+
+
+# -- clients: a process holding many socket.io clients ---------------------------
+
+
+def run_clients(
+    url: str, rooms: list[list[int]], overview: int, ready, stop, results
+) -> None:  # pragma: no cover - runs in a child process
+    import socketio
+
+    received: dict[tuple[int, float], float] = {}
+    overview_seen = 0
+    lock = threading.Lock()
+    clients = []
+
+    def on_sample(data: dict) -> None:
+        now = time.time()
+        with lock:
+            received.setdefault(key(data["server_id"], data["recorded_at"]), now)
+
+    def on_overview(data: dict) -> None:
+        nonlocal overview_seen
+        with lock:
+            overview_seen += 1
+
+    for servers in rooms:
+        client = socketio.Client(reconnection=False)
+        client.on("metrics-update", on_sample)
+        client.connect(url, transports=["websocket"], wait_timeout=30)
+        for server_id in servers:
+            assert client.call("join-server", {"serverId": server_id}, timeout=30)["ok"]
+        clients.append(client)
+    for _ in range(overview):
+        client = socketio.Client(reconnection=False)
+        client.on("metrics-update", on_overview)
+        client.connect(url, transports=["websocket"], wait_timeout=30)
+        client.call("join-all", timeout=30)
+        clients.append(client)
+    ready.set()
+    stop.wait()
+    for client in clients:
+        client.disconnect()
+    results.put((received, overview_seen))
+
+
+# -- writers: vigie_ingest at a steady rate --------------------------------------
+
+
+def run_writers(
+    db_url: str, servers: list[int], rate: float, seconds: float, threads: int, results
+) -> None:  # pragma: no cover - runs in a child process
+    sent: dict[tuple[int, float], tuple[float, float]] = {}
+    lock = threading.Lock()
+    start = time.monotonic() + 0.5
+    base = datetime.now(UTC) - timedelta(hours=1)
+
+    def writer(index: int) -> None:
+        with psycopg.connect(db_url, application_name="vigie-bench-writer") as conn:
+            n = index
+            while True:
+                due = start + n / rate
+                if due - start > seconds:
+                    return
+                pause = due - time.monotonic()
+                if pause > 0:
+                    time.sleep(pause)
+                server_id = servers[n % len(servers)]
+                recorded_at = (base + timedelta(milliseconds=n)).isoformat()
+                conn.execute(
+                    "SELECT * FROM vigie_ingest(%s, %s)",
+                    [server_id, Jsonb([{**FIELDS, "recorded_at": recorded_at}])],
+                )
+                before = time.time()
+                conn.commit()
+                after = time.time()
+                with lock:
+                    sent[key(server_id, recorded_at)] = (before, after)
+                n += threads
+
+    pool = [threading.Thread(target=writer, args=(i,)) for i in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    results.put(sent)
+
+
+# -- one scenario -------------------------------------------------------------------
+
+
+def percentile(values: list[float], p: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+
+
+def scenario(
+    name: str,
+    relay_url: str,
+    relay_pid: int,
+    db_url: str,
+    servers: list[int],
+    clients: int,
+    rate: float,
+    seconds: float,
+    overview: int = 0,
+    client_processes: int = 4,
+) -> dict:
+    ctx = mp.get_context("spawn")
+    per_client = [servers[i::clients] for i in range(clients)]
+    groups = [per_client[i::client_processes] for i in range(client_processes)]
+    groups = [g for g in groups if g]
+    extra = [overview // len(groups) + (1 if i < overview % len(groups) else 0)
+             for i in range(len(groups))]  # fmt: skip
+    stop = ctx.Event()
+    results = ctx.Queue()
+    readies, procs = [], []
+    for rooms, n_overview in zip(groups, extra, strict=True):
+        ready = ctx.Event()
+        proc = ctx.Process(
+            target=run_clients, args=(relay_url, rooms, n_overview, ready, stop, results)
+        )
+        proc.start()
+        readies.append(ready)
+        procs.append(proc)
+    for ready in readies:
+        if not ready.wait(300):
+            raise SystemExit("the clients did not connect within 300 s")
+
+    relay = psutil.Process(relay_pid)
+    backlog = {"max": 0}
+    polling = threading.Event()
+
+    def poll_backlog() -> None:
+        # How many notifications wait in the relay's queue: is the relay keeping up?
+        while not polling.is_set():
+            try:
+                queued = requests.get(f"{relay_url}/health", timeout=5).json()["queued"]
+                backlog["max"] = max(backlog["max"], queued)
+            except (requests.RequestException, ValueError, KeyError):
+                pass
+            polling.wait(0.2)
+
+    threading.Thread(target=poll_backlog, daemon=True).start()
+    cpu_before = relay.cpu_times()
+    wall_before = time.monotonic()
+    writers = ctx.Queue()
+    writer_threads = max(1, min(8, int(rate // 50) + 1))
+    wproc = ctx.Process(
+        target=run_writers, args=(db_url, servers, rate, seconds, writer_threads, writers)
+    )
+    wproc.start()
+    sent = writers.get()
+    wproc.join()
+    time.sleep(3)  # the last events in flight
+    cpu_after = relay.cpu_times()
+    polling.set()
+    wall = time.monotonic() - wall_before
+    stop.set()
+    received: dict = {}
+    overview_seen = 0
+    for _ in procs:
+        got, seen = results.get()
+        received.update(got)
+        overview_seen += seen
+    for proc in procs:
+        proc.join()
+
+    first = min(before for before, _ in sent.values())
+    lower, upper = [], []
+    for k, (before, after) in sent.items():
+        if before - first < WARMUP or k not in received:
+            continue
+        lower.append((received[k] - after) * 1000)
+        upper.append((received[k] - before) * 1000)
+    measured = [k for k, (before, _) in sent.items() if before - first >= WARMUP]
+    cpu = (cpu_after.user + cpu_after.system - cpu_before.user - cpu_before.system) / wall
+    span = max(a for _, a in sent.values()) - first
+    return {
+        "name": name,
+        "clients": clients + overview,
+        "servers": len(servers),
+        "rate": len(sent) / span if span > 0 else 0.0,
+        "delivered": sum(1 for k in measured if k in received),
+        "measured": len(measured),
+        "p50": statistics.median(lower) if lower else float("nan"),
+        "p99": percentile(lower, 99) if lower else float("nan"),
+        "max": max(lower) if lower else float("nan"),
+        "p50_upper": statistics.median(upper) if upper else float("nan"),
+        "p99_upper": percentile(upper, 99) if upper else float("nan"),
+        "relay_cpu": cpu * 100,
+        "overview_events": overview_seen,
+        "backlog": backlog["max"],
+    }
+
+
+def report(r: dict) -> None:
+    print(
+        f"  {r['name']:<28} {r['clients']:>7} {r['servers']:>7} {r['rate']:>9.1f} "
+        f"{r['delivered']:>6}/{r['measured']:<6} {r['p50']:>7.1f} {r['p99']:>7.1f} "
+        f"{r['max']:>7.1f}   ({r['p50_upper']:.1f} / {r['p99_upper']:.1f})  "
+        f"{r['relay_cpu']:>5.0f}%  queue<={r['backlog']}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument("--clients", type=int, default=100)
+    parser.add_argument("--servers", type=int, default=1000)
+    parser.add_argument("--rate", type=float, default=200, help="samples per second")
+    parser.add_argument("--overview", type=int, default=0, help="clients following all servers")
+    parser.add_argument("--low-rate", type=float, default=5)
+    args = parser.parse_args()
+
+    server = os.environ.get("DATABASE_URL") or embedded.start("bench-pgdata")
+    name = f"vigie_bench_relay_{os.getpid()}"
+    with admin_connect(server) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    db_url = with_dbname(server, name)
+    results_dir = ROOT / "bench" / "results"
+    results_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        migrate(db_url)
+        with psycopg.connect(db_url, autocommit=True) as conn:
+            ids = [
+                row[0]
+                for row in conn.execute(
+                    """INSERT INTO servers (name, hostname, token_hash)
+                       SELECT 'bench-' || i, 'bench-' || i, %s
+                         FROM generate_series(1, %s) AS i RETURNING id""",
+                    [hash_token("unused"), max(args.servers, 1)],
+                ).fetchall()
+            ]
+        port = free_port()
+        log = results_dir / "relay_latency.log"
+        with gunicorn_relay(db_url, port, {}, log=log) as proc:
+            worker = psutil.Process(proc.pid).children()[0].pid
+            url = f"http://127.0.0.1:{port}"
+            print(
+                f"PostgreSQL: {server.split('@')[-1]}  relay: gunicorn -k gevent -w 1, pid {worker}"
+            )
+            print(f"{os.cpu_count()} cores, shared with whatever else runs on this machine\n")
+            print(
+                "commit acknowledged -> metrics-update at the client, ms (commit sent: p50 / p99)"
+            )
+            header = ["scenario".ljust(28), "clients".rjust(7), "servers".rjust(7),
+                      "samples/s".rjust(9), "delivered".rjust(13), "p50".rjust(7),
+                      "p99".rjust(7), "max".rjust(7), " " * 19, "relay CPU"]  # fmt: skip
+            print("  " + " ".join(header))
+            report(
+                scenario("low load", url, worker, db_url, ids[:1], 1, args.low_rate, args.seconds)
+            )
+            report(
+                scenario(
+                    f"{args.clients} clients, {args.servers} servers",
+                    url,
+                    worker,
+                    db_url,
+                    ids,
+                    args.clients,
+                    args.rate,
+                    args.seconds,
+                    overview=args.overview,
+                )
+            )
+    finally:
+        with admin_connect(server) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+if __name__ == "__main__":
+    main()
