@@ -3,7 +3,7 @@
 // more than ~1000 points, whatever the range.
 import { memo, useState } from 'react';
 import { Area, CartesianGrid, ComposedChart, Legend, Line, Tooltip, XAxis, YAxis } from 'recharts';
-import { formatDuration, formatMoment, formatPercent, formatRate, tickFormatter } from '../utils/formatters.js';
+import { formatDuration, formatMoment, formatPercent, formatRate, rateUnit, tickFormatter } from '../utils/formatters.js';
 import { RANGES, breakAfter, customBounds, rangeBounds, timeTicks, toLocalInput, withGaps } from '../utils/series.js';
 import { COLORS, ChartFrame, ChartTooltip, GRID } from './charts.jsx';
 
@@ -94,6 +94,16 @@ function HistoryChart({ view, intervalSeconds = 5 }) {
         ? `${history.points.length} points · average per ${formatDuration(history.bucketMs)}, shaded up to the peak · ${formatMoment(history.from)} – ${formatMoment(history.to)}`
         : 'No data in this range.';
   const rangeOptions = [...RANGES, { key: 'custom', label: 'Custom' }];
+  // The throughput axis in one unit chosen from the largest value.
+  const NET = ['sent', 'recv', 'sentMax', 'recvMax'];
+  const unit = rateUnit(Math.max(0, ...history.points.flatMap((p) => NET.map((k) => p[k] ?? 0))));
+  const netData = data.map((p) => {
+    if (p.gap) return p;
+    const scaled = { t: p.t };
+    for (const k of NET) scaled[k] = p[k] == null ? null : p[k] * unit.factor;
+    return scaled;
+  });
+  const formatScaled = (v) => formatRate(v / unit.factor);
 
   return (
     <div className="space-y-4">
@@ -153,7 +163,7 @@ function HistoryChart({ view, intervalSeconds = 5 }) {
         caption={history.points.length ? `Average per ${formatDuration(history.bucketMs)}; dashed: peak between two samples.` : null}
       >
         {history.points.length ? (
-        <ComposedChart responsive style={{ width: '100%', height: 200 }} data={data} margin={{ top: 10, right: 8, bottom: 0, left: 8 }}>
+        <ComposedChart responsive style={{ width: '100%', height: 200 }} data={netData} margin={{ top: 10, right: 8, bottom: 0, left: 0 }}>
           <CartesianGrid stroke={GRID} vertical={false} />
           <XAxis
             dataKey="t"
@@ -165,8 +175,14 @@ function HistoryChart({ view, intervalSeconds = 5 }) {
             stroke={GRID}
             fontSize={12}
           />
-          <YAxis tickFormatter={formatRate} stroke={GRID} fontSize={12} width={72} />
-          <Tooltip content={<ChartTooltip format={formatRate} />} isAnimationActive={false} />
+          <YAxis
+            tickFormatter={(v) => `${Number(v.toPrecision(3))}`}
+            label={{ value: unit.label, angle: -90, position: 'insideLeft', fontSize: 12, fill: 'currentColor' }}
+            stroke={GRID}
+            fontSize={12}
+            width={56}
+          />
+          <Tooltip content={<ChartTooltip format={formatScaled} />} isAnimationActive={false} />
           <Legend wrapperStyle={{ fontSize: 12 }} />
           <Line dataKey="recv" name="Received" stroke={COLORS.recv} dot={false} strokeWidth={2} isAnimationActive={false} />
           <Line dataKey="sent" name="Sent" stroke={COLORS.sent} dot={false} strokeWidth={2} isAnimationActive={false} />

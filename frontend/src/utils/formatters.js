@@ -58,6 +58,19 @@ export function formatRate(mibPerSecond) {
   return `${sensible(mibPerSecond / 1024)} GiB/s`;
 }
 
+/**
+ * One unit for a whole throughput axis, from its largest value in MiB/s:
+ * { factor, label } so that `value * factor` is in `label` and ticks fall on
+ * round numbers of that unit (41 / 82 / 123 KiB/s would not).
+ */
+export function rateUnit(maxMiBPerSecond) {
+  const bytes = (isNumber(maxMiBPerSecond) ? maxMiBPerSecond : 0) * 1024 * 1024;
+  if (bytes < 1024) return { factor: 1024 * 1024, label: 'B/s' };
+  if (bytes < 1024 * 1024) return { factor: 1024, label: 'KiB/s' };
+  if (bytes < 1024 ** 3) return { factor: 1, label: 'MiB/s' };
+  return { factor: 1 / 1024, label: 'GiB/s' };
+}
+
 export function toDate(value) {
   if (value == null) return null;
   const date = value instanceof Date ? value : new Date(value);

@@ -9,6 +9,7 @@ import {
   formatRate,
   formatUsedTotal,
   parseInterval,
+  rateUnit,
   tickFormatter,
 } from './formatters.js';
 
@@ -52,6 +53,15 @@ describe('throughput', () => {
     expect(formatRate(4.5678)).toBe('4.57 MiB/s');
     expect(formatRate(2048)).toBe('2 GiB/s');
     expect(formatRate(undefined)).toBe('—');
+  });
+});
+
+describe('a throughput axis', () => {
+  it('takes one unit from its largest value', () => {
+    expect(rateUnit(0)).toEqual({ factor: 1024 * 1024, label: 'B/s' });
+    expect(rateUnit(0.16)).toEqual({ factor: 1024, label: 'KiB/s' });
+    expect(rateUnit(12)).toEqual({ factor: 1, label: 'MiB/s' });
+    expect(rateUnit(5000).label).toBe('GiB/s');
   });
 });
 
