@@ -149,6 +149,9 @@ def gunicorn_relay(
         "gevent",
         "-w",
         "1",
+        # Open sockets would hold a stop for gunicorn's default 30 s.
+        "--graceful-timeout",
+        "5",
         "--bind",
         f"127.0.0.1:{port}",
         entry,
