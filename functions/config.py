@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 
@@ -25,6 +27,17 @@ def _float(env: Mapping[str, str], name: str, default: float, low: float, high: 
     return value
 
 
+def _switch(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    if raw.strip().lower() in ("1", "on", "true", "yes"):
+        return True
+    if raw.strip().lower() in ("0", "off", "false", "no"):
+        return False
+    raise ConfigError(f"{name} must be on or off, got {raw!r}")
+
+
 def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> int:
     raw = env.get(name)
     if raw in (None, ""):
@@ -36,6 +49,29 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> i
     if value < minimum:
         raise ConfigError(f"{name} must be at least {minimum}, got {value}")
     return value
+
+
+DURATION_UNITS = {"h": 3600, "d": 86400, "w": 7 * 86400, "y": 365 * 86400}
+
+
+def parse_duration(name: str, raw: str) -> timedelta | None:
+    """'36h', '7d', '12w', '2y' (a year is 365 days), or 'forever' (None)."""
+    text = raw.strip().lower()
+    if text == "forever":
+        return None
+    match = re.fullmatch(r"(\d+)\s*([hdwy])", text)
+    if match is None or int(match[1]) == 0:
+        raise ConfigError(
+            f"{name} must be a duration such as 36h, 7d, 12w or 2y, or 'forever'; got {raw!r}"
+        )
+    return timedelta(seconds=int(match[1]) * DURATION_UNITS[match[2]])
+
+
+def _duration(env: Mapping[str, str], name: str, default: timedelta | None) -> timedelta | None:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    return parse_duration(name, raw)
 
 
 @dataclass(frozen=True)
@@ -68,6 +104,13 @@ class Settings:
     alert_disk: float = 90
     alert_for_samples: int = 3
     alert_clear_margin: float = 5
+    # History reads rollup tiers where they serve the request; off reads raw
+    # samples only (to compare the two).
+    history_rollups: bool = True
+    # How long raw samples, minute rollups and hour rollups are kept (None: forever).
+    retention_raw: timedelta | None = timedelta(days=7)
+    retention_minute: timedelta | None = timedelta(days=90)
+    retention_hour: timedelta | None = timedelta(days=730)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -90,6 +133,10 @@ class Settings:
             alert_disk=_float(env, "VIGIE_ALERT_DISK", 90, 1, 100),
             alert_for_samples=_int(env, "VIGIE_ALERT_FOR_SAMPLES", 3),
             alert_clear_margin=_float(env, "VIGIE_ALERT_CLEAR_MARGIN", 5, 0, 99),
+            history_rollups=_switch(env, "VIGIE_HISTORY_ROLLUPS", True),
+            retention_raw=_duration(env, "VIGIE_RETENTION_RAW", timedelta(days=7)),
+            retention_minute=_duration(env, "VIGIE_RETENTION_1M", timedelta(days=90)),
+            retention_hour=_duration(env, "VIGIE_RETENTION_1H", timedelta(days=730)),
         )
         settings.check()
         return settings
@@ -102,6 +149,18 @@ class Settings:
         return settings
 
     def check(self) -> None:
+        forever = timedelta.max
+        raw, minute, hour = (
+            forever if keep is None else keep
+            for keep in (self.retention_raw, self.retention_minute, self.retention_hour)
+        )
+        if raw < timedelta(hours=1):
+            raise ConfigError("VIGIE_RETENTION_RAW must be at least 1h")
+        # Rollups are recomputed from the finer tier, which must still hold them.
+        if raw > minute:
+            raise ConfigError("VIGIE_RETENTION_RAW must not be longer than VIGIE_RETENTION_1M")
+        if minute > hour:
+            raise ConfigError("VIGIE_RETENTION_1M must not be longer than VIGIE_RETENTION_1H")
         if self.db_mode not in ("auto", "pool", "single"):
             raise ConfigError(f"VIGIE_DB_MODE must be auto, pool or single, got {self.db_mode!r}")
         if self.db_prepared_statements not in ("auto", "on", "off"):

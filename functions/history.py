@@ -1,8 +1,18 @@
-"""History: one server's samples over a time range, aggregated into buckets."""
+"""History: one server's samples over a time range, aggregated into buckets.
+
+A request is served from the coarsest rollup tier whose rows fit its buckets
+(hours for 1h buckets and up, minutes for 1m to 30m), with finer data only where
+the range starts or ends inside one of those rows: minute rows, then raw samples,
+for the partial first and last rows. The rollups are updated in the transaction
+that stores each sample (sql/031), so there is no not-yet-rolled-up part to
+stitch on, and every sample in the range counts exactly once.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from flask import Blueprint, jsonify, request
 
@@ -21,6 +31,13 @@ AUTO_BUCKETS = [5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 
                 86400, 604800]  # fmt: skip
 MAX_AUTO_POINTS = 1000
 DEFAULT_RANGE = timedelta(hours=1)
+# Buckets and rollup rows share this origin, so a rollup row never straddles a bucket.
+ORIGIN = datetime(2000, 1, 1, tzinfo=UTC)
+# Rollup tiers, coarsest first: bucket width in seconds.
+TIERS = (3600, 60)
+RAW = 0
+# Timestamps are stored to the microsecond: `to` is inclusive, ranges here are not.
+TICK = timedelta(microseconds=1)
 
 
 def bucket_label(seconds: int) -> str:
@@ -30,64 +47,164 @@ def bucket_label(seconds: int) -> str:
     return f"{seconds}s"
 
 
-def auto_bucket(span: timedelta) -> int:
-    needed = span.total_seconds() / MAX_AUTO_POINTS
+def auto_bucket(span: timedelta, at_least: int = 0) -> int:
+    needed = max(span.total_seconds() / MAX_AUTO_POINTS, at_least)
     return next((b for b in AUTO_BUCKETS if b >= needed), AUTO_BUCKETS[-1])
 
 
-# The sample just before `from` is read too, so the first bucket's throughput has
-# a previous counter value to subtract from.
-HISTORY_QUERY = """
-WITH samples AS (
-    (SELECT recorded_at, network_sent_mb, network_recv_mb, NULL::real AS cpu_percent,
-            NULL::real AS ram_percent, NULL::real AS ram_used_mb, NULL::real AS ram_total_mb,
-            NULL::real AS disk_percent, NULL::real AS disk_used_gb, NULL::real AS disk_total_gb,
-            false AS in_range
-       FROM metrics
-      WHERE server_id = %(server_id)s AND recorded_at < %(from)s
-      ORDER BY recorded_at DESC LIMIT 1)
+def floor_to(moment: datetime, seconds: int) -> datetime:
+    step = timedelta(seconds=seconds)
+    return ORIGIN + ((moment - ORIGIN) // step) * step
+
+
+def ceil_to(moment: datetime, seconds: int) -> datetime:
+    start = floor_to(moment, seconds)
+    return start if start == moment else start + timedelta(seconds=seconds)
+
+
+@dataclass(frozen=True)
+class Piece:
+    """Part of a range read from one source: a rollup tier's rows whose bucket
+    starts in [start, end), or raw samples recorded in [start, end)."""
+
+    source: int  # tier width in seconds, or RAW
+    start: datetime
+    end: datetime
+
+
+def plan(start: datetime, end: datetime, tiers: tuple[int, ...]) -> list[Piece]:
+    """Cover [start, end) with the coarsest tier's whole rows, and the parts at
+    either end that no whole row covers with the next finer tier (raw last)."""
+    if start >= end:
+        return []
+    if not tiers:
+        return [Piece(RAW, start, end)]
+    width, finer = tiers[0], tiers[1:]
+    first, last = ceil_to(start, width), floor_to(end, width)
+    if first >= last:
+        return plan(start, end, finer)
+    return [*plan(start, first, finer), Piece(width, first, last), *plan(last, end, finer)]
+
+
+def tiers_for(bucket: int, rollups: bool = True) -> tuple[int, ...]:
+    """The tiers whose rows each fall inside one bucket of this width."""
+    return tuple(t for t in TIERS if bucket % t == 0) if rollups else ()
+
+
+# Every source yields "partial" rows with the same columns; the buckets are their
+# sums, peaks and last values. A raw sample is a partial row of one sample.
+PARTIAL_COLUMNS = """t, samples, cpu_percent_sum, cpu_percent_max, ram_percent_sum, ram_percent_max,
+    ram_used_mb_sum, ram_total_mb_max, disk_percent_sum, disk_percent_max, disk_used_gb_sum,
+    disk_total_gb_max, network_seconds, network_sent_mb_inc, network_recv_mb_inc,
+    network_sent_mb_s_max, network_recv_mb_s_max, last_at, network_sent_mb_last,
+    network_recv_mb_last"""
+
+TIER_PIECE = """
+SELECT bucket, samples, cpu_percent_sum, cpu_percent_max, ram_percent_sum, ram_percent_max,
+       ram_used_mb_sum, ram_total_mb_max, disk_percent_sum, disk_percent_max, disk_used_gb_sum,
+       disk_total_gb_max, network_seconds, network_sent_mb_inc, network_recv_mb_inc,
+       network_sent_mb_s_max, network_recv_mb_s_max, last_at, network_sent_mb_last,
+       network_recv_mb_last
+  FROM {table}
+ WHERE server_id = %(server_id)s AND seconds = {seconds}
+   AND bucket >= %({start})s AND bucket < %({end})s"""
+
+# The sample before the piece gives its first sample's counter increment. When raw
+# samples before it have expired, the last counters of the minute row before it.
+PREVIOUS_RAW = """
+    (SELECT recorded_at, network_sent_mb, network_recv_mb FROM metrics
+      WHERE server_id = %(server_id)s AND recorded_at < %({start})s
+      ORDER BY recorded_at DESC LIMIT 1)"""
+PREVIOUS_MINUTE = """
     UNION ALL
-    (SELECT recorded_at, network_sent_mb, network_recv_mb, cpu_percent, ram_percent,
-            ram_used_mb, ram_total_mb, disk_percent, disk_used_gb, disk_total_gb, true
-       FROM metrics
-      WHERE server_id = %(server_id)s AND recorded_at BETWEEN %(from)s AND %(to)s)
-), steps AS (
+    (SELECT last_at, network_sent_mb_last, network_recv_mb_last FROM metrics_rollup
+      WHERE server_id = %(server_id)s AND seconds = 60
+        AND bucket <= %({start})s - interval '1 minute'
+      ORDER BY bucket DESC LIMIT 1)"""
+
+RAW_PIECE = """
+SELECT recorded_at, 1, cpu_percent::float8, cpu_percent, ram_percent::float8, ram_percent,
+       ram_used_mb::float8, ram_total_mb, disk_percent::float8, disk_percent,
+       disk_used_gb::float8, disk_total_gb,
+       CASE WHEN inc_sent IS NOT NULL THEN dt END, inc_sent, inc_recv,
+       inc_sent / dt, inc_recv / dt, recorded_at, network_sent_mb, network_recv_mb
+  FROM (
     SELECT *,
-           extract(epoch FROM recorded_at - lag(recorded_at) OVER w)::float8 AS dt,
-           network_sent_mb - lag(network_sent_mb) OVER w AS d_sent,
-           network_recv_mb - lag(network_recv_mb) OVER w AS d_recv
-      FROM samples WINDOW w AS (ORDER BY recorded_at)
-), increments AS (
-    -- A counter that went down was reset (reboot) and restarted from zero.
-    SELECT *,
+           -- A counter that went down was reset (reboot) and restarted from zero.
            CASE WHEN d_sent < 0 THEN network_sent_mb ELSE d_sent END AS inc_sent,
            CASE WHEN d_recv < 0 THEN network_recv_mb ELSE d_recv END AS inc_recv
-      FROM steps WHERE in_range
-)
-SELECT date_bin(%(bucket)s, recorded_at, TIMESTAMPTZ '2000-01-01 00:00:00+00') AS recorded_at,
-       count(*)::int AS samples,
-       round(avg(cpu_percent)::numeric, 2)::float8 AS cpu_percent,
-       max(cpu_percent)::float8 AS cpu_percent_max,
-       round(avg(ram_percent)::numeric, 2)::float8 AS ram_percent,
-       max(ram_percent)::float8 AS ram_percent_max,
-       round(avg(ram_used_mb)::numeric, 2)::float8 AS ram_used_mb,
-       max(ram_total_mb)::float8 AS ram_total_mb,
-       round(avg(disk_percent)::numeric, 2)::float8 AS disk_percent,
-       max(disk_percent)::float8 AS disk_percent_max,
-       round(avg(disk_used_gb)::numeric, 2)::float8 AS disk_used_gb,
-       max(disk_total_gb)::float8 AS disk_total_gb,
-       max(network_sent_mb) AS network_sent_mb,
-       max(network_recv_mb) AS network_recv_mb,
-       round((sum(inc_sent) / nullif(sum(dt) FILTER (WHERE inc_sent IS NOT NULL), 0))::numeric,
+      FROM (
+        SELECT *,
+               extract(epoch FROM recorded_at - lag(recorded_at) OVER w)::float8 AS dt,
+               network_sent_mb - lag(network_sent_mb) OVER w AS d_sent,
+               network_recv_mb - lag(network_recv_mb) OVER w AS d_recv
+          FROM (
+            (SELECT recorded_at, network_sent_mb, network_recv_mb, NULL::real AS cpu_percent,
+                    NULL::real AS ram_percent, NULL::real AS ram_used_mb,
+                    NULL::real AS ram_total_mb, NULL::real AS disk_percent,
+                    NULL::real AS disk_used_gb, NULL::real AS disk_total_gb, false AS in_piece
+               FROM ({previous}) p ORDER BY recorded_at DESC LIMIT 1)
+            UNION ALL
+            (SELECT recorded_at, network_sent_mb, network_recv_mb, cpu_percent, ram_percent,
+                    ram_used_mb, ram_total_mb, disk_percent, disk_used_gb, disk_total_gb, true
+               FROM metrics
+              WHERE server_id = %(server_id)s
+                AND recorded_at >= %({start})s AND recorded_at < %({end})s)
+          ) samples
+        WINDOW w AS (ORDER BY recorded_at)
+      ) steps
+  ) increments
+ WHERE in_piece"""
+
+BUCKETS = """
+SELECT date_bin(%(bucket)s, t, TIMESTAMPTZ '2000-01-01 00:00:00+00') AS recorded_at,
+       sum(samples)::int AS samples,
+       round((sum(cpu_percent_sum) / sum(samples))::numeric, 2)::float8 AS cpu_percent,
+       max(cpu_percent_max)::float8 AS cpu_percent_max,
+       round((sum(ram_percent_sum) / sum(samples))::numeric, 2)::float8 AS ram_percent,
+       max(ram_percent_max)::float8 AS ram_percent_max,
+       round((sum(ram_used_mb_sum) / sum(samples))::numeric, 2)::float8 AS ram_used_mb,
+       max(ram_total_mb_max)::float8 AS ram_total_mb,
+       round((sum(disk_percent_sum) / sum(samples))::numeric, 2)::float8 AS disk_percent,
+       max(disk_percent_max)::float8 AS disk_percent_max,
+       round((sum(disk_used_gb_sum) / sum(samples))::numeric, 2)::float8 AS disk_used_gb,
+       max(disk_total_gb_max)::float8 AS disk_total_gb,
+       (array_agg(network_sent_mb_last ORDER BY last_at DESC))[1] AS network_sent_mb,
+       (array_agg(network_recv_mb_last ORDER BY last_at DESC))[1] AS network_recv_mb,
+       round((sum(network_sent_mb_inc) / nullif(sum(network_seconds), 0))::numeric,
              6)::float8 AS network_sent_mb_s,
-       round((sum(inc_recv) / nullif(sum(dt) FILTER (WHERE inc_recv IS NOT NULL), 0))::numeric,
+       round((sum(network_recv_mb_inc) / nullif(sum(network_seconds), 0))::numeric,
              6)::float8 AS network_recv_mb_s,
-       round(max(inc_sent / nullif(dt, 0))::numeric, 6)::float8 AS network_sent_mb_s_max,
-       round(max(inc_recv / nullif(dt, 0))::numeric, 6)::float8 AS network_recv_mb_s_max
-  FROM increments
+       round(max(network_sent_mb_s_max)::numeric, 6)::float8 AS network_sent_mb_s_max,
+       round(max(network_recv_mb_s_max)::numeric, 6)::float8 AS network_recv_mb_s_max
+  FROM ({pieces}) AS partials ({columns})
  GROUP BY 1
- ORDER BY 1
-"""
+ ORDER BY 1"""
+
+TIER_TABLES = {60: "metrics_1m", 3600: "metrics_1h"}
+
+
+def history_query(
+    server_id: int, start: datetime, end: datetime, bucket: int, rollups: bool = True
+) -> tuple[str, dict[str, Any]]:
+    """The SQL (and its parameters) for the buckets of width `bucket` seconds of
+    the samples recorded in [start, end] (both included)."""
+    pieces = plan(start, end + TICK, tiers_for(bucket, rollups))
+    params: dict[str, Any] = {"server_id": server_id, "bucket": timedelta(seconds=bucket)}
+    parts = []
+    for i, piece in enumerate(pieces):
+        names = {"start": f"start{i}", "end": f"end{i}"}
+        params[names["start"]], params[names["end"]] = piece.start, piece.end
+        if piece.source == RAW:
+            previous = PREVIOUS_RAW + (PREVIOUS_MINUTE if rollups else "")
+            parts.append(RAW_PIECE.format(previous=previous.format(**names), **names))
+        else:
+            table = TIER_TABLES[piece.source]
+            parts.append(TIER_PIECE.format(table=table, seconds=piece.source, **names))
+    if not parts:
+        return "SELECT NULL WHERE false", params
+    pieces_sql = "\nUNION ALL\n".join(f"({p})" for p in parts)
+    return BUCKETS.format(pieces=pieces_sql, columns=PARTIAL_COLUMNS), params
 
 
 @bp.get("/<int:server_id>")
@@ -99,6 +216,7 @@ def history(server_id: int):
     start = parse_time("from", end - DEFAULT_RANGE)
     if start > end:
         raise invalid("from", "must not be after to")
+    rollups = auth.settings().history_rollups
     interval = request.args.get("interval")
     if interval:
         if interval not in INTERVALS:
@@ -114,16 +232,27 @@ def history(server_id: int):
                 f"more than {limit}: choose a larger interval or a shorter range",
                 [{"field": "interval", "reason": f"too small for this range (max {limit} points)"}],
             )
-    else:
-        bucket = auto_bucket(end - start)
 
     with connection() as conn:
-        if conn.execute("SELECT 1 FROM servers WHERE id = %s", [server_id]).fetchone() is None:
+        row = conn.execute(
+            """SELECT (SELECT cutoff FROM metrics_tiers WHERE seconds = 0) AS raw_cutoff,
+                      (SELECT cutoff FROM metrics_tiers WHERE seconds = 60) AS minute_cutoff
+                 FROM servers WHERE id = %s""",
+            [server_id],
+        ).fetchone()
+        if row is None:
             raise not_found(f"server {server_id}")
-        rows = conn.execute(
-            HISTORY_QUERY,
-            {"server_id": server_id, "from": start, "to": end, "bucket": timedelta(seconds=bucket)},
-        ).fetchall()
+        if not interval:
+            # A range that starts where finer data has expired gets buckets the
+            # data that is kept can fill, rather than an empty chart.
+            at_least = 0
+            if rollups and row["raw_cutoff"] is not None and start < row["raw_cutoff"]:
+                at_least = 60
+            if rollups and row["minute_cutoff"] is not None and start < row["minute_cutoff"]:
+                at_least = 3600
+            bucket = auto_bucket(end - start, at_least)
+        sql, params = history_query(server_id, start, end, bucket, rollups)
+        rows = conn.execute(sql, params).fetchall()
     response = jsonify(rows)
     response.headers["Vigie-Interval"] = bucket_label(bucket)
     return response

@@ -20,15 +20,13 @@ SERVER_COLUMNS = """
     s.last_seen, s.is_active, s.interval_seconds,
     l.cpu_percent, l.ram_percent, l.disk_percent, l.recorded_at AS latest_at
 """
-# LATERAL ... LIMIT 1 reads one index entry per server, where DISTINCT ON would
-# sort every sample of every server.
+# The latest sample of each server is kept up to date by the insert trigger (sql/031):
+# one row per server read by key. Over daily partitions, "the newest sample of every
+# server" would probe each partition's index once per server.
 SERVERS_QUERY = f"""
 SELECT {SERVER_COLUMNS}
   FROM servers s
-  LEFT JOIN LATERAL (
-        SELECT m.cpu_percent, m.ram_percent, m.disk_percent, m.recorded_at
-          FROM metrics m WHERE m.server_id = s.id
-         ORDER BY m.recorded_at DESC LIMIT 1) l ON true
+  LEFT JOIN metrics_latest l ON l.server_id = s.id
 """  # noqa: S608 - constant text, no user input
 
 

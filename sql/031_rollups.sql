@@ -1,0 +1,452 @@
+-- Rollup tiers: per server, one row per minute and one per hour, kept current in
+-- the ingest transaction.
+--
+-- Why: a 30-day chart read from raw samples touches ~500,000 rows spread over every
+-- page of the table (~300 ms for one server with 10 servers stored, worse with a
+-- fleet); the same chart from hourly rows reads 720 rows. Each row holds enough to
+-- re-aggregate exactly into any coarser bucket: sums and counts (an average of
+-- averages is wrong without them), peaks, and for the network counters the summed
+-- increments and the seconds they cover, plus the bucket's last counter value and
+-- its time, so throughput stays right across tiers and counter resets.
+--
+-- Why in the ingest transaction (a statement-level trigger), rather than a periodic
+-- job: the rollups are never stale, so a chart needs no seam between rolled-up and
+-- raw data; a late sample (a collector draining its backlog) updates the buckets it
+-- falls in, in the same transaction as the sample; and nothing has to be scheduled
+-- for charts to be right. The cost is measured by bench/rollups.py (ingest before
+-- and after) and stays small: a live sample recomputes one minute (≤ 12 rows) and one
+-- hour (≤ 60 minute rows) through the primary keys.
+
+-- The history tiers and their retention. `cutoff` only moves forward: data older
+-- than it has been (or is being) removed, so a tier is complete from `cutoff` on.
+-- `expired_through` is how far the removal has actually gone (sql/032).
+CREATE TABLE metrics_tiers (
+    name             text PRIMARY KEY,
+    seconds          integer NOT NULL UNIQUE CHECK (seconds >= 0),  -- 0 = raw samples
+    relation         text    NOT NULL UNIQUE,
+    partition_unit   text    NOT NULL CHECK (partition_unit IN ('day', 'week', 'month')),
+    keep             interval CHECK (keep > interval '0'),          -- NULL = forever
+    cutoff           timestamptz,
+    expired_through  timestamptz
+);
+
+INSERT INTO metrics_tiers (name, seconds, relation, partition_unit, keep) VALUES
+    ('raw', 0, 'metrics', 'day', interval '7 days'),
+    ('1m', 60, 'metrics_1m', 'week', interval '90 days'),
+    ('1h', 3600, 'metrics_1h', 'month', interval '2 years');
+
+-- Columns: 8-byte ones first, then 4-byte ones (no alignment padding). Sums are
+-- double precision, and computed in double precision (sum() of `real` values is a
+-- `real`, which loses the digits an average needs).
+CREATE TABLE metrics_rollup (
+    bucket                 timestamptz      NOT NULL,
+    last_at                timestamptz      NOT NULL,  -- time of the bucket's last sample
+    cpu_percent_sum        double precision NOT NULL,
+    ram_percent_sum        double precision NOT NULL,
+    ram_used_mb_sum        double precision NOT NULL,
+    disk_percent_sum       double precision NOT NULL,
+    disk_used_gb_sum       double precision NOT NULL,
+    -- Counter increments of the bucket's samples, each from the sample before it
+    -- (a counter that went down was reset and restarted from zero), and the seconds
+    -- they span: throughput = increments / seconds, whatever the tier.
+    network_seconds        double precision NOT NULL CHECK (network_seconds >= 0),
+    network_sent_mb_inc    double precision NOT NULL,
+    network_recv_mb_inc    double precision NOT NULL,
+    network_sent_mb_s_max  double precision,           -- NULL: no increment in the bucket
+    network_recv_mb_s_max  double precision,
+    network_sent_mb_last   double precision NOT NULL,  -- counters at last_at
+    network_recv_mb_last   double precision NOT NULL,
+    server_id              integer NOT NULL REFERENCES servers (id) ON DELETE CASCADE,
+    seconds                integer NOT NULL,           -- the tier: bucket width
+    samples                integer NOT NULL CHECK (samples > 0),
+    cpu_percent_max        real    NOT NULL,
+    ram_percent_max        real    NOT NULL,
+    ram_total_mb_max       real    NOT NULL,
+    disk_percent_max       real    NOT NULL,
+    disk_total_gb_max      real    NOT NULL,
+    PRIMARY KEY (server_id, seconds, bucket)
+) PARTITION BY LIST (seconds);
+
+-- One partition per tier, itself in time partitions so that retention drops them
+-- whole: weeks of minutes (90 days kept by default), months of hours (2 years).
+CREATE TABLE metrics_1m PARTITION OF metrics_rollup FOR VALUES IN (60)
+    PARTITION BY RANGE (bucket);
+CREATE TABLE metrics_1m_default PARTITION OF metrics_1m DEFAULT;
+CREATE TABLE metrics_1h PARTITION OF metrics_rollup FOR VALUES IN (3600)
+    PARTITION BY RANGE (bucket);
+CREATE TABLE metrics_1h_default PARTITION OF metrics_1h DEFAULT;
+
+DO $$
+BEGIN
+    PERFORM vigie_create_partitions('metrics_1m', 'week', now() - interval '8 days',
+                                    now() + interval '14 days');
+    PERFORM vigie_create_partitions('metrics_1h', 'month', now() - interval '8 days',
+                                    now() + interval '2 months');
+END
+$$;
+
+-- The latest sample of each server, for the server list: one row per server read
+-- by key, where "the newest row of every server" over time partitions would probe
+-- every partition's index once per server.
+CREATE TABLE metrics_latest (
+    server_id    integer PRIMARY KEY REFERENCES servers (id) ON DELETE CASCADE,
+    recorded_at  timestamptz NOT NULL,
+    cpu_percent  real NOT NULL,
+    ram_percent  real NOT NULL,
+    disk_percent real NOT NULL
+) WITH (fillfactor = 50);  -- room for the updates of every sample to stay on-page (HOT)
+
+-- Samples stored already older than the raw retention (a very late backfill): they
+-- count in the rollups, and the next maintenance run removes them (sql/032).
+CREATE TABLE metrics_expired (
+    server_id    integer     NOT NULL,
+    recorded_at  timestamptz NOT NULL
+);
+
+-- Buckets are aligned like the history API's: on 2000-01-01 00:00 UTC.
+CREATE FUNCTION vigie_bucket(p_seconds integer, p_at timestamptz)
+RETURNS timestamptz LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT date_bin(make_interval(secs => p_seconds), p_at, TIMESTAMPTZ '2000-01-01 00:00:00+00')
+$$;
+
+-- The rollup functions are PL/pgSQL, with generic plans, so that their statements
+-- are planned once per connection: planned at every call (as SQL functions are, and
+-- as PL/pgSQL does while custom plans look cheaper, which over partitions they
+-- always do), planning costs many times the execution. Generic plans still skip
+-- the partitions a call does not need, when it runs. Rows are fetched through
+-- LATERAL subqueries kept apart from the join (OFFSET 0), so that a generic plan,
+-- which cannot know how many buckets it gets, still reads each bucket through the
+-- primary key rather than hashing whole partitions.
+
+-- Recomputes the given minutes of the given servers from the raw samples, replacing
+-- their rows. Each sample's counter increment is taken from the sample before it,
+-- which for the first sample of a minute lies in an earlier minute: the raw sample
+-- before the minute, or, if that one has expired, the previous minute row's last
+-- counters.
+CREATE FUNCTION vigie_rollup_minutes(p_servers integer[], p_buckets timestamptz[])
+RETURNS void LANGUAGE plpgsql
+SET plan_cache_mode = force_generic_plan AS $$
+BEGIN
+    WITH keys AS (
+        SELECT DISTINCT k.server_id, k.bucket
+          FROM unnest(p_servers, p_buckets) AS k (server_id, bucket)
+    ), samples AS (
+        SELECT k.server_id, k.bucket, m.recorded_at, m.network_sent_mb, m.network_recv_mb,
+               m.cpu_percent, m.ram_percent, m.ram_used_mb, m.ram_total_mb, m.disk_percent,
+               m.disk_used_gb, m.disk_total_gb, true AS in_bucket
+          FROM keys k
+         CROSS JOIN LATERAL (
+               SELECT * FROM metrics m
+                WHERE m.server_id = k.server_id
+                  AND m.recorded_at >= k.bucket
+                  AND m.recorded_at < k.bucket + interval '1 minute'
+               OFFSET 0) m
+        UNION ALL
+        SELECT k.server_id, k.bucket, p.recorded_at, p.network_sent_mb, p.network_recv_mb,
+               NULL, NULL, NULL, NULL, NULL, NULL, NULL, false
+          FROM keys k
+         CROSS JOIN LATERAL (
+               SELECT x.* FROM (
+                   (SELECT m.recorded_at, m.network_sent_mb, m.network_recv_mb
+                      FROM metrics m
+                     WHERE m.server_id = k.server_id AND m.recorded_at < k.bucket
+                     ORDER BY m.recorded_at DESC LIMIT 1)
+                   UNION ALL
+                   (SELECT r.last_at, r.network_sent_mb_last, r.network_recv_mb_last
+                      FROM metrics_rollup r
+                     WHERE r.server_id = k.server_id AND r.seconds = 60 AND r.bucket < k.bucket
+                     ORDER BY r.bucket DESC LIMIT 1)
+               ) x ORDER BY x.recorded_at DESC LIMIT 1) p
+    ), steps AS (
+        SELECT s.*,
+               extract(epoch FROM s.recorded_at - lag(s.recorded_at) OVER w)::float8 AS dt,
+               s.network_sent_mb - lag(s.network_sent_mb) OVER w AS d_sent,
+               s.network_recv_mb - lag(s.network_recv_mb) OVER w AS d_recv
+          FROM samples s
+        WINDOW w AS (PARTITION BY s.server_id, s.bucket ORDER BY s.recorded_at)
+    ), increments AS (
+        SELECT st.*,
+               CASE WHEN d_sent < 0 THEN network_sent_mb ELSE d_sent END AS inc_sent,
+               CASE WHEN d_recv < 0 THEN network_recv_mb ELSE d_recv END AS inc_recv
+          FROM steps st WHERE in_bucket
+    )
+    INSERT INTO metrics_rollup AS r (
+        server_id, seconds, bucket, samples, last_at,
+        cpu_percent_sum, cpu_percent_max, ram_percent_sum, ram_percent_max, ram_used_mb_sum,
+        ram_total_mb_max, disk_percent_sum, disk_percent_max, disk_used_gb_sum,
+        disk_total_gb_max, network_seconds, network_sent_mb_inc, network_recv_mb_inc,
+        network_sent_mb_s_max, network_recv_mb_s_max, network_sent_mb_last,
+        network_recv_mb_last)
+    SELECT server_id, 60, bucket, count(*), max(recorded_at),
+           sum(cpu_percent::float8), max(cpu_percent), sum(ram_percent::float8),
+           max(ram_percent), sum(ram_used_mb::float8), max(ram_total_mb),
+           sum(disk_percent::float8), max(disk_percent), sum(disk_used_gb::float8),
+           max(disk_total_gb),
+           coalesce(sum(dt) FILTER (WHERE inc_sent IS NOT NULL), 0),
+           coalesce(sum(inc_sent), 0), coalesce(sum(inc_recv), 0),
+           max(inc_sent / dt), max(inc_recv / dt),
+           (array_agg(network_sent_mb ORDER BY recorded_at DESC))[1],
+           (array_agg(network_recv_mb ORDER BY recorded_at DESC))[1]
+      FROM increments
+     GROUP BY server_id, bucket
+    ON CONFLICT (server_id, seconds, bucket) DO UPDATE SET
+        samples = EXCLUDED.samples, last_at = EXCLUDED.last_at,
+        cpu_percent_sum = EXCLUDED.cpu_percent_sum, cpu_percent_max = EXCLUDED.cpu_percent_max,
+        ram_percent_sum = EXCLUDED.ram_percent_sum, ram_percent_max = EXCLUDED.ram_percent_max,
+        ram_used_mb_sum = EXCLUDED.ram_used_mb_sum, ram_total_mb_max = EXCLUDED.ram_total_mb_max,
+        disk_percent_sum = EXCLUDED.disk_percent_sum,
+        disk_percent_max = EXCLUDED.disk_percent_max,
+        disk_used_gb_sum = EXCLUDED.disk_used_gb_sum,
+        disk_total_gb_max = EXCLUDED.disk_total_gb_max,
+        network_seconds = EXCLUDED.network_seconds,
+        network_sent_mb_inc = EXCLUDED.network_sent_mb_inc,
+        network_recv_mb_inc = EXCLUDED.network_recv_mb_inc,
+        network_sent_mb_s_max = EXCLUDED.network_sent_mb_s_max,
+        network_recv_mb_s_max = EXCLUDED.network_recv_mb_s_max,
+        network_sent_mb_last = EXCLUDED.network_sent_mb_last,
+        network_recv_mb_last = EXCLUDED.network_recv_mb_last;
+END
+$$;
+
+-- Recomputes the given hours of the given servers from their minute rows.
+CREATE FUNCTION vigie_rollup_hours(p_servers integer[], p_buckets timestamptz[])
+RETURNS void LANGUAGE plpgsql
+SET plan_cache_mode = force_generic_plan AS $$
+BEGIN
+    WITH keys AS (
+        SELECT DISTINCT k.server_id, k.bucket
+          FROM unnest(p_servers, p_buckets) AS k (server_id, bucket)
+    )
+    INSERT INTO metrics_rollup AS r (
+        server_id, seconds, bucket, samples, last_at,
+        cpu_percent_sum, cpu_percent_max, ram_percent_sum, ram_percent_max, ram_used_mb_sum,
+        ram_total_mb_max, disk_percent_sum, disk_percent_max, disk_used_gb_sum,
+        disk_total_gb_max, network_seconds, network_sent_mb_inc, network_recv_mb_inc,
+        network_sent_mb_s_max, network_recv_mb_s_max, network_sent_mb_last,
+        network_recv_mb_last)
+    SELECT k.server_id, 3600, k.bucket, sum(m.samples), max(m.last_at),
+           sum(m.cpu_percent_sum), max(m.cpu_percent_max), sum(m.ram_percent_sum),
+           max(m.ram_percent_max), sum(m.ram_used_mb_sum), max(m.ram_total_mb_max),
+           sum(m.disk_percent_sum), max(m.disk_percent_max), sum(m.disk_used_gb_sum),
+           max(m.disk_total_gb_max), sum(m.network_seconds), sum(m.network_sent_mb_inc),
+           sum(m.network_recv_mb_inc), max(m.network_sent_mb_s_max),
+           max(m.network_recv_mb_s_max),
+           (array_agg(m.network_sent_mb_last ORDER BY m.last_at DESC))[1],
+           (array_agg(m.network_recv_mb_last ORDER BY m.last_at DESC))[1]
+      FROM keys k
+     CROSS JOIN LATERAL (
+           SELECT * FROM metrics_rollup m
+            WHERE m.server_id = k.server_id AND m.seconds = 60
+              AND m.bucket >= k.bucket AND m.bucket < k.bucket + interval '1 hour'
+           OFFSET 0) m
+     GROUP BY k.server_id, k.bucket
+    ON CONFLICT (server_id, seconds, bucket) DO UPDATE SET
+        samples = EXCLUDED.samples, last_at = EXCLUDED.last_at,
+        cpu_percent_sum = EXCLUDED.cpu_percent_sum, cpu_percent_max = EXCLUDED.cpu_percent_max,
+        ram_percent_sum = EXCLUDED.ram_percent_sum, ram_percent_max = EXCLUDED.ram_percent_max,
+        ram_used_mb_sum = EXCLUDED.ram_used_mb_sum, ram_total_mb_max = EXCLUDED.ram_total_mb_max,
+        disk_percent_sum = EXCLUDED.disk_percent_sum,
+        disk_percent_max = EXCLUDED.disk_percent_max,
+        disk_used_gb_sum = EXCLUDED.disk_used_gb_sum,
+        disk_total_gb_max = EXCLUDED.disk_total_gb_max,
+        network_seconds = EXCLUDED.network_seconds,
+        network_sent_mb_inc = EXCLUDED.network_sent_mb_inc,
+        network_recv_mb_inc = EXCLUDED.network_recv_mb_inc,
+        network_sent_mb_s_max = EXCLUDED.network_sent_mb_s_max,
+        network_recv_mb_s_max = EXCLUDED.network_recv_mb_s_max,
+        network_sent_mb_last = EXCLUDED.network_sent_mb_last,
+        network_recv_mb_last = EXCLUDED.network_recv_mb_last;
+END
+$$;
+
+-- Adds samples to the buckets of width p_seconds they fall in, without the other
+-- samples of those buckets: for buckets whose finer data has expired, so that they
+-- can no longer be recomputed. Sums, counts and peaks stay exact; increments are
+-- taken between the given samples only.
+CREATE FUNCTION vigie_rollup_merge(p_seconds integer, p_samples metrics[])
+RETURNS void LANGUAGE plpgsql
+SET plan_cache_mode = force_generic_plan AS $$
+BEGIN
+    WITH samples AS (
+        SELECT s.*, vigie_bucket(p_seconds, s.recorded_at) AS bucket
+          FROM unnest(p_samples) s
+    ), steps AS (
+        SELECT s.*,
+               extract(epoch FROM s.recorded_at - lag(s.recorded_at) OVER w)::float8 AS dt,
+               s.network_sent_mb - lag(s.network_sent_mb) OVER w AS d_sent,
+               s.network_recv_mb - lag(s.network_recv_mb) OVER w AS d_recv
+          FROM samples s
+        WINDOW w AS (PARTITION BY s.server_id ORDER BY s.recorded_at)
+    ), increments AS (
+        SELECT st.*,
+               CASE WHEN d_sent < 0 THEN network_sent_mb ELSE d_sent END AS inc_sent,
+               CASE WHEN d_recv < 0 THEN network_recv_mb ELSE d_recv END AS inc_recv
+          FROM steps st
+    )
+    INSERT INTO metrics_rollup AS r (
+        server_id, seconds, bucket, samples, last_at,
+        cpu_percent_sum, cpu_percent_max, ram_percent_sum, ram_percent_max, ram_used_mb_sum,
+        ram_total_mb_max, disk_percent_sum, disk_percent_max, disk_used_gb_sum,
+        disk_total_gb_max, network_seconds, network_sent_mb_inc, network_recv_mb_inc,
+        network_sent_mb_s_max, network_recv_mb_s_max, network_sent_mb_last,
+        network_recv_mb_last)
+    SELECT server_id, p_seconds, bucket, count(*), max(recorded_at),
+           sum(cpu_percent::float8), max(cpu_percent), sum(ram_percent::float8),
+           max(ram_percent), sum(ram_used_mb::float8), max(ram_total_mb),
+           sum(disk_percent::float8), max(disk_percent), sum(disk_used_gb::float8),
+           max(disk_total_gb),
+           coalesce(sum(dt) FILTER (WHERE inc_sent IS NOT NULL), 0),
+           coalesce(sum(inc_sent), 0), coalesce(sum(inc_recv), 0),
+           max(inc_sent / dt), max(inc_recv / dt),
+           (array_agg(network_sent_mb ORDER BY recorded_at DESC))[1],
+           (array_agg(network_recv_mb ORDER BY recorded_at DESC))[1]
+      FROM increments
+     GROUP BY server_id, bucket
+    ON CONFLICT (server_id, seconds, bucket) DO UPDATE SET
+        samples = r.samples + EXCLUDED.samples,
+        cpu_percent_sum = r.cpu_percent_sum + EXCLUDED.cpu_percent_sum,
+        cpu_percent_max = greatest(r.cpu_percent_max, EXCLUDED.cpu_percent_max),
+        ram_percent_sum = r.ram_percent_sum + EXCLUDED.ram_percent_sum,
+        ram_percent_max = greatest(r.ram_percent_max, EXCLUDED.ram_percent_max),
+        ram_used_mb_sum = r.ram_used_mb_sum + EXCLUDED.ram_used_mb_sum,
+        ram_total_mb_max = greatest(r.ram_total_mb_max, EXCLUDED.ram_total_mb_max),
+        disk_percent_sum = r.disk_percent_sum + EXCLUDED.disk_percent_sum,
+        disk_percent_max = greatest(r.disk_percent_max, EXCLUDED.disk_percent_max),
+        disk_used_gb_sum = r.disk_used_gb_sum + EXCLUDED.disk_used_gb_sum,
+        disk_total_gb_max = greatest(r.disk_total_gb_max, EXCLUDED.disk_total_gb_max),
+        network_seconds = r.network_seconds + EXCLUDED.network_seconds,
+        network_sent_mb_inc = r.network_sent_mb_inc + EXCLUDED.network_sent_mb_inc,
+        network_recv_mb_inc = r.network_recv_mb_inc + EXCLUDED.network_recv_mb_inc,
+        network_sent_mb_s_max = greatest(r.network_sent_mb_s_max, EXCLUDED.network_sent_mb_s_max),
+        network_recv_mb_s_max = greatest(r.network_recv_mb_s_max, EXCLUDED.network_recv_mb_s_max),
+        last_at = greatest(r.last_at, EXCLUDED.last_at),
+        network_sent_mb_last = CASE WHEN EXCLUDED.last_at > r.last_at
+                                    THEN EXCLUDED.network_sent_mb_last
+                                    ELSE r.network_sent_mb_last END,
+        network_recv_mb_last = CASE WHEN EXCLUDED.last_at > r.last_at
+                                    THEN EXCLUDED.network_recv_mb_last
+                                    ELSE r.network_recv_mb_last END;
+END
+$$;
+
+-- Retention (sql/032) and this trigger agree through this lock: every insert
+-- statement holds it shared, and moving a cutoff takes it exclusively, so once a
+-- cutoff has moved, every sample written before it was committed and every later
+-- statement sees the new cutoff.
+CREATE FUNCTION vigie_retention_lock_key() RETURNS bigint
+LANGUAGE sql IMMUTABLE AS $$ SELECT 7263540190326001::bigint $$;
+
+-- After every INSERT statement on metrics (one call per request, whatever the
+-- number of samples): update the rollups and the latest sample of the servers
+-- written to.
+CREATE FUNCTION vigie_metrics_inserted() RETURNS trigger
+LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$
+DECLARE
+    v_raw_cutoff    timestamptz;
+    v_minute_cutoff timestamptz;
+    v_hour_cutoff   timestamptz;
+    v_servers       integer[];
+    v_buckets       timestamptz[];
+    v_old           metrics[];
+BEGIN
+    PERFORM pg_advisory_xact_lock_shared(vigie_retention_lock_key());
+    SELECT coalesce(max(cutoff) FILTER (WHERE seconds = 0), '-infinity'),
+           coalesce(max(cutoff) FILTER (WHERE seconds = 60), '-infinity'),
+           coalesce(max(cutoff) FILTER (WHERE seconds = 3600), '-infinity')
+      INTO v_raw_cutoff, v_minute_cutoff, v_hour_cutoff
+      FROM metrics_tiers;
+
+    -- Minutes whose raw samples are all still kept are recomputed from them: the
+    -- minutes of the new samples, and the minute of the sample that follows each
+    -- new one (a late sample changes its successor's counter increment). The
+    -- successor can only fall in a minute not already recomputed when the next new
+    -- sample is more than a minute later, so only then is it looked up.
+    SELECT array_agg(t.server_id), array_agg(t.bucket) INTO v_servers, v_buckets
+      FROM (SELECT DISTINCT x.server_id, vigie_bucket(60, x.recorded_at) AS bucket
+              FROM (SELECT n.server_id, n.recorded_at FROM new_rows n
+                    UNION ALL
+                    SELECT g.server_id, nx.recorded_at
+                      FROM (SELECT n.server_id, n.recorded_at,
+                                   lead(n.recorded_at) OVER (PARTITION BY n.server_id
+                                                             ORDER BY n.recorded_at) AS next_new
+                              FROM new_rows n) g
+                     CROSS JOIN LATERAL (
+                           SELECT m.recorded_at FROM metrics m
+                            WHERE m.server_id = g.server_id AND m.recorded_at > g.recorded_at
+                              AND m.recorded_at < coalesce(g.next_new, 'infinity')
+                            ORDER BY m.recorded_at LIMIT 1) nx
+                     WHERE g.next_new IS NULL
+                        OR vigie_bucket(60, g.next_new) > vigie_bucket(60, g.recorded_at)
+                                                          + interval '1 minute') x) t
+     WHERE t.bucket >= v_raw_cutoff;
+    IF v_servers IS NOT NULL THEN
+        PERFORM vigie_rollup_minutes(v_servers, v_buckets);
+    END IF;
+
+    -- A very late sample, in a minute whose raw samples have (partly) expired, is
+    -- added to the rollups it still has: it cannot be recomputed with the samples
+    -- around it. Its raw row is removed by the next maintenance run.
+    IF v_raw_cutoff > '-infinity' THEN
+        SELECT array_agg(n) INTO v_old FROM new_rows n
+         WHERE vigie_bucket(60, n.recorded_at) < v_raw_cutoff;
+        IF v_old IS NOT NULL THEN
+            INSERT INTO metrics_expired (server_id, recorded_at)
+            SELECT server_id, recorded_at FROM new_rows WHERE recorded_at < v_raw_cutoff;
+            PERFORM vigie_rollup_merge(60, array_agg(o)) FROM unnest(v_old) o
+             WHERE vigie_bucket(60, o.recorded_at) + interval '1 minute' > v_minute_cutoff
+            HAVING count(*) > 0;
+            -- Hours whose minutes have (partly) expired cannot be recomputed either.
+            PERFORM vigie_rollup_merge(3600, array_agg(o)) FROM unnest(v_old) o
+             WHERE vigie_bucket(3600, o.recorded_at) + interval '1 minute' <= v_minute_cutoff
+               AND vigie_bucket(3600, o.recorded_at) + interval '1 hour' > v_hour_cutoff
+            HAVING count(*) > 0;
+        END IF;
+    END IF;
+
+    -- Hours whose minutes are all still kept are recomputed from them.
+    SELECT array_agg(t.server_id), array_agg(t.bucket) INTO v_servers, v_buckets
+      FROM (SELECT DISTINCT x.server_id, vigie_bucket(3600, x.bucket) AS bucket
+              FROM unnest(v_servers, v_buckets) AS x (server_id, bucket)
+            UNION
+            SELECT n.server_id, vigie_bucket(3600, n.recorded_at) FROM new_rows n) t
+     WHERE t.bucket + interval '1 minute' > v_minute_cutoff
+       AND t.bucket + interval '1 hour' > v_hour_cutoff;
+    IF v_servers IS NOT NULL THEN
+        PERFORM vigie_rollup_hours(v_servers, v_buckets);
+    END IF;
+
+    INSERT INTO metrics_latest AS l (server_id, recorded_at, cpu_percent, ram_percent,
+                                     disk_percent)
+    SELECT DISTINCT ON (n.server_id) n.server_id, n.recorded_at, n.cpu_percent,
+           n.ram_percent, n.disk_percent
+      FROM new_rows n ORDER BY n.server_id, n.recorded_at DESC
+    ON CONFLICT (server_id) DO UPDATE SET
+        recorded_at = EXCLUDED.recorded_at, cpu_percent = EXCLUDED.cpu_percent,
+        ram_percent = EXCLUDED.ram_percent, disk_percent = EXCLUDED.disk_percent
+     WHERE EXCLUDED.recorded_at > l.recorded_at;
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER metrics_rollup_after_insert
+    AFTER INSERT ON metrics REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION vigie_metrics_inserted();
+
+-- Samples stored before this migration: roll them up once.
+DO $$
+BEGIN
+    PERFORM vigie_rollup_minutes(array_agg(server_id), array_agg(bucket))
+       FROM (SELECT DISTINCT server_id, vigie_bucket(60, recorded_at) AS bucket
+               FROM metrics) k
+     HAVING count(*) > 0;
+    PERFORM vigie_rollup_hours(array_agg(server_id), array_agg(bucket))
+       FROM (SELECT DISTINCT server_id, vigie_bucket(3600, bucket) AS bucket
+               FROM metrics_rollup WHERE seconds = 60) k
+     HAVING count(*) > 0;
+    INSERT INTO metrics_latest (server_id, recorded_at, cpu_percent, ram_percent,
+                                disk_percent)
+    SELECT DISTINCT ON (server_id) server_id, recorded_at, cpu_percent, ram_percent,
+           disk_percent
+      FROM metrics ORDER BY server_id, recorded_at DESC;
+END
+$$;
