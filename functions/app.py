@@ -53,9 +53,9 @@ class JSONProvider(DefaultJSONProvider):
 
 
 def all_blueprints() -> list[Blueprint]:
-    from . import alerts, history, metrics, servers
+    from . import alerts, history, metrics, servers, stats
 
-    return [servers.bp, metrics.bp, history.bp, alerts.bp]
+    return [servers.bp, metrics.bp, history.bp, alerts.bp, stats.bp]
 
 
 def create_app(

@@ -54,6 +54,51 @@ def migrate(database_url: str | None) -> None:
         click.echo("database is up to date")
 
 
+@cli.command()
+@db_option
+@click.option(
+    "--every",
+    type=click.IntRange(min=1),
+    help="Keep running, once every this many seconds. Default: run once and exit.",
+)
+def maintain(database_url: str | None, every: int | None) -> None:
+    """Apply history retention (VIGIE_RETENTION_*) and create the coming partitions.
+
+    The relay does this every minute; run it yourself (or from cron) when no relay
+    runs. Runs are claimed in the database, so any number may be scheduled.
+    """
+    from datetime import timedelta
+
+    from .config import ConfigError, Settings
+    from .maintenance import maintain as run_maintenance
+
+    url = globals()["database_url"](database_url)
+    try:
+        settings = Settings.from_env()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    while True:
+        try:
+            # Run now, whenever the previous run was: this is the operator asking.
+            report = run_maintenance(url, settings, min_interval=timedelta(0))
+        except Exception as exc:  # a clear sentence, not a traceback
+            raise click.ClickException(f"maintenance failed: {exc}") from exc
+        if not report.get("ran"):
+            click.echo("another process is running maintenance right now")
+        else:
+            for tier in sorted(report["tiers"], key=["raw", "1m", "1h"].index):
+                done = report["tiers"][tier]
+                click.echo(
+                    f"{tier}: kept from {done['cutoff']}, {done['partitions_dropped']} "
+                    f"partition(s) dropped, {done['rows_deleted']} row(s) deleted"
+                )
+            if not report["tiers"]:
+                click.echo("nothing to expire: every tier is kept forever")
+        if every is None:
+            return
+        time.sleep(every)
+
+
 @cli.group()
 def db() -> None:
     """The embedded PostgreSQL (used when DATABASE_URL is not set)."""

@@ -24,7 +24,7 @@ REQUESTS: list[type[BaseModel]] = [
 ]  # fmt: skip
 RESPONSES: list[type[BaseModel]] = [
     s.Error, s.Registered, s.Server, s.Stored, s.BatchStored, s.CurrentMetrics, s.HistoryPoint,
-    s.Health, s.AlertRules, s.Alert,
+    s.Health, s.AlertRules, s.Alert, s.HistoryStats,
 ]  # fmt: skip
 ERRORS = {
     400: "Malformed input: one entry in `details` per bad field",
@@ -237,6 +237,16 @@ def build_spec() -> dict[str, Any]:
                 (400, *READ_ERRORS, 404),
                 security="dashboard",
                 parameters=[server_id_param("serverId"), state_param("all"), limit_param],
+            )  # fmt: skip
+        },
+        "/api/stats": {
+            "get": operation(
+                "What history costs: rows and bytes per tier",
+                {200: ("Raw samples and each rollup tier", ref(s.HistoryStats))},
+                READ_ERRORS,
+                security="dashboard",
+                description="Raw samples are kept VIGIE_RETENTION_RAW, minute rollups "
+                "VIGIE_RETENTION_1M and hour rollups VIGIE_RETENTION_1H.",
             )  # fmt: skip
         },
         "/api/health": {

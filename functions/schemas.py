@@ -231,6 +231,27 @@ class HistoryPoint(BaseModel):
     network_recv_mb_s_max: float | None
 
 
+class TierStats(BaseModel):
+    tier: str = Field(description="raw, 1m or 1h")
+    bucket_seconds: int | None = Field(description="width of a rollup row; null for raw samples")
+    retention_seconds: int | None = Field(description="how long this tier is kept; null: forever")
+    expired_before: datetime | None = Field(
+        description="data older than this has been removed; null: nothing expired yet"
+    )
+    partitions: int
+    rows: int = Field(description="estimated by PostgreSQL's statistics (exact after ANALYZE)")
+    bytes: int = Field(description="on disk: table, indexes and TOAST")
+    bytes_per_row: float | None
+
+
+class HistoryStats(BaseModel):
+    tiers: list[TierStats]
+    total_bytes: int
+    maintained_at: datetime | None = Field(
+        description="when retention last ran; null: never (see the README's maintenance section)"
+    )
+
+
 class Health(BaseModel):
     status: str
     database: str

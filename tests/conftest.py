@@ -89,7 +89,14 @@ def db(direct_database_url: str) -> Iterator[psycopg.Connection]:
     ) as conn:
         conn.execute(
             "TRUNCATE servers, metrics, metric_writes, alerts, alert_rules, alert_state, "
-            "alert_notifications RESTART IDENTITY CASCADE"
+            "alert_notifications, metrics_expired RESTART IDENTITY CASCADE"
+        )
+        # History retention back to its defaults, as if maintenance never ran.
+        conn.execute("UPDATE metrics_tiers SET cutoff = NULL, expired_through = NULL")
+        conn.execute("SELECT vigie_set_retention('7 days', '90 days', '730 days')")
+        conn.execute(
+            "UPDATE metrics_maintenance SET started_at = NULL, finished_at = NULL,"
+            " lease_until = NULL"
         )
         yield conn
 

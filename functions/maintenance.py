@@ -1,0 +1,50 @@
+"""History upkeep: retention and the coming days' partitions.
+
+The work is the SQL procedure ``vigie_maintain()`` (sql/032), which claims the run
+in the database: however many processes call :func:`maintain` (every relay
+instance does, once a minute), one run happens at a time, at most every
+``min_interval``. On Supabase, pg_cron can call the procedure instead::
+
+    SELECT vigie_set_retention('7 days', '90 days', '2 years');
+    SELECT cron.schedule('vigie-maintain', '* * * * *', 'CALL vigie_maintain()');
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+import psycopg
+
+from .config import Settings
+
+log = logging.getLogger("vigie.maintenance")
+
+DEFAULT_MIN_INTERVAL = timedelta(seconds=30)
+
+
+def set_retention(conn: psycopg.Connection, settings: Settings) -> None:
+    """Store the configured retention where the procedure (and pg_cron) reads it."""
+    conn.execute(
+        "SELECT vigie_set_retention(%s, %s, %s)",
+        [settings.retention_raw, settings.retention_minute, settings.retention_hour],
+    )
+
+
+def maintain(
+    database_url: str, settings: Settings, min_interval: timedelta = DEFAULT_MIN_INTERVAL
+) -> dict[str, Any]:
+    """Apply the configured retention and create the coming partitions, unless
+    another process ran it less than ``min_interval`` ago (or is running it).
+    Returns the procedure's report: ``{"ran": false}`` when it did not run."""
+    # The procedure commits between its steps: it must not run inside a transaction.
+    with psycopg.connect(
+        database_url, autocommit=True, application_name="vigie-maintenance"
+    ) as conn:
+        set_retention(conn, settings)
+        row = conn.execute("CALL vigie_maintain(NULL, %s)", [min_interval]).fetchone()
+    report = row[0] if row else {"ran": False}
+    if report.get("ran"):
+        log.info("history maintenance: %s", report)
+    return report
