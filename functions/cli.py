@@ -86,7 +86,7 @@ def maintain(database_url: str | None, every: int | None) -> None:
         if not report.get("ran"):
             click.echo("another process is running maintenance right now")
         else:
-            for tier in sorted(report["tiers"], key=["raw", "1m", "1h"].index):
+            for tier in sorted(report["tiers"], key=["raw", "1m", "5m", "1h"].index):
                 done = report["tiers"][tier]
                 click.echo(
                     f"{tier}: kept from {done['cutoff']}, {done['partitions_dropped']} "

@@ -107,10 +107,14 @@ class Settings:
     # History reads rollup tiers where they serve the request; off reads raw
     # samples only (to compare the two).
     history_rollups: bool = True
-    # How long raw samples, minute rollups and hour rollups are kept (None: forever).
+    # How long raw samples and each rollup tier are kept (None: forever).
     retention_raw: timedelta | None = timedelta(days=7)
     retention_minute: timedelta | None = timedelta(days=90)
+    retention_5min: timedelta | None = timedelta(days=180)
     retention_hour: timedelta | None = timedelta(days=730)
+    # How often each relay offers to run history maintenance (retention, partitions),
+    # seconds; 0 leaves it to `vigie maintain` or pg_cron.
+    maintenance_seconds: int = 60
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -136,7 +140,9 @@ class Settings:
             history_rollups=_switch(env, "VIGIE_HISTORY_ROLLUPS", True),
             retention_raw=_duration(env, "VIGIE_RETENTION_RAW", timedelta(days=7)),
             retention_minute=_duration(env, "VIGIE_RETENTION_1M", timedelta(days=90)),
+            retention_5min=_duration(env, "VIGIE_RETENTION_5M", timedelta(days=180)),
             retention_hour=_duration(env, "VIGIE_RETENTION_1H", timedelta(days=730)),
+            maintenance_seconds=_int(env, "VIGIE_MAINTENANCE_SECONDS", 60, minimum=0),
         )
         settings.check()
         return settings
@@ -149,18 +155,20 @@ class Settings:
         return settings
 
     def check(self) -> None:
-        forever = timedelta.max
-        raw, minute, hour = (
-            forever if keep is None else keep
-            for keep in (self.retention_raw, self.retention_minute, self.retention_hour)
-        )
-        if raw < timedelta(hours=1):
+        keeps = {
+            "VIGIE_RETENTION_RAW": self.retention_raw,
+            "VIGIE_RETENTION_1M": self.retention_minute,
+            "VIGIE_RETENTION_5M": self.retention_5min,
+            "VIGIE_RETENTION_1H": self.retention_hour,
+        }
+        if self.retention_raw is not None and self.retention_raw < timedelta(hours=1):
             raise ConfigError("VIGIE_RETENTION_RAW must be at least 1h")
         # Rollups are recomputed from the finer tier, which must still hold them.
-        if raw > minute:
-            raise ConfigError("VIGIE_RETENTION_RAW must not be longer than VIGIE_RETENTION_1M")
-        if minute > hour:
-            raise ConfigError("VIGIE_RETENTION_1M must not be longer than VIGIE_RETENTION_1H")
+        names = list(keeps)
+        for finer, coarser in zip(names, names[1:], strict=False):
+            forever = timedelta.max
+            if (keeps[finer] or forever) > (keeps[coarser] or forever):
+                raise ConfigError(f"{finer} must not be longer than {coarser}")
         if self.db_mode not in ("auto", "pool", "single"):
             raise ConfigError(f"VIGIE_DB_MODE must be auto, pool or single, got {self.db_mode!r}")
         if self.db_prepared_statements not in ("auto", "on", "off"):

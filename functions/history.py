@@ -1,11 +1,12 @@
 """History: one server's samples over a time range, aggregated into buckets.
 
 A request is served from the coarsest rollup tier whose rows fit its buckets
-(hours for 1h buckets and up, minutes for 1m to 30m), with finer data only where
-the range starts or ends inside one of those rows: minute rows, then raw samples,
-for the partial first and last rows. The rollups are updated in the transaction
-that stores each sample (sql/031), so there is no not-yet-rolled-up part to
-stitch on, and every sample in the range counts exactly once.
+(hours for 1h buckets and up, 5 minutes for 5m to 30m, minutes for 1m and 2m),
+with finer data only where the range starts or ends inside one of those rows:
+the finer tiers, then raw samples, for the partial first and last rows. The
+rollups are updated in the transaction that stores each sample (sql/031), so
+there is no not-yet-rolled-up part to stitch on, and every sample in the range
+counts exactly once.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ DEFAULT_RANGE = timedelta(hours=1)
 # Buckets and rollup rows share this origin, so a rollup row never straddles a bucket.
 ORIGIN = datetime(2000, 1, 1, tzinfo=UTC)
 # Rollup tiers, coarsest first: bucket width in seconds.
-TIERS = (3600, 60)
+TIERS = (3600, 300, 60)
 RAW = 0
 # Timestamps are stored to the microsecond: `to` is inclusive, ranges here are not.
 TICK = timedelta(microseconds=1)
@@ -181,7 +182,7 @@ SELECT date_bin(%(bucket)s, t, TIMESTAMPTZ '2000-01-01 00:00:00+00') AS recorded
  GROUP BY 1
  ORDER BY 1"""
 
-TIER_TABLES = {60: "metrics_1m", 3600: "metrics_1h"}
+TIER_TABLES = {60: "metrics_1m", 300: "metrics_5m", 3600: "metrics_1h"}
 
 
 def history_query(
@@ -235,21 +236,21 @@ def history(server_id: int):
 
     with connection() as conn:
         row = conn.execute(
-            """SELECT (SELECT cutoff FROM metrics_tiers WHERE seconds = 0) AS raw_cutoff,
-                      (SELECT cutoff FROM metrics_tiers WHERE seconds = 60) AS minute_cutoff
+            """SELECT (SELECT array_agg(ARRAY[seconds::float8,
+                                              extract(epoch FROM vigie_kept_from(seconds, cutoff))]
+                                        ORDER BY seconds) FROM metrics_tiers) AS kept
                  FROM servers WHERE id = %s""",
             [server_id],
         ).fetchone()
         if row is None:
             raise not_found(f"server {server_id}")
         if not interval:
-            # A range that starts where finer data has expired gets buckets the
-            # data that is kept can fill, rather than an empty chart.
+            # A range that starts where finer data has expired gets buckets that the
+            # data still kept can fill, rather than an empty chart.
             at_least = 0
-            if rollups and row["raw_cutoff"] is not None and start < row["raw_cutoff"]:
-                at_least = 60
-            if rollups and row["minute_cutoff"] is not None and start < row["minute_cutoff"]:
-                at_least = 3600
+            if rollups:
+                kept = [(int(s), k) for s, k in row["kept"]]
+                at_least = next((s for s, k in kept if k <= start.timestamp()), TIERS[0])
             bucket = auto_bucket(end - start, at_least)
         sql, params = history_query(server_id, start, end, bucket, rollups)
         rows = conn.execute(sql, params).fetchall()

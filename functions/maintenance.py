@@ -5,13 +5,16 @@ in the database: however many processes call :func:`maintain` (every relay
 instance does, once a minute), one run happens at a time, at most every
 ``min_interval``. On Supabase, pg_cron can call the procedure instead::
 
-    SELECT vigie_set_retention('7 days', '90 days', '2 years');
+    SELECT vigie_set_retention('7 days', '90 days', '180 days', '2 years');
     SELECT cron.schedule('vigie-maintain', '* * * * *', 'CALL vigie_maintain()');
 """
 
 from __future__ import annotations
 
 import logging
+import random
+import time
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -27,8 +30,13 @@ DEFAULT_MIN_INTERVAL = timedelta(seconds=30)
 def set_retention(conn: psycopg.Connection, settings: Settings) -> None:
     """Store the configured retention where the procedure (and pg_cron) reads it."""
     conn.execute(
-        "SELECT vigie_set_retention(%s, %s, %s)",
-        [settings.retention_raw, settings.retention_minute, settings.retention_hour],
+        "SELECT vigie_set_retention(%s, %s, %s, %s)",
+        [
+            settings.retention_raw,
+            settings.retention_minute,
+            settings.retention_5min,
+            settings.retention_hour,
+        ],
     )
 
 
@@ -48,3 +56,18 @@ def maintain(
     if report.get("ran"):
         log.info("history maintenance: %s", report)
     return report
+
+
+def run_forever(
+    database_url: str, settings: Settings, stopping: Callable[[], bool] = lambda: False
+) -> None:
+    """Offer to run maintenance every ``settings.maintenance_seconds``: what each
+    relay does in the background. A failed run is logged and tried again later."""
+    # Spread the relays that start together; the claim makes extra calls no-ops anyway.
+    time.sleep(random.uniform(1, 5))
+    while not stopping():
+        try:
+            maintain(database_url, settings)
+        except (psycopg.Error, OSError) as exc:
+            log.warning("history maintenance failed: %s", exc)
+        time.sleep(settings.maintenance_seconds)

@@ -31,7 +31,9 @@ from werkzeug.security import safe_join  # noqa: E402
 
 from functions.app import isoformat  # noqa: E402
 from functions.auth import same_token  # noqa: E402
+from functions.config import Settings as FunctionSettings  # noqa: E402
 from functions.embedded import ROOT  # noqa: E402
+from functions.maintenance import run_forever as run_maintenance  # noqa: E402
 
 from .config import RelaySettings  # noqa: E402
 from .feed import ALL, Feed, server_room  # noqa: E402
@@ -186,6 +188,10 @@ def create_relay(settings: RelaySettings | None = None) -> tuple[Flask, SocketIO
 
     feed.start(socketio.start_background_task)
     socketio.start_background_task(drainer.run)
+    # History retention and partitions: every relay offers, one at a time runs it.
+    history = FunctionSettings.from_env()
+    if history.maintenance_seconds:
+        socketio.start_background_task(run_maintenance, database_url, history)
     app.extensions["vigie_feed"] = feed
     return app, socketio, feed
 

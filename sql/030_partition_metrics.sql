@@ -151,3 +151,74 @@ END
 $$;
 
 ANALYZE metrics;
+
+-- vigie_ingest (sql/002), unchanged but for how it finds an already stored sample,
+-- and with its plans made once per connection. Over partitions, its join on
+-- metrics was planned at every call (custom plans always look cheaper than a
+-- generic one that lists every partition), and, the number of samples of a call
+-- being unknown to the planner (it guesses 100), could become a hash join that
+-- reads every stored sample of the server. A LATERAL lookup with LIMIT 1 is one
+-- primary-key probe per sample, in the one partition that can hold it.
+CREATE OR REPLACE FUNCTION vigie_ingest(p_server_id integer, p_samples jsonb)
+RETURNS TABLE (inserted integer, duplicates integer, ids bigint[], online boolean)
+LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$
+DECLARE
+    v_was_active boolean;
+    v_total      integer;
+    v_first      timestamptz;
+    v_last       timestamptz;
+BEGIN
+    -- The row lock orders this server's writes with the offline sweep, so a status
+    -- change is seen, and announced, by exactly one transaction.
+    SELECT s.is_active INTO v_was_active
+      FROM servers s WHERE s.id = p_server_id FOR NO KEY UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'server % does not exist', p_server_id USING ERRCODE = 'P0002';
+    END IF;
+
+    -- A repeated (server_id, recorded_at) stores nothing and reports the stored id:
+    -- a collector retrying after a lost acknowledgement creates no duplicate.
+    WITH input AS (
+        SELECT i.*, i.ordinality AS position
+          FROM ROWS FROM (jsonb_populate_recordset(NULL::metrics, p_samples))
+               WITH ORDINALITY AS i
+    ), ins AS (
+        INSERT INTO metrics AS m (
+            server_id, recorded_at, cpu_percent, ram_percent, ram_used_mb, ram_total_mb,
+            disk_percent, disk_used_gb, disk_total_gb, network_sent_mb, network_recv_mb)
+        SELECT p_server_id, i.recorded_at, i.cpu_percent, i.ram_percent, i.ram_used_mb,
+               i.ram_total_mb, i.disk_percent, i.disk_used_gb, i.disk_total_gb,
+               i.network_sent_mb, i.network_recv_mb
+          FROM input i
+        ON CONFLICT (server_id, recorded_at) DO NOTHING
+        RETURNING m.id, m.recorded_at
+    ), matched AS (
+        SELECT i.position, i.recorded_at, coalesce(ins.id, old.id) AS id,
+               ins.id IS NOT NULL AS new
+          FROM input i
+          LEFT JOIN ins ON ins.recorded_at = i.recorded_at
+          LEFT JOIN LATERAL (
+                SELECT m.id FROM metrics m
+                 WHERE m.server_id = p_server_id AND m.recorded_at = i.recorded_at
+                 LIMIT 1) old ON true
+    )
+    SELECT count(DISTINCT matched.id) FILTER (WHERE new), count(*),
+           array_agg(matched.id ORDER BY position),
+           min(matched.recorded_at) FILTER (WHERE new),
+           max(matched.recorded_at) FILTER (WHERE new)
+      INTO inserted, v_total, ids, v_first, v_last
+      FROM matched;
+
+    duplicates := v_total - inserted;
+    online := NOT v_was_active;
+
+    UPDATE servers SET last_seen = now(), is_active = true WHERE servers.id = p_server_id;
+
+    IF inserted > 0 OR online THEN
+        PERFORM pg_notify('vigie_events', json_build_object(
+            'kind', 'metrics', 'server_id', p_server_id, 'count', inserted,
+            'first', v_first, 'last', v_last, 'online', online, 'last_seen', now())::text);
+    END IF;
+    RETURN NEXT;
+END
+$$;

@@ -1,25 +1,27 @@
--- Rollup tiers: per server, one row per minute and one per hour, kept current in
--- the ingest transaction.
+-- Rollup tiers: per server, one row per minute, per 5 minutes and per hour, kept
+-- current in the ingest transaction.
 --
 -- Why: a 30-day chart read from raw samples touches ~500,000 rows spread over every
 -- page of the table (~300 ms for one server with 10 servers stored, worse with a
--- fleet); the same chart from hourly rows reads 720 rows. Each row holds enough to
--- re-aggregate exactly into any coarser bucket: sums and counts (an average of
--- averages is wrong without them), peaks, and for the network counters the summed
--- increments and the seconds they cover, plus the bucket's last counter value and
--- its time, so throughput stays right across tiers and counter resets.
+-- fleet); the same chart from hourly rows reads 720 rows, a 7-day chart 2,016 rows
+-- of 5 minutes. Each row holds enough to re-aggregate exactly into any coarser
+-- bucket: sums and counts (an average of averages is wrong without them), peaks,
+-- and for the network counters the summed increments and the seconds they cover,
+-- plus the bucket's last counter value and its time, so throughput stays right
+-- across tiers and counter resets.
 --
 -- Why in the ingest transaction (a statement-level trigger), rather than a periodic
 -- job: the rollups are never stale, so a chart needs no seam between rolled-up and
 -- raw data; a late sample (a collector draining its backlog) updates the buckets it
 -- falls in, in the same transaction as the sample; and nothing has to be scheduled
 -- for charts to be right. The cost is measured by bench/rollups.py (ingest before
--- and after) and stays small: a live sample recomputes one minute (≤ 12 rows) and one
--- hour (≤ 60 minute rows) through the primary keys.
+-- and after): a live sample recomputes one minute (≤ 12 samples), its 5 minutes
+-- (≤ 5 minute rows) and its hour (≤ 12 rows of 5 minutes), through primary keys.
 
 -- The history tiers and their retention. `cutoff` only moves forward: data older
 -- than it has been (or is being) removed, so a tier is complete from `cutoff` on.
 -- `expired_through` is how far the removal has actually gone (sql/032).
+-- Each rollup tier is computed from the next finer one (the minutes from raw samples).
 CREATE TABLE metrics_tiers (
     name             text PRIMARY KEY,
     seconds          integer NOT NULL UNIQUE CHECK (seconds >= 0),  -- 0 = raw samples
@@ -33,7 +35,8 @@ CREATE TABLE metrics_tiers (
 INSERT INTO metrics_tiers (name, seconds, relation, partition_unit, keep) VALUES
     ('raw', 0, 'metrics', 'day', interval '7 days'),
     ('1m', 60, 'metrics_1m', 'week', interval '90 days'),
-    ('1h', 3600, 'metrics_1h', 'month', interval '2 years');
+    ('5m', 300, 'metrics_5m', 'week', interval '180 days'),
+    ('1h', 3600, 'metrics_1h', 'month', interval '730 days');
 
 -- Columns: 8-byte ones first, then 4-byte ones (no alignment padding). Sums are
 -- double precision, and computed in double precision (sum() of `real` values is a
@@ -68,10 +71,14 @@ CREATE TABLE metrics_rollup (
 ) PARTITION BY LIST (seconds);
 
 -- One partition per tier, itself in time partitions so that retention drops them
--- whole: weeks of minutes (90 days kept by default), months of hours (2 years).
+-- whole: weeks of minutes (90 days kept by default) and of 5 minutes (180 days),
+-- months of hours (2 years).
 CREATE TABLE metrics_1m PARTITION OF metrics_rollup FOR VALUES IN (60)
     PARTITION BY RANGE (bucket);
 CREATE TABLE metrics_1m_default PARTITION OF metrics_1m DEFAULT;
+CREATE TABLE metrics_5m PARTITION OF metrics_rollup FOR VALUES IN (300)
+    PARTITION BY RANGE (bucket);
+CREATE TABLE metrics_5m_default PARTITION OF metrics_5m DEFAULT;
 CREATE TABLE metrics_1h PARTITION OF metrics_rollup FOR VALUES IN (3600)
     PARTITION BY RANGE (bucket);
 CREATE TABLE metrics_1h_default PARTITION OF metrics_1h DEFAULT;
@@ -80,20 +87,25 @@ DO $$
 BEGIN
     PERFORM vigie_create_partitions('metrics_1m', 'week', now() - interval '8 days',
                                     now() + interval '14 days');
+    PERFORM vigie_create_partitions('metrics_5m', 'week', now() - interval '8 days',
+                                    now() + interval '14 days');
     PERFORM vigie_create_partitions('metrics_1h', 'month', now() - interval '8 days',
                                     now() + interval '2 months');
 END
 $$;
 
--- The latest sample of each server, for the server list: one row per server read
+-- The latest sample of each server: for the server list, one row per server read
 -- by key, where "the newest row of every server" over time partitions would probe
--- every partition's index once per server.
+-- every partition's index once per server; and for the trigger below, the counters a
+-- new sample's increment is taken from.
 CREATE TABLE metrics_latest (
-    server_id    integer PRIMARY KEY REFERENCES servers (id) ON DELETE CASCADE,
-    recorded_at  timestamptz NOT NULL,
-    cpu_percent  real NOT NULL,
-    ram_percent  real NOT NULL,
-    disk_percent real NOT NULL
+    recorded_at      timestamptz      NOT NULL,
+    network_sent_mb  double precision NOT NULL,
+    network_recv_mb  double precision NOT NULL,
+    server_id        integer PRIMARY KEY REFERENCES servers (id) ON DELETE CASCADE,
+    cpu_percent      real NOT NULL,
+    ram_percent      real NOT NULL,
+    disk_percent     real NOT NULL
 ) WITH (fillfactor = 50);  -- room for the updates of every sample to stay on-page (HOT)
 
 -- Samples stored already older than the raw retention (a very late backfill): they
@@ -107,6 +119,15 @@ CREATE TABLE metrics_expired (
 CREATE FUNCTION vigie_bucket(p_seconds integer, p_at timestamptz)
 RETURNS timestamptz LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT date_bin(make_interval(secs => p_seconds), p_at, TIMESTAMPTZ '2000-01-01 00:00:00+00')
+$$;
+
+-- The oldest time a tier still holds, from its cutoff: raw samples at or after the
+-- cutoff, rollup rows whose bucket ends after it (-infinity: nothing expired).
+CREATE FUNCTION vigie_kept_from(p_seconds integer, p_cutoff timestamptz)
+RETURNS timestamptz LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN p_cutoff IS NULL THEN '-infinity'
+                WHEN p_seconds = 0 THEN p_cutoff
+                ELSE vigie_bucket(p_seconds, p_cutoff) END
 $$;
 
 -- The rollup functions are PL/pgSQL, with generic plans, so that their statements
@@ -208,8 +229,10 @@ BEGIN
 END
 $$;
 
--- Recomputes the given hours of the given servers from their minute rows.
-CREATE FUNCTION vigie_rollup_hours(p_servers integer[], p_buckets timestamptz[])
+-- Recomputes the given buckets (of width p_seconds) of the given servers from the
+-- rows of the finer tier p_source.
+CREATE FUNCTION vigie_rollup_from(p_seconds integer, p_source integer, p_servers integer[],
+                                  p_buckets timestamptz[])
 RETURNS void LANGUAGE plpgsql
 SET plan_cache_mode = force_generic_plan AS $$
 BEGIN
@@ -224,7 +247,7 @@ BEGIN
         disk_total_gb_max, network_seconds, network_sent_mb_inc, network_recv_mb_inc,
         network_sent_mb_s_max, network_recv_mb_s_max, network_sent_mb_last,
         network_recv_mb_last)
-    SELECT k.server_id, 3600, k.bucket, sum(m.samples), max(m.last_at),
+    SELECT k.server_id, p_seconds, k.bucket, sum(m.samples), max(m.last_at),
            sum(m.cpu_percent_sum), max(m.cpu_percent_max), sum(m.ram_percent_sum),
            max(m.ram_percent_max), sum(m.ram_used_mb_sum), max(m.ram_total_mb_max),
            sum(m.disk_percent_sum), max(m.disk_percent_max), sum(m.disk_used_gb_sum),
@@ -236,8 +259,9 @@ BEGIN
       FROM keys k
      CROSS JOIN LATERAL (
            SELECT * FROM metrics_rollup m
-            WHERE m.server_id = k.server_id AND m.seconds = 60
-              AND m.bucket >= k.bucket AND m.bucket < k.bucket + interval '1 hour'
+            WHERE m.server_id = k.server_id AND m.seconds = p_source
+              AND m.bucket >= k.bucket
+              AND m.bucket < k.bucket + make_interval(secs => p_seconds)
            OFFSET 0) m
      GROUP BY k.server_id, k.bucket
     ON CONFLICT (server_id, seconds, bucket) DO UPDATE SET
@@ -259,17 +283,24 @@ BEGIN
 END
 $$;
 
--- Adds samples to the buckets of width p_seconds they fall in, without the other
--- samples of those buckets: for buckets whose finer data has expired, so that they
--- can no longer be recomputed. Sums, counts and peaks stay exact; increments are
--- taken between the given samples only.
-CREATE FUNCTION vigie_rollup_merge(p_seconds integer, p_samples metrics[])
+-- Adds samples to the buckets (of width p_seconds, from p_from on) they fall in,
+-- without reading the other samples of those buckets. Counter increments are taken
+-- between the given samples, the first one of each server from its seed (the
+-- sample before it) when one is given. Exact when the samples come after every
+-- stored one (the seed being the newest stored): the common write, a sample just
+-- taken. Also used for buckets whose finer data has expired and cannot be
+-- recomputed: sums, counts and peaks stay exact there.
+CREATE FUNCTION vigie_rollup_add(p_seconds integer, p_samples metrics[],
+                                 p_seeds metrics[] DEFAULT '{}',
+                                 p_from timestamptz DEFAULT '-infinity')
 RETURNS void LANGUAGE plpgsql
 SET plan_cache_mode = force_generic_plan AS $$
 BEGIN
     WITH samples AS (
-        SELECT s.*, vigie_bucket(p_seconds, s.recorded_at) AS bucket
+        SELECT s.*, vigie_bucket(p_seconds, s.recorded_at) AS bucket, true AS new
           FROM unnest(p_samples) s
+        UNION ALL
+        SELECT s.*, NULL, false FROM unnest(p_seeds) s
     ), steps AS (
         SELECT s.*,
                extract(epoch FROM s.recorded_at - lag(s.recorded_at) OVER w)::float8 AS dt,
@@ -281,7 +312,7 @@ BEGIN
         SELECT st.*,
                CASE WHEN d_sent < 0 THEN network_sent_mb ELSE d_sent END AS inc_sent,
                CASE WHEN d_recv < 0 THEN network_recv_mb ELSE d_recv END AS inc_recv
-          FROM steps st
+          FROM steps st WHERE new AND bucket >= p_from
     )
     INSERT INTO metrics_rollup AS r (
         server_id, seconds, bucket, samples, last_at,
@@ -329,6 +360,142 @@ BEGIN
 END
 $$;
 
+-- Recomputes every server's rollup rows for [p_from, p_to), widened to whole hours, from the raw samples, an hour at a time. For samples loaded without
+-- the trigger (COPY under session_replication_role = replica, a restore): the
+-- trigger's per-bucket work is right for a request's samples, this is right for
+-- millions. Raw samples must still be kept for the whole range.
+CREATE FUNCTION vigie_rebuild_rollups(p_from timestamptz, p_to timestamptz)
+RETURNS bigint LANGUAGE plpgsql
+SET work_mem = '256MB' AS $$
+DECLARE
+    v_hour    timestamptz := vigie_bucket(3600, p_from);
+    v_minutes bigint := 0;
+    v_count   bigint;
+    v_tier    record;
+BEGIN
+    IF v_hour < (SELECT cutoff FROM metrics_tiers WHERE seconds = 0) THEN
+        RAISE EXCEPTION 'raw samples before % have expired: rollups cannot be rebuilt from them',
+            (SELECT cutoff FROM metrics_tiers WHERE seconds = 0)
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- The sample before each hour gives its first sample's counter increment: looked
+    -- up once per server, then carried from one hour to the next.
+    CREATE TEMP TABLE vigie_rebuild_last ON COMMIT DROP AS
+    SELECT s.id AS server_id, p.recorded_at, p.network_sent_mb, p.network_recv_mb
+      FROM servers s
+     CROSS JOIN LATERAL (
+           SELECT m.recorded_at, m.network_sent_mb, m.network_recv_mb FROM metrics m
+            WHERE m.server_id = s.id AND m.recorded_at < v_hour
+            ORDER BY m.recorded_at DESC LIMIT 1) p;
+    CREATE UNIQUE INDEX ON vigie_rebuild_last (server_id);
+
+    WHILE v_hour < p_to LOOP
+        WITH samples AS (
+            SELECT m.server_id, m.recorded_at, m.network_sent_mb, m.network_recv_mb,
+                   m.cpu_percent, m.ram_percent, m.ram_used_mb, m.ram_total_mb,
+                   m.disk_percent, m.disk_used_gb, m.disk_total_gb, true AS in_hour
+              FROM metrics m
+             WHERE m.recorded_at >= v_hour AND m.recorded_at < v_hour + interval '1 hour'
+            UNION ALL
+            SELECT l.server_id, l.recorded_at, l.network_sent_mb, l.network_recv_mb,
+                   NULL, NULL, NULL, NULL, NULL, NULL, NULL, false
+              FROM vigie_rebuild_last l
+        ), steps AS (
+            SELECT s.*,
+                   extract(epoch FROM s.recorded_at - lag(s.recorded_at) OVER w)::float8 AS dt,
+                   s.network_sent_mb - lag(s.network_sent_mb) OVER w AS d_sent,
+                   s.network_recv_mb - lag(s.network_recv_mb) OVER w AS d_recv
+              FROM samples s
+            WINDOW w AS (PARTITION BY s.server_id ORDER BY s.recorded_at)
+        ), increments AS (
+            SELECT st.*, vigie_bucket(60, st.recorded_at) AS bucket,
+                   CASE WHEN d_sent < 0 THEN network_sent_mb ELSE d_sent END AS inc_sent,
+                   CASE WHEN d_recv < 0 THEN network_recv_mb ELSE d_recv END AS inc_recv
+              FROM steps st WHERE in_hour
+        )
+        INSERT INTO metrics_rollup AS r (
+            server_id, seconds, bucket, samples, last_at,
+            cpu_percent_sum, cpu_percent_max, ram_percent_sum, ram_percent_max,
+            ram_used_mb_sum, ram_total_mb_max, disk_percent_sum, disk_percent_max,
+            disk_used_gb_sum, disk_total_gb_max, network_seconds, network_sent_mb_inc,
+            network_recv_mb_inc, network_sent_mb_s_max, network_recv_mb_s_max,
+            network_sent_mb_last, network_recv_mb_last)
+        SELECT server_id, 60, bucket, count(*), max(recorded_at),
+               sum(cpu_percent::float8), max(cpu_percent), sum(ram_percent::float8),
+               max(ram_percent), sum(ram_used_mb::float8), max(ram_total_mb),
+               sum(disk_percent::float8), max(disk_percent), sum(disk_used_gb::float8),
+               max(disk_total_gb),
+               coalesce(sum(dt) FILTER (WHERE inc_sent IS NOT NULL), 0),
+               coalesce(sum(inc_sent), 0), coalesce(sum(inc_recv), 0),
+               max(inc_sent / dt), max(inc_recv / dt),
+               (array_agg(network_sent_mb ORDER BY recorded_at DESC))[1],
+               (array_agg(network_recv_mb ORDER BY recorded_at DESC))[1]
+          FROM increments
+         GROUP BY server_id, bucket
+        ON CONFLICT (server_id, seconds, bucket) DO UPDATE SET
+            samples = EXCLUDED.samples, last_at = EXCLUDED.last_at,
+            cpu_percent_sum = EXCLUDED.cpu_percent_sum,
+            cpu_percent_max = EXCLUDED.cpu_percent_max,
+            ram_percent_sum = EXCLUDED.ram_percent_sum,
+            ram_percent_max = EXCLUDED.ram_percent_max,
+            ram_used_mb_sum = EXCLUDED.ram_used_mb_sum,
+            ram_total_mb_max = EXCLUDED.ram_total_mb_max,
+            disk_percent_sum = EXCLUDED.disk_percent_sum,
+            disk_percent_max = EXCLUDED.disk_percent_max,
+            disk_used_gb_sum = EXCLUDED.disk_used_gb_sum,
+            disk_total_gb_max = EXCLUDED.disk_total_gb_max,
+            network_seconds = EXCLUDED.network_seconds,
+            network_sent_mb_inc = EXCLUDED.network_sent_mb_inc,
+            network_recv_mb_inc = EXCLUDED.network_recv_mb_inc,
+            network_sent_mb_s_max = EXCLUDED.network_sent_mb_s_max,
+            network_recv_mb_s_max = EXCLUDED.network_recv_mb_s_max,
+            network_sent_mb_last = EXCLUDED.network_sent_mb_last,
+            network_recv_mb_last = EXCLUDED.network_recv_mb_last;
+        GET DIAGNOSTICS v_count = ROW_COUNT;
+        v_minutes := v_minutes + v_count;
+
+        -- Then each coarser tier from the one below it.
+        FOR v_tier IN SELECT seconds, lag(seconds) OVER (ORDER BY seconds) AS source
+                        FROM metrics_tiers WHERE seconds > 0 ORDER BY seconds OFFSET 1 LOOP
+            PERFORM vigie_rollup_from(v_tier.seconds, v_tier.source, array_agg(k.server_id),
+                                      array_agg(k.bucket))
+               FROM (SELECT DISTINCT server_id, vigie_bucket(v_tier.seconds, bucket) AS bucket
+                       FROM metrics_rollup
+                      WHERE seconds = v_tier.source AND bucket >= v_hour
+                        AND bucket < v_hour + interval '1 hour') k
+             HAVING count(*) > 0;
+        END LOOP;
+
+        INSERT INTO vigie_rebuild_last AS l
+        SELECT DISTINCT ON (m.server_id) m.server_id, m.recorded_at, m.network_sent_mb,
+               m.network_recv_mb
+          FROM metrics m
+         WHERE m.recorded_at >= v_hour AND m.recorded_at < v_hour + interval '1 hour'
+         ORDER BY m.server_id, m.recorded_at DESC
+        ON CONFLICT (server_id) DO UPDATE SET
+            recorded_at = EXCLUDED.recorded_at, network_sent_mb = EXCLUDED.network_sent_mb,
+            network_recv_mb = EXCLUDED.network_recv_mb;
+        v_hour := v_hour + interval '1 hour';
+    END LOOP;
+    -- The newest samples, should the load have brought newer ones.
+    INSERT INTO metrics_latest AS l (server_id, recorded_at, network_sent_mb,
+                                     network_recv_mb, cpu_percent, ram_percent, disk_percent)
+    SELECT s.id, n.* FROM servers s
+     CROSS JOIN LATERAL (
+           SELECT m.recorded_at, m.network_sent_mb, m.network_recv_mb, m.cpu_percent,
+                  m.ram_percent, m.disk_percent
+             FROM metrics m WHERE m.server_id = s.id
+            ORDER BY m.recorded_at DESC LIMIT 1) n
+    ON CONFLICT (server_id) DO UPDATE SET
+        recorded_at = EXCLUDED.recorded_at, network_sent_mb = EXCLUDED.network_sent_mb,
+        network_recv_mb = EXCLUDED.network_recv_mb, cpu_percent = EXCLUDED.cpu_percent,
+        ram_percent = EXCLUDED.ram_percent, disk_percent = EXCLUDED.disk_percent
+     WHERE EXCLUDED.recorded_at > l.recorded_at;
+    DROP TABLE vigie_rebuild_last;
+    RETURN v_minutes;
+END
+$$;
+
 -- Retention (sql/032) and this trigger agree through this lock: every insert
 -- statement holds it shared, and moving a cutoff takes it exclusively, so once a
 -- cutoff has moved, every sample written before it was committed and every later
@@ -342,86 +509,120 @@ LANGUAGE sql IMMUTABLE AS $$ SELECT 7263540190326001::bigint $$;
 CREATE FUNCTION vigie_metrics_inserted() RETURNS trigger
 LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
-    v_raw_cutoff    timestamptz;
-    v_minute_cutoff timestamptz;
-    v_hour_cutoff   timestamptz;
-    v_servers       integer[];
-    v_buckets       timestamptz[];
-    v_old           metrics[];
+    v_widths   integer[];      -- the rollup tiers, finest first: 60, 300, 3600
+    v_kept     timestamptz[];  -- from when raw samples [1], then each tier [i + 1], are kept
+    v_servers  integer[];
+    v_buckets  timestamptz[];
+    v_late     metrics[];
+    v_new      metrics[];
+    v_seeds    metrics[];
+    v_appended boolean;
+    i          integer;
 BEGIN
     PERFORM pg_advisory_xact_lock_shared(vigie_retention_lock_key());
-    SELECT coalesce(max(cutoff) FILTER (WHERE seconds = 0), '-infinity'),
-           coalesce(max(cutoff) FILTER (WHERE seconds = 60), '-infinity'),
-           coalesce(max(cutoff) FILTER (WHERE seconds = 3600), '-infinity')
-      INTO v_raw_cutoff, v_minute_cutoff, v_hour_cutoff
+    SELECT array_agg(seconds ORDER BY seconds) FILTER (WHERE seconds > 0),
+           array_agg(vigie_kept_from(seconds, cutoff) ORDER BY seconds)
+      INTO v_widths, v_kept
       FROM metrics_tiers;
 
-    -- Minutes whose raw samples are all still kept are recomputed from them: the
-    -- minutes of the new samples, and the minute of the sample that follows each
-    -- new one (a late sample changes its successor's counter increment). The
-    -- successor can only fall in a minute not already recomputed when the next new
-    -- sample is more than a minute later, so only then is it looked up.
-    SELECT array_agg(t.server_id), array_agg(t.bucket) INTO v_servers, v_buckets
-      FROM (SELECT DISTINCT x.server_id, vigie_bucket(60, x.recorded_at) AS bucket
-              FROM (SELECT n.server_id, n.recorded_at FROM new_rows n
-                    UNION ALL
-                    SELECT g.server_id, nx.recorded_at
-                      FROM (SELECT n.server_id, n.recorded_at,
-                                   lead(n.recorded_at) OVER (PARTITION BY n.server_id
-                                                             ORDER BY n.recorded_at) AS next_new
-                              FROM new_rows n) g
-                     CROSS JOIN LATERAL (
-                           SELECT m.recorded_at FROM metrics m
-                            WHERE m.server_id = g.server_id AND m.recorded_at > g.recorded_at
-                              AND m.recorded_at < coalesce(g.next_new, 'infinity')
-                            ORDER BY m.recorded_at LIMIT 1) nx
-                     WHERE g.next_new IS NULL
-                        OR vigie_bucket(60, g.next_new) > vigie_bucket(60, g.recorded_at)
-                                                          + interval '1 minute') x) t
-     WHERE t.bucket >= v_raw_cutoff;
-    IF v_servers IS NOT NULL THEN
-        PERFORM vigie_rollup_minutes(v_servers, v_buckets);
-    END IF;
+    -- One statement at a time updates a server's rollups (vigie_ingest already
+    -- holds the server's row; plain INSERTs may not), so that each sees the other's
+    -- samples. Servers in id order: no deadlock between two statements. (The lock
+    -- space 7263540 is this trigger's.)
+    PERFORM pg_advisory_xact_lock(7263540, server_id)
+       FROM (SELECT DISTINCT n.server_id FROM new_rows n ORDER BY 1) s;
 
-    -- A very late sample, in a minute whose raw samples have (partly) expired, is
-    -- added to the rollups it still has: it cannot be recomputed with the samples
-    -- around it. Its raw row is removed by the next maintenance run.
-    IF v_raw_cutoff > '-infinity' THEN
-        SELECT array_agg(n) INTO v_old FROM new_rows n
-         WHERE vigie_bucket(60, n.recorded_at) < v_raw_cutoff;
-        IF v_old IS NOT NULL THEN
-            INSERT INTO metrics_expired (server_id, recorded_at)
-            SELECT server_id, recorded_at FROM new_rows WHERE recorded_at < v_raw_cutoff;
-            PERFORM vigie_rollup_merge(60, array_agg(o)) FROM unnest(v_old) o
-             WHERE vigie_bucket(60, o.recorded_at) + interval '1 minute' > v_minute_cutoff
-            HAVING count(*) > 0;
-            -- Hours whose minutes have (partly) expired cannot be recomputed either.
-            PERFORM vigie_rollup_merge(3600, array_agg(o)) FROM unnest(v_old) o
-             WHERE vigie_bucket(3600, o.recorded_at) + interval '1 minute' <= v_minute_cutoff
-               AND vigie_bucket(3600, o.recorded_at) + interval '1 hour' > v_hour_cutoff
-            HAVING count(*) > 0;
+    -- The common write: samples newer than every stored sample of their server. The
+    -- rollups then only grow: the new samples are added to their buckets, each
+    -- increment taken from the sample before (the server's latest).
+    SELECT bool_and(l.recorded_at IS NULL OR f.first_at > l.recorded_at),
+           array_agg(jsonb_populate_record(NULL::metrics, jsonb_build_object(
+               'server_id', l.server_id, 'recorded_at', l.recorded_at,
+               'network_sent_mb', l.network_sent_mb, 'network_recv_mb', l.network_recv_mb)))
+               FILTER (WHERE l.server_id IS NOT NULL)
+      INTO v_appended, v_seeds
+      FROM (SELECT n.server_id, min(n.recorded_at) AS first_at FROM new_rows n
+             GROUP BY n.server_id) f
+      LEFT JOIN metrics_latest l ON l.server_id = f.server_id;
+    IF v_appended THEN
+        SELECT array_agg(n) INTO v_new FROM new_rows n;
+        FOR i IN 1 .. array_length(v_widths, 1) LOOP
+            PERFORM vigie_rollup_add(v_widths[i], v_new, coalesce(v_seeds, '{}'),
+                                     v_kept[i + 1]);
+        END LOOP;
+    ELSE
+        -- Otherwise (a late sample, a backlog drained after newer samples), minutes
+        -- whose raw samples are all still kept are recomputed from them: the
+        -- minutes of the new samples, and the minute of the sample that follows each
+        -- new one (a late sample changes its successor's counter increment). The
+        -- successor can only fall in a minute not already recomputed when the next new
+        -- sample is more than a minute later, so only then is it looked up.
+        SELECT array_agg(t.server_id), array_agg(t.bucket) INTO v_servers, v_buckets
+          FROM (SELECT DISTINCT x.server_id, vigie_bucket(60, x.recorded_at) AS bucket
+                  FROM (SELECT n.server_id, n.recorded_at FROM new_rows n
+                        UNION ALL
+                        SELECT g.server_id, nx.recorded_at
+                          FROM (SELECT n.server_id, n.recorded_at,
+                                       lead(n.recorded_at) OVER (PARTITION BY n.server_id
+                                                                 ORDER BY n.recorded_at) AS next_new
+                                  FROM new_rows n) g
+                         CROSS JOIN LATERAL (
+                               SELECT m.recorded_at FROM metrics m
+                                WHERE m.server_id = g.server_id AND m.recorded_at > g.recorded_at
+                                  AND m.recorded_at < coalesce(g.next_new, 'infinity')
+                                ORDER BY m.recorded_at LIMIT 1) nx
+                         WHERE g.next_new IS NULL
+                            OR vigie_bucket(60, g.next_new) > vigie_bucket(60, g.recorded_at)
+                                                              + interval '1 minute') x) t
+         WHERE t.bucket >= v_kept[1];
+        IF v_servers IS NOT NULL THEN
+            PERFORM vigie_rollup_minutes(v_servers, v_buckets);
         END IF;
+
+        FOR i IN 1 .. array_length(v_widths, 1) LOOP
+            -- Each coarser tier is recomputed from the tier below, for the buckets that
+            -- tier changed and those of the new samples, where the tier below still
+            -- holds the whole bucket.
+            IF i > 1 THEN
+                SELECT array_agg(t.server_id), array_agg(t.bucket) INTO v_servers, v_buckets
+                  FROM (SELECT x.server_id, vigie_bucket(v_widths[i], x.bucket) AS bucket
+                          FROM unnest(v_servers, v_buckets) AS x (server_id, bucket)
+                        UNION
+                        SELECT n.server_id, vigie_bucket(v_widths[i], n.recorded_at)
+                          FROM new_rows n) t
+                 WHERE t.bucket >= v_kept[i] AND t.bucket >= v_kept[i + 1];
+                IF v_servers IS NOT NULL THEN
+                    PERFORM vigie_rollup_from(v_widths[i], v_widths[i - 1], v_servers, v_buckets);
+                END IF;
+            END IF;
+            -- A very late sample, in a bucket whose finer data has (partly) expired, is
+            -- added to the bucket as it is: it cannot be recomputed.
+            IF v_kept[i] > '-infinity' THEN
+                SELECT array_agg(n) INTO v_late FROM new_rows n
+                 WHERE vigie_bucket(v_widths[i], n.recorded_at) < v_kept[i]
+                   AND vigie_bucket(v_widths[i], n.recorded_at) >= v_kept[i + 1];
+                IF v_late IS NOT NULL THEN
+                    PERFORM vigie_rollup_add(v_widths[i], v_late);
+                END IF;
+            END IF;
+        END LOOP;
     END IF;
 
-    -- Hours whose minutes are all still kept are recomputed from them.
-    SELECT array_agg(t.server_id), array_agg(t.bucket) INTO v_servers, v_buckets
-      FROM (SELECT DISTINCT x.server_id, vigie_bucket(3600, x.bucket) AS bucket
-              FROM unnest(v_servers, v_buckets) AS x (server_id, bucket)
-            UNION
-            SELECT n.server_id, vigie_bucket(3600, n.recorded_at) FROM new_rows n) t
-     WHERE t.bucket + interval '1 minute' > v_minute_cutoff
-       AND t.bucket + interval '1 hour' > v_hour_cutoff;
-    IF v_servers IS NOT NULL THEN
-        PERFORM vigie_rollup_hours(v_servers, v_buckets);
+    -- Raw samples stored already past the raw horizon: the next maintenance run
+    -- removes them (sql/032), having missed them.
+    IF v_kept[1] > '-infinity' THEN
+        INSERT INTO metrics_expired (server_id, recorded_at)
+        SELECT n.server_id, n.recorded_at FROM new_rows n WHERE n.recorded_at < v_kept[1];
     END IF;
 
-    INSERT INTO metrics_latest AS l (server_id, recorded_at, cpu_percent, ram_percent,
-                                     disk_percent)
-    SELECT DISTINCT ON (n.server_id) n.server_id, n.recorded_at, n.cpu_percent,
-           n.ram_percent, n.disk_percent
+    INSERT INTO metrics_latest AS l (server_id, recorded_at, network_sent_mb,
+                                     network_recv_mb, cpu_percent, ram_percent, disk_percent)
+    SELECT DISTINCT ON (n.server_id) n.server_id, n.recorded_at, n.network_sent_mb,
+           n.network_recv_mb, n.cpu_percent, n.ram_percent, n.disk_percent
       FROM new_rows n ORDER BY n.server_id, n.recorded_at DESC
     ON CONFLICT (server_id) DO UPDATE SET
-        recorded_at = EXCLUDED.recorded_at, cpu_percent = EXCLUDED.cpu_percent,
+        recorded_at = EXCLUDED.recorded_at, network_sent_mb = EXCLUDED.network_sent_mb,
+        network_recv_mb = EXCLUDED.network_recv_mb, cpu_percent = EXCLUDED.cpu_percent,
         ram_percent = EXCLUDED.ram_percent, disk_percent = EXCLUDED.disk_percent
      WHERE EXCLUDED.recorded_at > l.recorded_at;
     RETURN NULL;
@@ -435,18 +636,7 @@ CREATE TRIGGER metrics_rollup_after_insert
 -- Samples stored before this migration: roll them up once.
 DO $$
 BEGIN
-    PERFORM vigie_rollup_minutes(array_agg(server_id), array_agg(bucket))
-       FROM (SELECT DISTINCT server_id, vigie_bucket(60, recorded_at) AS bucket
-               FROM metrics) k
-     HAVING count(*) > 0;
-    PERFORM vigie_rollup_hours(array_agg(server_id), array_agg(bucket))
-       FROM (SELECT DISTINCT server_id, vigie_bucket(3600, bucket) AS bucket
-               FROM metrics_rollup WHERE seconds = 60) k
-     HAVING count(*) > 0;
-    INSERT INTO metrics_latest (server_id, recorded_at, cpu_percent, ram_percent,
-                                disk_percent)
-    SELECT DISTINCT ON (server_id) server_id, recorded_at, cpu_percent, ram_percent,
-           disk_percent
-      FROM metrics ORDER BY server_id, recorded_at DESC;
+    PERFORM vigie_rebuild_rollups(min(recorded_at), max(recorded_at) + interval '1 hour')
+       FROM metrics HAVING count(*) > 0;
 END
 $$;

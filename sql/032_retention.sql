@@ -26,50 +26,45 @@ INSERT INTO metrics_maintenance DEFAULT VALUES;
 -- How long each tier is kept (NULL: forever). A finer tier may not be kept longer
 -- than a coarser one: the rollups are recomputed from the finer tier, which must
 -- still hold what they cover.
-CREATE FUNCTION vigie_set_retention(p_raw interval, p_minute interval, p_hour interval)
+CREATE FUNCTION vigie_set_retention(raw interval, minute interval, five_minutes interval,
+                                    hour interval)
 RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    v_keep interval[] := ARRAY[raw, minute, five_minutes, hour];
+    v_name text[] := ARRAY['raw samples', 'minute rollups', '5-minute rollups', 'hour rollups'];
 BEGIN
-    IF p_raw IS NULL AND p_minute IS NOT NULL OR p_raw > p_minute THEN
-        RAISE EXCEPTION 'raw samples cannot be kept longer than minute rollups'
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    IF p_minute IS NULL AND p_hour IS NOT NULL OR p_minute > p_hour THEN
-        RAISE EXCEPTION 'minute rollups cannot be kept longer than hour rollups'
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    IF p_raw < interval '1 hour' THEN
+    IF raw < interval '1 hour' THEN
         RAISE EXCEPTION 'raw samples must be kept at least an hour'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    FOR i IN 1 .. 3 LOOP
+        IF v_keep[i] IS NULL AND v_keep[i + 1] IS NOT NULL OR v_keep[i] > v_keep[i + 1] THEN
+            RAISE EXCEPTION '% cannot be kept longer than %', v_name[i], v_name[i + 1]
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+    END LOOP;
     UPDATE metrics_tiers t SET keep = v.keep
-      FROM (VALUES (0, p_raw), (60, p_minute), (3600, p_hour)) AS v (seconds, keep)
+      FROM (VALUES (0, raw), (60, minute), (300, five_minutes), (3600, hour))
+           AS v (seconds, keep)
      WHERE t.seconds = v.seconds AND t.keep IS DISTINCT FROM v.keep;
 END
 $$;
 
--- The partitions the coming days need, for every tier.
+-- The partitions the coming days need, for every tier: three of its partitions ahead.
 CREATE FUNCTION vigie_create_coming_partitions() RETURNS integer
 LANGUAGE plpgsql AS $$
 DECLARE
     v_created integer := 0;
+    v_tier    record;
 BEGIN
     PERFORM set_config('lock_timeout', '2s', true);
-    v_created := v_created + vigie_create_partitions('metrics', 'day', now(),
-                                                     now() + interval '3 days');
-    v_created := v_created + vigie_create_partitions('metrics_1m', 'week', now(),
-                                                     now() + interval '14 days');
-    v_created := v_created + vigie_create_partitions('metrics_1h', 'month', now(),
-                                                     now() + interval '2 months');
+    FOR v_tier IN SELECT relation, partition_unit FROM metrics_tiers ORDER BY seconds LOOP
+        v_created := v_created + vigie_create_partitions(
+            v_tier.relation, v_tier.partition_unit, now(),
+            now() + ('3 ' || v_tier.partition_unit)::interval);
+    END LOOP;
     RETURN v_created;
 END
-$$;
-
--- Rows of a tier older than this are expired: raw samples before the cutoff, and
--- buckets that end at or before it.
-CREATE FUNCTION vigie_expire_before(p_seconds integer, p_cutoff timestamptz)
-RETURNS timestamptz LANGUAGE sql IMMUTABLE AS $$
-    SELECT CASE WHEN p_seconds = 0 OR p_cutoff IS NULL THEN p_cutoff
-                ELSE vigie_bucket(p_seconds, p_cutoff) END
 $$;
 
 -- Drops the partitions of a tier that hold only expired rows, and stops
@@ -84,10 +79,7 @@ DECLARE
     v_dropped integer := 0;
 BEGIN
     SELECT * INTO v_tier FROM metrics_tiers WHERE name = p_tier;
-    v_before := vigie_expire_before(v_tier.seconds, v_tier.cutoff);
-    IF v_before IS NULL THEN
-        RETURN 0;
-    END IF;
+    v_before := vigie_kept_from(v_tier.seconds, v_tier.cutoff);
     PERFORM set_config('lock_timeout', '2s', true);
     FOR v_part IN SELECT * FROM vigie_partitions(v_tier.relation)
                    WHERE upper_bound IS NOT NULL AND lower_bound < v_before LOOP
@@ -187,7 +179,7 @@ BEGIN
 
     FOR v_tier IN SELECT name, seconds, cutoff, expired_through FROM metrics_tiers
                    WHERE cutoff IS NOT NULL ORDER BY seconds LOOP
-        v_before := vigie_expire_before(v_tier.seconds, v_tier.cutoff);
+        v_before := vigie_kept_from(v_tier.seconds, v_tier.cutoff);
         v_dropped := vigie_drop_expired_partitions(v_tier.name);
         COMMIT;
         v_deleted := 0;

@@ -93,7 +93,7 @@ def db(direct_database_url: str) -> Iterator[psycopg.Connection]:
         )
         # History retention back to its defaults, as if maintenance never ran.
         conn.execute("UPDATE metrics_tiers SET cutoff = NULL, expired_through = NULL")
-        conn.execute("SELECT vigie_set_retention('7 days', '90 days', '730 days')")
+        conn.execute("SELECT vigie_set_retention('7 days', '90 days', '180 days', '730 days')")
         conn.execute(
             "UPDATE metrics_maintenance SET started_at = NULL, finished_at = NULL,"
             " lease_until = NULL"

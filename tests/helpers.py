@@ -141,7 +141,14 @@ def gunicorn_relay(
     entry: str = "realtime.relay:app",
 ):
     """The realtime relay under a real gunicorn gevent worker, as the Procfile runs it."""
-    env = {"DATABASE_URL": database_url, "REALTIME_DATABASE_URL": "", **(extra_env or {})}
+    # No history maintenance unless a test asks: retention would expire the other
+    # tests' samples (dated in the past) while they run.
+    env = {
+        "DATABASE_URL": database_url,
+        "REALTIME_DATABASE_URL": "",
+        "VIGIE_MAINTENANCE_SECONDS": "0",
+        **(extra_env or {}),
+    }
     args = [
         str(BIN / "gunicorn"),
         "--no-control-socket",

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shutil
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import psycopg
@@ -18,7 +19,7 @@ from functions.maintenance import maintain
 from functions.migrate import migrate
 
 from .conftest import bearer
-from .helpers import ROOT, admin_connect, iso, sample, with_dbname
+from .helpers import ROOT, admin_connect, free_port, gunicorn_relay, iso, sample, with_dbname
 
 ORIGIN = datetime(2000, 1, 1, tzinfo=UTC)
 NOW = timedelta(0)
@@ -50,18 +51,25 @@ def cutoffs(db) -> dict[str, datetime]:
     return {r["name"]: r["cutoff"] for r in db.execute("SELECT name, cutoff FROM metrics_tiers")}
 
 
-def kept(db, server_id: int) -> tuple[set, set, set]:
-    raw = {
-        r["recorded_at"]
-        for r in db.execute("SELECT recorded_at FROM metrics WHERE server_id = %s", [server_id])
+TIERS = {"1m": 60, "5m": 300, "1h": 3600}
+
+
+def kept(db, server_id: int) -> dict[str, set]:
+    """What each tier holds for a server: sample times, or bucket starts."""
+    held = {
+        "raw": {
+            r["recorded_at"]
+            for r in db.execute("SELECT recorded_at FROM metrics WHERE server_id = %s", [server_id])
+        }
     }
-    minutes = {
-        r["bucket"]
-        for r in db.execute("SELECT bucket FROM metrics_1m WHERE server_id = %s", [server_id])
-    }
-    hours = {r["bucket"] for r in db.execute(
-        "SELECT bucket FROM metrics_1h WHERE server_id = %s", [server_id])}  # fmt: skip
-    return raw, minutes, hours
+    for tier in TIERS:
+        held[tier] = {
+            r["bucket"]
+            for r in db.execute(
+                f"SELECT bucket FROM metrics_{tier} WHERE server_id = %s", [server_id]
+            )
+        }
+    return held
 
 
 def test_retention_removes_exactly_what_is_older_than_each_horizon(api, db, database_url, settings):
@@ -69,9 +77,11 @@ def test_retention_removes_exactly_what_is_older_than_each_horizon(api, db, data
     # dropping them, and the rest by deleting rows from the partition the horizon
     # falls in (or from the default partition).
     db.execute("SELECT vigie_create_partitions('metrics', 'day', now() - interval '9 days', now())")
-    db.execute(
-        "SELECT vigie_create_partitions('metrics_1m', 'week', now() - interval '30 days', now())"
-    )
+    for tier in ("1m", "5m"):
+        db.execute(
+            f"SELECT vigie_create_partitions('metrics_{tier}', 'week', now() - interval '30 days',"
+            " now())"
+        )
     servers = [api.register(f"web-{i}")[0] for i in range(2)]
     samples = {
         sid: insert_every(db, sid, timedelta(days=40), timedelta(minutes=13)) for sid in servers
@@ -81,32 +91,33 @@ def test_retention_removes_exactly_what_is_older_than_each_horizon(api, db, data
     }
 
     keep = {"retention_raw": timedelta(days=2), "retention_minute": timedelta(days=10),
-            "retention_hour": timedelta(days=30)}  # fmt: skip
+            "retention_5min": timedelta(days=20), "retention_hour": timedelta(days=30)}  # fmt: skip
     report = maintain(database_url, settings.replace(**keep), min_interval=NOW)
     assert report["ran"]
     assert report["tiers"]["raw"]["partitions_dropped"] >= 7
     assert report["tiers"]["1m"]["partitions_dropped"] >= 2
     cut = cutoffs(db)
-    for tier, days in (("raw", 2), ("1m", 10), ("1h", 30)):
+    for tier, days in (("raw", 2), ("1m", 10), ("5m", 20), ("1h", 30)):
         assert timedelta(days=days) <= datetime.now(UTC) - cut[tier] < timedelta(days=days, hours=1)
 
     for sid in servers:
-        raw, minutes, hours = kept(db, sid)
+        held = kept(db, sid)
         times = samples[sid]
-        assert raw == {t for t in times if t >= cut["raw"]}
+        assert held["raw"] == {t for t in times if t >= cut["raw"]}
         # A bucket goes when it ends at or before the horizon.
-        assert minutes == {floor_to(t, 60) for t in times
-                           if floor_to(t, 60) + timedelta(minutes=1) > cut["1m"]}  # fmt: skip
-        assert hours == {floor_to(t, 3600) for t in times
-                         if floor_to(t, 3600) + timedelta(hours=1) > cut["1h"]}  # fmt: skip
+        for tier, width in TIERS.items():
+            step = timedelta(seconds=width)
+            assert held[tier] == {
+                floor_to(t, width) for t in times if floor_to(t, width) + step > cut[tier]
+            }, tier
         # What is kept is untouched.
-        for hour in hours:
+        for hour in held["1h"]:
             after = db.execute(
                 "SELECT * FROM metrics_1h WHERE server_id = %s AND bucket = %s", [sid, hour]
             ).fetchone()
             assert after == hours_before[(sid, hour)]
     # No partition left that holds only expired rows.
-    for table, tier in (("metrics", "raw"), ("metrics_1m", "1m"), ("metrics_1h", "1h")):
+    for table, tier in [("metrics", "raw")] + [(f"metrics_{t}", t) for t in TIERS]:
         old = db.execute(
             "SELECT partition FROM vigie_partitions(%s) WHERE upper_bound <= %s",
             [table, cut[tier]],
@@ -177,7 +188,9 @@ def test_forever_keeps_everything(api, db, database_url, settings):
     sid, _ = api.register()
     insert_every(db, sid, timedelta(days=3), timedelta(hours=1))
     before = kept(db, sid)
-    forever = settings.replace(retention_raw=None, retention_minute=None, retention_hour=None)
+    forever = settings.replace(
+        retention_raw=None, retention_minute=None, retention_5min=None, retention_hour=None
+    )
     report = maintain(database_url, forever, min_interval=NOW)
     assert report["ran"] and report["tiers"] == {}
     assert kept(db, sid) == before
@@ -185,9 +198,11 @@ def test_forever_keeps_everything(api, db, database_url, settings):
 
 def test_a_finer_tier_cannot_be_kept_longer_than_a_coarser_one(db):
     with pytest.raises(psycopg.errors.InvalidParameterValue):
-        db.execute("SELECT vigie_set_retention('30 days', '7 days', '1 year')")
+        db.execute("SELECT vigie_set_retention('30 days', '7 days', '1 year', '1 year')")
     with pytest.raises(psycopg.errors.InvalidParameterValue):
-        db.execute("SELECT vigie_set_retention('7 days', NULL, '1 year')")
+        db.execute("SELECT vigie_set_retention('7 days', NULL, '1 year', '1 year')")
+    with pytest.raises(psycopg.errors.InvalidParameterValue):
+        db.execute("SELECT vigie_set_retention('7 days', '7 days', '2 years', '1 year')")
 
 
 def test_one_maintenance_run_at_a_time(db, database_url, settings):
@@ -247,11 +262,11 @@ def test_stats_reports_rows_and_bytes_per_tier(api, client, db, database_url, se
 
     body = client.get("/api/stats").json
     tiers = {t["tier"]: t for t in body["tiers"]}
-    assert list(tiers) == ["raw", "1m", "1h"]
-    assert (tiers["raw"]["rows"], tiers["1m"]["rows"], tiers["1h"]["rows"]) == (120, 10, 1)
-    assert [tiers[t]["bucket_seconds"] for t in tiers] == [None, 60, 3600]
+    assert list(tiers) == ["raw", "1m", "5m", "1h"]
+    assert [tiers[t]["rows"] for t in tiers] == [120, 10, 2, 1]
+    assert [tiers[t]["bucket_seconds"] for t in tiers] == [None, 60, 300, 3600]
     assert [tiers[t]["retention_seconds"] for t in tiers] == [
-        7 * 86400, 90 * 86400, 730 * 86400]  # fmt: skip
+        7 * 86400, 90 * 86400, 180 * 86400, 730 * 86400]  # fmt: skip
     for tier in tiers.values():
         assert tier["bytes"] > 0 and tier["partitions"] >= 2
         assert tier["expired_before"] is None
@@ -343,3 +358,33 @@ def test_existing_samples_survive_the_move_to_partitions(server_url, tmp_path, m
     finally:
         with admin_connect(server_url) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.mark.slow
+def test_the_relay_runs_maintenance(db, direct_database_url, tmp_path):
+    forever = {f"VIGIE_RETENTION_{t}": "forever" for t in ("RAW", "1M", "5M", "1H")}
+    env = {"VIGIE_MAINTENANCE_SECONDS": "1", **forever}
+    with gunicorn_relay(direct_database_url, free_port(), env, log=tmp_path / "relay.log"):
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            state = db.execute("SELECT finished_at, last_report FROM metrics_maintenance")
+            state = state.fetchone()
+            if state["finished_at"] is not None:
+                break
+            time.sleep(0.2)
+    assert state["finished_at"] is not None, (tmp_path / "relay.log").read_text()
+    assert state["last_report"]["ran"]
+    # The relay stored the retention it was configured with.
+    keeps = db.execute("SELECT keep FROM metrics_tiers").fetchall()
+    assert [k["keep"] for k in keeps] == [None, None, None, None]
+
+
+def test_retention_settings_are_checked():
+    from functions.config import ConfigError, Settings
+
+    assert Settings.from_env({"VIGIE_RETENTION_1H": "forever"}).retention_hour is None
+    assert Settings.from_env({"VIGIE_RETENTION_RAW": "36h"}).retention_raw == timedelta(hours=36)
+    with pytest.raises(ConfigError, match="VIGIE_RETENTION_1M must not be longer than .*_5M"):
+        Settings.from_env({"VIGIE_RETENTION_1M": "1y"})
+    with pytest.raises(ConfigError, match="VIGIE_RETENTION_RAW must be a duration"):
+        Settings.from_env({"VIGIE_RETENTION_RAW": "0d"})

@@ -211,8 +211,8 @@ def test_rollups_equal_the_raw_aggregation_whatever_the_arrival_order(
         response = api.post_batch(sid, token, [as_payload(s) for s in batch])
         assert response.status_code in (200, 201), response.json
 
-    check_rows(db, sid, samples, 60)
-    check_rows(db, sid, samples, 3600)
+    for seconds in (60, 300, 3600):
+        check_rows(db, sid, samples, seconds)
 
     # History over any range, at any interval, from the rollups and from raw.
     interval = data.draw(st.sampled_from(sorted(INTERVALS)), label="interval")
@@ -352,19 +352,13 @@ def rows_read(db, sql: str, params: dict) -> dict[str, int]:
     """Rows each tier gave the query, from its plan as executed: metrics_p20260301
     (a raw partition) counts for raw, metrics_1h_... for 1h."""
     plan = db.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + sql, params).fetchone()["QUERY PLAN"]
-    read = {"raw": 0, "1m": 0, "1h": 0}
+    read = {"raw": 0, "1m": 0, "5m": 0, "1h": 0}
 
     def walk(node):
         name = node.get("Relation Name", "")
         if name.startswith("metrics"):
-            kind = (
-                "1m"
-                if name.startswith("metrics_1m")
-                else "1h"
-                if name.startswith("metrics_1h")
-                else "raw"
-            )
-            read[kind] += node["Actual Rows"] * node["Actual Loops"]
+            tier = next((t for t in ("1m", "5m", "1h") if name.startswith(f"metrics_{t}")), "raw")
+            read[tier] += node["Actual Rows"] * node["Actual Loops"]
         for child in node.get("Plans", []):
             walk(child)
 
@@ -395,23 +389,23 @@ MICRO = timedelta(microseconds=1)
     [
         # 30 days in hour buckets: the 720 hour rows; around the end, the sample at
         # `to` and the one before it (its counter increment).
-        (T0, T0 + timedelta(days=30), 3600, True, {"1h": 720, "1m": 1, "raw": 2}),
-        (T0, T0 + timedelta(days=30) - MICRO, 3600, True, {"1h": 720, "1m": 0, "raw": 0}),
-        # Ending 20 minutes into an hour: that hour's two minute rows, then the raw
-        # sample at :20 (each raw part also reads the sample, or the minute row,
-        # before it).
+        (T0, T0 + timedelta(days=30), 3600, True, {"1h": 720, "5m": 0, "1m": 1, "raw": 2}),
+        (T0, T0 + timedelta(days=30) - MICRO, 3600, True, {"1h": 720, "5m": 0, "1m": 0, "raw": 0}),
+        # Ending 20 minutes into an hour: that hour's 5-minute rows (two have
+        # samples), then the raw sample at :20 (each raw part also reads the sample,
+        # or the minute row, before it).
         (T0, T0 + timedelta(days=30, minutes=20, seconds=5), 3600, True,
-         {"1h": 720, "1m": 2 + 1, "raw": 1 + 1}),
-        # 7 days at 15 minutes: minute rows (one sample every 10 minutes: 1008).
-        (T0, T0 + timedelta(days=7) - MICRO, 900, True, {"1h": 0, "1m": 1008, "raw": 0}),
+         {"1h": 720, "5m": 2, "1m": 1, "raw": 1 + 1}),
+        # 7 days at 15 minutes: 5-minute rows (one sample every 10 minutes: 1008).
+        (T0, T0 + timedelta(days=7) - MICRO, 900, True, {"1h": 0, "5m": 1008, "1m": 0, "raw": 0}),
         # 24 hours at 2 minutes, unaligned: 143 minute rows, raw samples at the ends
         # (none in the first partial minute, one in the last).
         (T0 + timedelta(seconds=7), T0 + timedelta(hours=24, seconds=7), 120, True,
-         {"1h": 0, "1m": 143 + 2, "raw": 1 + 2}),
+         {"1h": 0, "5m": 0, "1m": 143 + 2, "raw": 1 + 2}),
         # An hour at 5 s: raw samples (and the one before, or its minute row).
-        (T0, T0 + timedelta(hours=1), 5, True, {"1h": 0, "1m": 1, "raw": 8}),
+        (T0, T0 + timedelta(hours=1), 5, True, {"1h": 0, "5m": 0, "1m": 1, "raw": 8}),
         # Rollups off: raw samples only, whatever the range.
-        (T0, T0 + timedelta(days=30), 3600, False, {"1h": 0, "1m": 0, "raw": 4322}),
+        (T0, T0 + timedelta(days=30), 3600, False, {"1h": 0, "5m": 0, "1m": 0, "raw": 4322}),
     ],
 )  # fmt: skip
 def test_each_request_reads_the_tier_expected(
@@ -423,13 +417,40 @@ def test_each_request_reads_the_tier_expected(
 
 def test_raw_samples_are_read_only_for_the_partial_minutes_at_either_end():
     start = T0 + timedelta(minutes=17, seconds=3)
-    end = T0 + timedelta(days=30, minutes=5, seconds=9)
-    pieces = plan(start, end, (3600, 60))
-    assert [p.source for p in pieces] == [0, 60, 3600, 60, 0]
+    end = T0 + timedelta(days=30, minutes=7, seconds=9)
+    pieces = plan(start, end, (3600, 300, 60))
+    assert [p.source for p in pieces] == [0, 60, 300, 3600, 300, 60, 0]
     assert pieces[0].start == start and pieces[-1].end == end
     for before, after in zip(pieces, pieces[1:], strict=False):
         assert before.end == after.start  # no gap, no overlap
-    assert pieces[0].end - pieces[0].start < timedelta(minutes=1)
-    assert pieces[1].end - pieces[1].start < timedelta(hours=1)
-    assert pieces[3].end - pieces[3].start < timedelta(hours=1)
-    assert pieces[4].end - pieces[4].start < timedelta(minutes=1)
+    finer = {0: timedelta(minutes=1), 60: timedelta(minutes=5), 300: timedelta(hours=1)}
+    for piece in pieces:
+        if piece.source != 3600:
+            assert piece.end - piece.start < finer[piece.source]
+
+
+def test_rebuilding_from_raw_samples_gives_the_rows_the_trigger_keeps(api, db):
+    sid, token = api.register("web-01")
+    seed_days(api, sid, token, T0, hours=3)
+    other, token2 = api.register("web-02")
+    # Irregular samples, one arriving late, and an outage of two hours.
+    for seconds in (7, 13, 61, 3 * 3600, 62, 3 * 3600 + 5):
+        api.post_sample(
+            other, token2, recorded_at=iso(T0 + timedelta(seconds=seconds)),
+            network_sent_mb=seconds % 1000, cpu_percent=seconds % 100,
+        )  # fmt: skip
+    query = "SELECT * FROM metrics_rollup ORDER BY server_id, seconds, bucket"
+    kept = db.execute(query).fetchall()
+    db.execute("TRUNCATE metrics_rollup")
+    db.execute(
+        "SELECT vigie_rebuild_rollups(%s, %s)", [T0 - timedelta(hours=1), T0 + timedelta(hours=4)]
+    )
+    rebuilt = db.execute(query).fetchall()
+    assert len(rebuilt) == len(kept)
+    for a, b in zip(rebuilt, kept, strict=True):
+        assert a.keys() == b.keys()
+        for key in a:
+            if isinstance(a[key], float):
+                assert close(a[key], b[key]), key
+            else:
+                assert a[key] == b[key], key
