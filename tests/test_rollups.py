@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import math
 import struct
+import threading
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import psycopg
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -255,6 +258,79 @@ def test_a_late_sample_updates_its_minute_and_the_next_samples_increment(api, db
     hour = db.execute("SELECT * FROM metrics_1h WHERE server_id = %s", [sid]).fetchone()
     assert hour["samples"] == 3 and hour["network_sent_mb_inc"] == 70
     assert hour["network_sent_mb_last"] == 170 and hour["last_at"] == at[2]
+
+
+def test_live_samples_one_at_a_time_add_up_to_the_raw_aggregation(api, db):
+    """The common write: each sample newer than every stored one, added to its
+    buckets with its increment from the previous sample (a reboot halfway)."""
+    sid, token = api.register()
+    samples = []
+    for i in range(40):
+        sent = 10.0 * i if i < 25 else 3.0 * (i - 25)
+        at = T0 + timedelta(seconds=17 * i + 3)
+        values = {g: real(i + 1.5) for g in GAUGES}
+        samples.append({"at": at, **values, "network_sent_mb": sent, "network_recv_mb": 2.0 * i})
+        assert api.post_sample(sid, token, **as_payload(samples[-1])).status_code == 201
+    for seconds in (60, 300, 3600):
+        check_rows(db, sid, samples, seconds)
+
+
+INSERT_SAMPLE = """
+INSERT INTO metrics (server_id, recorded_at, cpu_percent, ram_percent, ram_used_mb,
+    ram_total_mb, disk_percent, disk_used_gb, disk_total_gb, network_sent_mb, network_recv_mb)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"""
+
+
+def insert_sample(conn, server_id: int, s: dict) -> None:
+    values = [s["at"], *[s[g] for g in GAUGES], s["network_sent_mb"], s["network_recv_mb"]]
+    conn.execute(INSERT_SAMPLE, [server_id, *values])
+
+
+@pytest.mark.parametrize("second_at", [40, 20], ids=["after", "before"])
+def test_two_writers_of_one_server_at_once_each_count_the_others_sample(
+    api, db, direct_database_url, second_at
+):
+    """Plain INSERTs from two connections (not through vigie_ingest, which locks the
+    server): the second starts while the first is not committed. It must wait, then
+    count its increment from the first one's sample."""
+    sid, _ = api.register()
+    first = {"at": T0 + timedelta(seconds=30), **{g: 10.0 for g in GAUGES},
+             "network_sent_mb": 100.0, "network_recv_mb": 50.0}  # fmt: skip
+    second = {**first, "at": T0 + timedelta(seconds=second_at), "cpu_percent": 20.0,
+              "network_sent_mb": 160.0 if second_at > 30 else 70.0}  # fmt: skip
+    earlier = {**first, "at": T0, "network_sent_mb": 40.0}
+    insert_sample(db, sid, earlier)
+    # Only the rollup trigger: another one that happened to lock the server would
+    # hide whether this one does.
+    db.execute("ALTER TABLE metrics DISABLE TRIGGER USER")
+    db.execute("ALTER TABLE metrics ENABLE TRIGGER metrics_rollup_after_insert")
+    try:
+        with (
+            psycopg.connect(direct_database_url) as one,
+            psycopg.connect(direct_database_url, autocommit=True) as two,
+        ):
+            insert_sample(one, sid, first)  # in a transaction, not committed yet
+            pid = two.info.backend_pid
+            done = threading.Event()
+            thread = threading.Thread(target=lambda: (insert_sample(two, sid, second), done.set()))
+            thread.start()
+            # Either it waits for the first writer (a lock), or it has finished.
+            deadline = time.monotonic() + 60
+            while not done.is_set() and time.monotonic() < deadline:
+                waiting = db.execute(
+                    "SELECT 1 FROM pg_stat_activity WHERE pid = %s AND wait_event_type = 'Lock'",
+                    [pid],
+                ).fetchone()
+                if waiting:
+                    break
+                time.sleep(0.05)
+            one.commit()
+            thread.join(60)
+            assert done.is_set()
+    finally:
+        db.execute("ALTER TABLE metrics ENABLE TRIGGER USER")
+    for seconds in (60, 300, 3600):
+        check_rows(db, sid, [earlier, first, second], seconds)
 
 
 def test_a_retried_batch_counts_once(api, db):
