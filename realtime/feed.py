@@ -14,12 +14,23 @@ Three loops run in each relay process (greenlets under gevent):
 Catch-up. NOTIFY is not durable: whatever commits while the relay is not
 listening is never delivered to it. Every write is also logged, with its
 transaction id, in ``metric_writes`` and ``server_status_changes``
-(sql/010_realtime.sql). The relay keeps a *horizon*: a snapshot such that every
-write that snapshot sees has been emitted. After listening again it reads, in one
-snapshot taken after LISTEN, the log rows whose transaction the horizon does not
-see: everything it may have missed, and perhaps a few it did receive, which a
-record of what was emitted skips. Whatever commits after that snapshot arrives
-by NOTIFY on the new connection.
+(sql/010_realtime.sql), and every alert fired or resolved in the webhook outbox
+``alert_notifications`` (sql/020, sql/040). The relay keeps a *horizon*: a
+snapshot such that every write that snapshot sees has been emitted. After
+listening again it reads, in one snapshot taken after LISTEN, the log rows whose
+transaction the horizon does not see: everything it may have missed, and perhaps
+a few it did receive, which a record of what was emitted skips. Whatever commits
+after that snapshot arrives by NOTIFY on the new connection.
+
+The catch-up runs before the relay emits anything the new connection delivered,
+and emits transaction by transaction, in the order of their ids; within one, alerts,
+then status, then samples, as their notifications come live. For one server that
+is commit order: the transactions that store its samples and status (vigie_ingest,
+the offline sweep) queue on its ``servers`` row lock, and locking a row gives a
+transaction its id if it had none (they write nothing before), so the one that
+commits first has the smaller id. An alert's firing therefore comes before its
+resolution. (A resolution by a rules change takes no such lock: racing a sample,
+either order is true.)
 
 The horizon moves forward while all is well: every ``check_seconds`` the relay
 takes a snapshot S and, in a later transaction, NOTIFYs itself. Notifications are
@@ -52,6 +63,7 @@ from functions.app import isoformat
 from functions.metrics import SAMPLE_FIELDS, rate_mb_s
 
 from .config import RelaySettings
+from .webhooks import KEEP_DONE_SECONDS
 
 log = logging.getLogger("vigie.relay")
 
@@ -109,12 +121,20 @@ SELECT xid::text::bigint AS xid, server_id, count, first_at, last_at
    AND NOT pg_visible_in_snapshot(xid, %(h)s::pg_snapshot)
 """
 MISSED_CHANGES = """
-SELECT xid::text::bigint AS xid, server_id, is_active, last_seen
+SELECT xid::text::bigint AS xid, id, server_id, is_active, last_seen
   FROM server_status_changes
  WHERE xid >= pg_snapshot_xmin(%(h)s::pg_snapshot)
    AND NOT pg_visible_in_snapshot(xid, %(h)s::pg_snapshot)
- ORDER BY id
 """
+# The webhook outbox holds each alert event as it was announced (plus the server's
+# names, for the message text). Rows from before sql/040 have no xid: never read.
+MISSED_ALERTS = """
+SELECT xid::text::bigint AS xid, id, payload
+  FROM alert_notifications
+ WHERE xid >= pg_snapshot_xmin(%(h)s::pg_snapshot)
+   AND NOT pg_visible_in_snapshot(xid, %(h)s::pg_snapshot)
+"""
+OUTBOX_ONLY = ("server_name", "hostname")
 
 
 @dataclass
@@ -137,6 +157,18 @@ def status_key(server_id: int, is_active: bool, last_seen: datetime | None) -> t
     return ("s", server_id, is_active, last_seen)
 
 
+def alert_key(data: dict) -> tuple | None:
+    # An alert fires once and resolves once: its id and state name one event. Its
+    # start too, should ids ever be reused (a table emptied, a restored backup).
+    alert_id, state = data.get("id"), data.get("state")
+    if not (isinstance(alert_id, int) and isinstance(state, str)):
+        return None
+    try:
+        return ("a", alert_id, state, parse_time(data.get("started_at")))
+    except (TypeError, ValueError):
+        return None
+
+
 @dataclass
 class Check:
     """A horizon candidate, waiting for its notification to come back."""
@@ -155,6 +187,7 @@ class Health:
     reconnects: int = 0
     catch_ups: int = 0
     caught_up_samples: int = 0
+    caught_up_alerts: int = 0
     emitted: int = 0
     backend_pid: int | None = None
     last_error: str | None = None
@@ -222,6 +255,7 @@ class Feed:
             "reconnects": h.reconnects,
             "catch_ups": h.catch_ups,
             "caught_up_samples": h.caught_up_samples,
+            "caught_up_alerts": h.caught_up_alerts,
             "events_emitted": h.emitted,
             "queued": self._queue.qsize(),
             "last_error": h.last_error,
@@ -327,13 +361,46 @@ class Feed:
         self._check = None
 
     def _handle(self, items: list[tuple[str, Any, float]]) -> None:
-        """Emit what a batch of queued items announces, in queue order, with one
-        query for the samples of all its writes."""
+        """Emit what a batch of queued items announces, in queue order. After a
+        new LISTEN, what was missed before it is emitted first."""
+        segment: list[tuple[str, Any, float]] = []
+        for item in items:
+            if item[0] == "listening":
+                self._handle_notifications(segment)
+                segment = []
+                self._listening_again()
+            else:
+                segment.append(item)
+        self._handle_notifications(segment)
+
+    def _listening_again(self) -> None:
+        """Catch up now, before what the new connection delivers: a client then
+        sees a missed alert fire before it sees it resolve. While the database
+        refuses, the new notifications wait, a while; then they go out and the
+        catch-up keeps being retried (their order is then the only thing lost)."""
+        self._need_catch_up = True
+        self._check = None
+        deadline = time.monotonic() + self.settings.listen_timeout
+        delay = 0.1
+        while not self._stopping:
+            try:
+                self._catch_up()
+                return
+            except (psycopg.Error, OSError) as exc:
+                self.health.last_error = f"catch-up: {exc}"
+                if time.monotonic() + delay > deadline:
+                    log.warning("catch-up failed, will retry: %s", exc)
+                    return
+            time.sleep(delay)
+            delay = min(delay * 2, 2.0)
+
+    def _handle_notifications(self, items: list[tuple[str, Any, float]]) -> None:
+        """Emit what these notifications announce, in order, with one query for the
+        samples of all their writes."""
+        if not items:
+            return
         actions: list[tuple[str, Any, float]] = []
         for kind, payload, received in items:
-            if kind == "listening":
-                actions.append(("listening", None, received))
-                continue
             if kind != "notify":
                 continue
             try:
@@ -357,9 +424,8 @@ class Feed:
                     self._emit_write(data, samples[data.key], received)
             elif what == "status":
                 self._emit_status(*data, received)
-            elif what == "listening":
-                self._need_catch_up = True
-                self._check = None
+            elif what == "alert":
+                self._emit_alert(data, received)
             elif what == "check":
                 self._check_came_back(data)
             else:
@@ -388,12 +454,7 @@ class Feed:
             )
             return [("status", status, received)]
         if what == "alert":
-            data = {k: v for k, v in payload.items() if k != "kind"}
-            try:
-                rooms = [server_room(int(data["server_id"])), ALL]
-            except (KeyError, TypeError, ValueError):
-                rooms = [ALL]
-            return [("alert", (data, rooms), received)]
+            return [("alert", {k: v for k, v in payload.items() if k != "kind"}, received)]
         if what == "server":
             data = {k: v for k, v in payload.items() if k != "kind"}
             return [("server-update", (data, [ALL]), received)]
@@ -406,6 +467,19 @@ class Feed:
     def _send(self, event: str, data: dict, rooms: list[str] | None) -> None:
         self.emit(event, data, rooms)
         self.health.emitted += 1
+
+    def _emit_alert(self, data: dict, received: float) -> bool:
+        key = alert_key(data)
+        if key is not None:
+            if key in self._seen:
+                return False
+            self._seen[key] = received
+        try:
+            rooms = [server_room(int(data["server_id"])), ALL]
+        except (KeyError, TypeError, ValueError):
+            rooms = [ALL]
+        self._send("alert", data, rooms)
+        return True
 
     def _emit_status(
         self, server_id: int, is_active: bool, last_seen: datetime | None, received: float
@@ -539,28 +613,46 @@ class Feed:
                 return
             writes = conn.execute(MISSED_WRITES, {"h": horizon}).fetchall()
             changes = conn.execute(MISSED_CHANGES, {"h": horizon}).fetchall()
-            # Status first, then samples, each in transaction order: close enough
-            # to commit order for a view that sorts samples by time anyway.
+            alerts = conn.execute(MISSED_ALERTS, {"h": horizon}).fetchall()
+            # (transaction, rank, order within it): transaction by transaction, and
+            # in each, alerts, status, samples, as their notifications are sent
+            # (alerts by triggers during the write, the rest at its end).
+            missed: list[tuple[tuple, str, Any]] = []
+            for a in alerts:
+                event = {k: v for k, v in a["payload"].items() if k not in OUTBOX_ONLY}
+                missed.append(((a["xid"], 0, a["id"]), "alert", event))
             for c in changes:
-                self._emit_status(c["server_id"], c["is_active"], c["last_seen"], started)
-            missed = [
-                Write(r["server_id"], r["count"], r["first_at"], r["last_at"])
-                for r in sorted(writes, key=lambda r: r["xid"])
-            ]
-            missed = list({w.key: w for w in missed if w.key not in self._seen}.values())
-            samples = self._fetch_samples(missed, conn) if missed else {}
+                status = (c["server_id"], c["is_active"], c["last_seen"])
+                missed.append(((c["xid"], 1, c["id"]), "status", status))
+            for r in writes:
+                write = Write(r["server_id"], r["count"], r["first_at"], r["last_at"])
+                missed.append(((r["xid"], 2, r["server_id"], r["first_at"]), "write", write))
+            missed.sort(key=lambda m: m[0])
+            todo = {w.key: w for _, what, w in missed if what == "write"}
+            todo = {k: w for k, w in todo.items() if k not in self._seen}
+            samples = self._fetch_samples(todo.values(), conn) if todo else {}
             before = self.health.emitted
-            sent = sum(self._emit_write(w, samples[w.key], started) for w in missed)
+            sent = alerted = 0
+            for _, what, data in missed:
+                if what == "alert":
+                    alerted += self._emit_alert(data, started)
+                elif what == "status":
+                    self._emit_status(*data, started)
+                elif data.key in samples:
+                    sent += self._emit_write(data, samples[data.key], started)
         self.health.catch_ups += 1
         self.health.caught_up_samples += sent
-        if self.health.emitted > before or changes:
+        self.health.caught_up_alerts += alerted
+        if self.health.emitted > before:
             log.info(
-                "caught up %d write(s), %d sample(s), %d status change(s)",
-                len(missed),
+                "caught up %d write(s), %d sample(s), %d status change(s), %d alert event(s)",
+                len(todo),
                 sent,
                 len(changes),
+                alerted,
             )
-        if started - self._horizon_taken > self.settings.log_retention:
+        # The log of writes is pruned after log_retention, the outbox after a week.
+        if started - self._horizon_taken > min(self.settings.log_retention, KEEP_DONE_SECONDS):
             # The log may have been pruned past our horizon: tell clients to
             # refetch what they show from the API.
             self._send("resync", {"reason": "relay was disconnected too long"}, None)

@@ -43,8 +43,10 @@ from functions.config import ConfigError, _float, _int
 log = logging.getLogger("vigie.webhooks")
 
 FORMATS = ("auto", "slack", "discord", "json")
-# Sent rows are kept this long (what was sent, when, after how many attempts).
-KEEP_DONE = "7 days"
+# Sent rows are kept this long (what was sent, when, after how many attempts). The
+# relay's catch-up replays alerts from these rows too (realtime/feed.py).
+KEEP_DONE_SECONDS = 7 * 24 * 3600
+KEEP_DONE = f"{KEEP_DONE_SECONDS} seconds"
 PURGE_EVERY = 3600.0
 METRIC_NAMES = {"cpu": "CPU", "ram": "RAM", "disk": "Disk"}
 FIELDS = (

@@ -2,6 +2,8 @@
 restart, and servers going offline, with real processes on both sides.
 
 NOTIFY is not durable: these tests fail if the relay only forwards notifications.
+Samples and alerts committed while the relay was not listening must still reach
+its clients, each exactly once, and an alert's firing before its resolution.
 """
 
 from __future__ import annotations
@@ -9,12 +11,15 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
+import psycopg
 import pytest
 import requests
+from psycopg.rows import dict_row
 
 from functions import embedded
 from functions.migrate import migrate
@@ -66,12 +71,26 @@ def health(relay: str) -> tuple[int, dict]:
     return response.status_code, response.json()
 
 
+def no_change(n: int) -> dict:
+    return {}
+
+
+def cpu_alert_every_4(n: int) -> dict:
+    """CPU over its threshold (90, for 3 samples) three times, then back to 10:
+    an alert fires and resolves every four samples."""
+    return {"cpu_percent": 10.0 if n % 4 == 3 else 99.0}
+
+
 class Writer:
     """Posts samples to the API through HTTP, one after the other, and remembers
-    which ones were stored (201). Runs in a thread until stopped."""
+    which ones were stored (201). Runs in a thread until stopped; `values(n)` gives
+    the values of the n-th sample the thread posts."""
 
-    def __init__(self, api: str, server_id: int, token: str) -> None:
+    def __init__(
+        self, api: str, server_id: int, token: str, values: Callable[[int], dict] = no_change
+    ) -> None:
         self.api, self.server_id, self.token = api, server_id, token
+        self.values = values
         self.stored: list[str] = []
         self.attempted: list[str] = []
         self.failures = 0
@@ -80,15 +99,16 @@ class Writer:
         self._n = 0
         self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def post_one(self) -> bool:
+    def post_one(self, **values: float) -> bool:
         # Distinct sample times in the past: each post is a new sample.
         recorded_at = iso(self._start + timedelta(milliseconds=100 * self._n))
         self._n += 1
         self.attempted.append(recorded_at)
+        body = sample(recorded_at=recorded_at, **values)
         try:
             response = requests.post(
                 f"{self.api}/api/metrics",
-                json={"server_id": self.server_id, **sample(recorded_at=recorded_at)},
+                json={"server_id": self.server_id, **body},
                 headers=bearer(self.token),
                 timeout=30,
             )
@@ -104,7 +124,7 @@ class Writer:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self.post_one()
+            self.post_one(**self.values(self._n))
             time.sleep(0.02)
 
     def start(self) -> Writer:
@@ -151,6 +171,37 @@ def assert_each_stored_sample_received_once(client: EventClient, writer: Writer)
     assert set(got) <= attempted
 
 
+# Offline alerts fire on their own once a test stops writing: left out here.
+METRIC_ALERT_TYPES = ("cpu", "ram", "disk")
+
+
+def announced_alerts(database_url: str, server_id: int) -> list[tuple[int, str]]:
+    """Every firing and resolution of the server's metric alerts, in the order
+    they were announced: the webhook outbox gets one row per announcement."""
+    with psycopg.connect(database_url, row_factory=dict_row) as conn:
+        rows = conn.execute(
+            """SELECT n.alert_id, n.state FROM alert_notifications n
+                 JOIN alerts a ON a.id = n.alert_id
+                WHERE a.server_id = %s AND a.type = ANY(%s) ORDER BY n.id""",
+            [server_id, list(METRIC_ALERT_TYPES)],
+        ).fetchall()
+    return [(r["alert_id"], r["state"]) for r in rows]
+
+
+def metric_alert_of(server_id: int) -> Callable[[dict], bool]:
+    return lambda d: d["server_id"] == server_id and d["type"] in METRIC_ALERT_TYPES
+
+
+def assert_each_alert_received_once_in_order(
+    client: EventClient, database_url: str, server_id: int
+) -> list[tuple[int, str]]:
+    announced = announced_alerts(database_url, server_id)
+    client.wait_for("alert", metric_alert_of(server_id), count=len(announced), timeout=90)
+    received = [(d["id"], d["state"]) for d in client.of("alert", metric_alert_of(server_id))]
+    assert received == announced
+    return announced
+
+
 @pytest.fixture
 def api_url(database_url, db, tmp_path):
     port = free_port()
@@ -183,21 +234,29 @@ def relay_role(direct_database_url, worker_id):
         conn.execute(f'DROP ROLE "{role}"')
 
 
-def test_samples_committed_while_the_relay_cannot_listen_still_arrive(
+def test_samples_and_alerts_committed_while_the_relay_cannot_listen_still_arrive(
     api_url, relay_role, direct_database_url, tmp_path
 ):
     relay_url_as_role, allow_login = relay_role
     sid, token = register(api_url, "web-01")
+    # A server that goes offline and comes back while the relay is away.
+    quiet_sid, quiet_token = register(api_url, "web-02", interval_seconds=0.5)
     port = free_port()
     relay = f"http://127.0.0.1:{port}"
-    env = {**FAST, "REALTIME_DATABASE_URL": relay_url_as_role}
+    env = {**FAST, "REALTIME_DATABASE_URL": relay_url_as_role, "VIGIE_OFFLINE_AFTER": "3"}
     with gunicorn_relay(direct_database_url, port, env, log=tmp_path / "relay.log"):
         client = EventClient(relay)
         try:
             client.join(sid)
+            client.join(quiet_sid)
             writer = Writer(api_url, sid, token)
             assert writer.post_one()
             client.wait_for("metrics-update")
+            # RAM at 99 three times: an alert fires while the relay listens.
+            for _ in range(3):
+                assert writer.post_one(ram_percent=99)
+            [ram] = client.wait_for("alert")
+            assert (ram["type"], ram["state"]) == ("ram", "firing")
 
             # Cut the LISTEN session and keep the relay from reconnecting.
             allow_login(False)
@@ -205,17 +264,69 @@ def test_samples_committed_while_the_relay_cannot_listen_still_arrive(
             with admin_connect(direct_database_url) as conn:
                 conn.execute("SELECT pg_terminate_backend(%s)", [pid])
             wait_until(lambda: health(relay)[0] == 503, what="relay reporting it lost LISTEN")
-            for _ in range(10):
-                assert writer.post_one()
+            # Meanwhile: CPU fires, RAM resolves, disk fires and resolves.
+            for _ in range(3):
+                assert writer.post_one(cpu_percent=99, ram_percent=99)
+            assert writer.post_one(cpu_percent=99, ram_percent=50)
+            for _ in range(3):
+                assert writer.post_one(cpu_percent=99, ram_percent=50, disk_percent=99)
+            assert writer.post_one(cpu_percent=99, ram_percent=50, disk_percent=10)
+            for _ in range(2):
+                assert writer.post_one(cpu_percent=99, ram_percent=50)
+            # The relay's sweep still runs on the connections it holds: web-02
+            # comes online, goes silent and offline (an alert fires), then a sample
+            # brings it back (the alert resolves).
+            quiet = Writer(api_url, quiet_sid, quiet_token)
+            assert quiet.post_one()
+            with psycopg.connect(direct_database_url, autocommit=True) as conn:
+
+                def offline_alerts() -> int:
+                    return conn.execute(
+                        "SELECT count(*) FROM alerts WHERE server_id = %s AND type = 'offline'",
+                        [quiet_sid],
+                    ).fetchone()[0]
+
+                wait_until(offline_alerts, what="web-02 offline")
+            assert quiet.post_one()
+            missed = announced_alerts(direct_database_url, sid)[1:]
+            assert [state for _, state in missed] == ["firing", "resolved", "firing", "resolved"]
+            assert client.of("alert") == [ram]  # nothing delivered while away
 
             allow_login(True)
             wait_until(lambda: health(relay)[0] == 200, what="relay listening again")
+            # Then, live again: CPU back to normal resolves its alert.
             for _ in range(5):
                 assert writer.post_one()
             assert_each_stored_sample_received_once(client, writer)
+            announced = assert_each_alert_received_once_in_order(client, direct_database_url, sid)
+            assert announced[1:5] == missed
+            assert [state for _, state in announced[5:]] == ["resolved"]
             status = health(relay)[1]
             assert status["reconnects"] >= 1
             assert status["caught_up_samples"] >= 10
+            # (The first live one may come by the catch-up too: it reads up to a
+            # snapshot taken after LISTEN.)
+            assert status["caught_up_alerts"] >= 6
+
+            # web-02's events in the order of their transactions, and in each as
+            # they come live: a sample's status, then the sample; the sweep's alert,
+            # then its status; the next sample's resolution, status and sample.
+            seen = [
+                (event, d.get("state", d.get("is_active")))
+                for event, d in client.events
+                if isinstance(d, dict) and d.get("server_id") == quiet_sid
+            ]
+            assert seen[:7] == [
+                ("server-status", True),
+                ("metrics-update", None),
+                ("alert", "firing"),
+                ("server-status", False),
+                ("alert", "resolved"),
+                ("server-status", True),
+                ("metrics-update", None),
+            ]
+            # Silent again since, it may be going offline once more.
+            assert seen[7:] == [("alert", "firing"), ("server-status", False)][: len(seen) - 7]
         finally:
             client.close()
 
@@ -231,7 +342,9 @@ def test_killing_the_listen_session_repeatedly_loses_nothing(
         try:
             client.join(sid)
             overview.call("join-all")
-            writer = Writer(api_url, sid, token).start()
+            # Alerts fire and resolve all along, announced in the same transactions
+            # as samples.
+            writer = Writer(api_url, sid, token, values=cpu_alert_every_4).start()
             try:
                 killed: set[int] = set()
                 for _ in range(4):
@@ -247,6 +360,11 @@ def test_killing_the_listen_session_repeatedly_loses_nothing(
             assert health(relay)[1]["reconnects"] >= 4
             assert_each_stored_sample_received_once(client, writer)
             assert writer.failures == 0
+            for watcher in (client, overview):
+                announced = assert_each_alert_received_once_in_order(
+                    watcher, direct_database_url, sid
+                )
+            assert len(announced) >= 8
         finally:
             client.close()
             overview.close()
@@ -345,7 +463,7 @@ def test_a_postgresql_restart_loses_no_sample(private_server, tmp_path):
         try:
             for client in clients:
                 client.join(sid)
-            writer = Writer(api, sid, token).start()
+            writer = Writer(api, sid, token, values=cpu_alert_every_4).start()
             try:
                 wait_until(lambda: len(writer.stored) >= 10, what="samples stored")
                 pg_ctl(["-w", "-m", "fast", "stop"])
@@ -360,6 +478,7 @@ def test_a_postgresql_restart_loses_no_sample(private_server, tmp_path):
                 # The clients stayed connected to the relay the whole time.
                 assert client.sio.connected
                 assert_each_stored_sample_received_once(client, writer)
+                assert_each_alert_received_once_in_order(client, private_server, sid)
             assert health(relay)[1]["reconnects"] >= 1
         finally:
             for client in clients:
