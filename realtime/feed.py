@@ -47,6 +47,7 @@ import json
 import logging
 import queue
 import random
+import re
 import secrets
 import time
 from collections import deque
@@ -167,6 +168,30 @@ def alert_key(data: dict) -> tuple | None:
         return ("a", alert_id, state, parse_time(data.get("started_at")))
     except (TypeError, ValueError):
         return None
+
+
+# A time with its UTC offset, as PostgreSQL's JSON writes timestamptz values (in
+# the writer's session time zone: +00:00, +02:00...) and as Python writes them.
+TIME = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}(:\d{2}){0,2})")
+
+
+def wire(value: Any) -> Any:
+    """An event's payload with every time as the API writes it: UTC, ending in Z,
+    with the shortest exact fraction (functions.app.isoformat). Payloads built in
+    SQL (alerts) carry PostgreSQL's format; this is the one place
+    every event goes through, so a new field or event cannot miss it."""
+    if isinstance(value, dict):
+        return {k: wire(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [wire(v) for v in value]
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return isoformat(value)
+    if isinstance(value, str) and TIME.fullmatch(value):
+        try:
+            return isoformat(datetime.fromisoformat(value))
+        except ValueError:
+            return value
+    return value
 
 
 @dataclass
@@ -465,7 +490,7 @@ class Feed:
     # -- emitting ---------------------------------------------------------------
 
     def _send(self, event: str, data: dict, rooms: list[str] | None) -> None:
-        self.emit(event, data, rooms)
+        self.emit(event, wire(data), rooms)
         self.health.emitted += 1
 
     def _emit_alert(self, data: dict, received: float) -> bool:

@@ -327,6 +327,22 @@ def test_samples_and_alerts_committed_while_the_relay_cannot_listen_still_arrive
             ]
             # Silent again since, it may be going offline once more.
             assert seen[7:] == [("alert", "firing"), ("server-status", False)][: len(seen) - 7]
+
+            # A replayed alert is the alert the API lists (but for the server's
+            # names), times included, down to their format.
+            listed = requests.get(f"{api_url}/api/alerts/{sid}?state=all", timeout=30).json()
+            by_id = {a["id"]: a for a in listed}
+            [disk_resolved] = client.of(
+                "alert", lambda d: d["type"] == "disk" and d["state"] == "resolved"
+            )
+            api_view = by_id[disk_resolved["id"]]
+            assert set(api_view) - set(disk_resolved) == {"server_name", "hostname"}
+            assert disk_resolved == {k: api_view[k] for k in disk_resolved}
+            [cpu_firing] = client.of(
+                "alert", lambda d: d["type"] == "cpu" and d["state"] == "firing"
+            )
+            assert cpu_firing["started_at"] == by_id[cpu_firing["id"]]["started_at"]
+            assert cpu_firing["started_at"].endswith("Z")
         finally:
             client.close()
 
