@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -14,7 +15,10 @@ class ConfigError(ValueError):
     """A setting has a value Vigie cannot use; the message names it."""
 
 
-def _float(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
+def env_float(
+    env: Mapping[str, str], name: str, default: float, low: float, high: float = math.inf
+) -> float:
+    """A number setting within [low, high]; unset or empty gives the default."""
     raw = env.get(name)
     if raw in (None, ""):
         return default
@@ -22,7 +26,9 @@ def _float(env: Mapping[str, str], name: str, default: float, low: float, high: 
         value = float(raw)
     except ValueError:
         raise ConfigError(f"{name} must be a number, got {raw!r}") from None
-    if not low <= value <= high:
+    if not low <= value <= high:  # also refuses nan
+        if high == math.inf:
+            raise ConfigError(f"{name} must be at least {low:g}, got {raw}")
         raise ConfigError(f"{name} must be between {low:g} and {high:g}, got {raw}")
     return value
 
@@ -38,7 +44,7 @@ def _switch(env: Mapping[str, str], name: str, default: bool) -> bool:
     raise ConfigError(f"{name} must be on or off, got {raw!r}")
 
 
-def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> int:
+def env_int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> int:
     raw = env.get(name)
     if raw in (None, ""):
         return default
@@ -122,27 +128,27 @@ class Settings:
         settings = cls(
             database_url=env.get("DATABASE_URL", ""),
             db_mode=env.get("VIGIE_DB_MODE", "auto"),
-            db_pool_size=_int(env, "VIGIE_DB_POOL_SIZE", 10),
-            db_connect_timeout=_int(env, "VIGIE_DB_TIMEOUT", 5),
+            db_pool_size=env_int(env, "VIGIE_DB_POOL_SIZE", 10),
+            db_connect_timeout=env_int(env, "VIGIE_DB_TIMEOUT", 5),
             db_prepared_statements=env.get("VIGIE_DB_PREPARED_STATEMENTS", "auto"),
             enroll_token=env.get("VIGIE_ENROLL_TOKEN", ""),
             dashboard_token=env.get("VIGIE_DASHBOARD_TOKEN", ""),
-            max_body_bytes=_int(env, "VIGIE_MAX_BODY_BYTES", 1024 * 1024, minimum=1024),
-            max_batch=_int(env, "VIGIE_MAX_BATCH", 1000),
-            max_clock_skew=_int(env, "VIGIE_MAX_CLOCK_SKEW", 300, minimum=0),
-            max_history_points=_int(env, "VIGIE_MAX_HISTORY_POINTS", 10_000, minimum=100),
+            max_body_bytes=env_int(env, "VIGIE_MAX_BODY_BYTES", 1024 * 1024, minimum=1024),
+            max_batch=env_int(env, "VIGIE_MAX_BATCH", 1000),
+            max_clock_skew=env_int(env, "VIGIE_MAX_CLOCK_SKEW", 300, minimum=0),
+            max_history_points=env_int(env, "VIGIE_MAX_HISTORY_POINTS", 10_000, minimum=100),
             admin_token=env.get("VIGIE_ADMIN_TOKEN", ""),
-            alert_cpu=_float(env, "VIGIE_ALERT_CPU", 90, 1, 100),
-            alert_ram=_float(env, "VIGIE_ALERT_RAM", 90, 1, 100),
-            alert_disk=_float(env, "VIGIE_ALERT_DISK", 90, 1, 100),
-            alert_for_samples=_int(env, "VIGIE_ALERT_FOR_SAMPLES", 3),
-            alert_clear_margin=_float(env, "VIGIE_ALERT_CLEAR_MARGIN", 5, 0, 99),
+            alert_cpu=env_float(env, "VIGIE_ALERT_CPU", 90, 1, 100),
+            alert_ram=env_float(env, "VIGIE_ALERT_RAM", 90, 1, 100),
+            alert_disk=env_float(env, "VIGIE_ALERT_DISK", 90, 1, 100),
+            alert_for_samples=env_int(env, "VIGIE_ALERT_FOR_SAMPLES", 3),
+            alert_clear_margin=env_float(env, "VIGIE_ALERT_CLEAR_MARGIN", 5, 0, 99),
             history_rollups=_switch(env, "VIGIE_HISTORY_ROLLUPS", True),
             retention_raw=_duration(env, "VIGIE_RETENTION_RAW", timedelta(days=7)),
             retention_minute=_duration(env, "VIGIE_RETENTION_1M", timedelta(days=90)),
             retention_5min=_duration(env, "VIGIE_RETENTION_5M", timedelta(days=180)),
             retention_hour=_duration(env, "VIGIE_RETENTION_1H", timedelta(days=730)),
-            maintenance_seconds=_int(env, "VIGIE_MAINTENANCE_SECONDS", 60, minimum=0),
+            maintenance_seconds=env_int(env, "VIGIE_MAINTENANCE_SECONDS", 60, minimum=0),
         )
         settings.check()
         return settings

@@ -6,20 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from functions.config import ConfigError, _int
-
-
-def _float(env: Mapping[str, str], name: str, default: float, minimum: float) -> float:
-    raw = env.get(name)
-    if raw in (None, ""):
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
-    if not value >= minimum:
-        raise ConfigError(f"{name} must be at least {minimum}, got {raw}")
-    return value
+from functions.config import env_float, env_int
 
 
 def _origins(raw: str | None) -> str | list[str] | None:
@@ -63,11 +50,11 @@ class RelaySettings:
             database_url=env.get("REALTIME_DATABASE_URL") or env.get("DATABASE_URL", ""),
             dashboard_token=env.get("VIGIE_DASHBOARD_TOKEN", ""),
             cors_origins=_origins(env.get("VIGIE_CORS_ORIGINS")),
-            offline_after=_float(env, "VIGIE_OFFLINE_AFTER", 3.0, minimum=1.0),
-            sweep_seconds=_float(env, "VIGIE_SWEEP_SECONDS", 5.0, minimum=0.1),
-            max_live_samples=_int(env, "VIGIE_RELAY_MAX_LIVE", 100),
-            log_retention=_int(env, "VIGIE_RELAY_LOG_RETENTION", 3600, minimum=1),
-            check_seconds=_float(env, "VIGIE_RELAY_CHECK_SECONDS", 2.0, minimum=0.1),
-            listen_timeout=_float(env, "VIGIE_RELAY_LISTEN_TIMEOUT", 15.0, minimum=1.0),
-            pool_size=_int(env, "VIGIE_RELAY_POOL_SIZE", 4, minimum=2),
+            offline_after=env_float(env, "VIGIE_OFFLINE_AFTER", 3.0, 1.0),
+            sweep_seconds=env_float(env, "VIGIE_SWEEP_SECONDS", 5.0, 0.1),
+            max_live_samples=env_int(env, "VIGIE_RELAY_MAX_LIVE", 100),
+            log_retention=env_int(env, "VIGIE_RELAY_LOG_RETENTION", 3600, minimum=1),
+            check_seconds=env_float(env, "VIGIE_RELAY_CHECK_SECONDS", 2.0, 0.1),
+            listen_timeout=env_float(env, "VIGIE_RELAY_LISTEN_TIMEOUT", 15.0, 1.0),
+            pool_size=env_int(env, "VIGIE_RELAY_POOL_SIZE", 4, minimum=2),
         )

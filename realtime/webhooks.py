@@ -38,7 +38,7 @@ import psycopg
 import requests
 from psycopg.rows import dict_row
 
-from functions.config import ConfigError, _float, _int
+from functions.config import ConfigError, env_float, env_int
 
 log = logging.getLogger("vigie.webhooks")
 
@@ -119,9 +119,9 @@ class WebhookSettings:
         settings = cls(
             url=env.get("VIGIE_ALERT_WEBHOOK_URL", "").strip(),
             format=env.get("VIGIE_ALERT_WEBHOOK_FORMAT", "auto").strip().lower() or "auto",
-            timeout=_float(env, "VIGIE_ALERT_WEBHOOK_TIMEOUT", 5.0, 0.1, 300),
-            attempts=_int(env, "VIGIE_ALERT_WEBHOOK_ATTEMPTS", 10),
-            backoff=_float(env, "VIGIE_ALERT_WEBHOOK_BACKOFF", 2.0, 0.01, 3600),
+            timeout=env_float(env, "VIGIE_ALERT_WEBHOOK_TIMEOUT", 5.0, 0.1, 300),
+            attempts=env_int(env, "VIGIE_ALERT_WEBHOOK_ATTEMPTS", 10),
+            backoff=env_float(env, "VIGIE_ALERT_WEBHOOK_BACKOFF", 2.0, 0.01, 3600),
         )
         settings.check()
         return settings
