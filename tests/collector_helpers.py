@@ -15,20 +15,10 @@ import psycopg
 import pytest
 
 from .conftest import ENROLL
-from .helpers import BIN, free_port, gunicorn_api, process
+from .helpers import BIN, METRIC_FIELDS, free_port, gunicorn_api, process
 
 COLLECTOR = str(BIN / "vigie-collector")
-FIELDS = [
-    "cpu_percent",
-    "ram_percent",
-    "ram_used_mb",
-    "ram_total_mb",
-    "disk_percent",
-    "disk_used_gb",
-    "disk_total_gb",
-    "network_sent_mb",
-    "network_recv_mb",
-]
+FIELDS = METRIC_FIELDS
 
 
 class ApiProcess:

@@ -23,6 +23,18 @@ BIN = Path(sys.executable).parent
 # in transaction mode, where prepared statements must be off (conftest.py).
 POOLER = os.environ.get("VIGIE_TEST_POOLER", "")
 POOLER_ENV = {"VIGIE_DB_PREPARED_STATEMENTS": "off"} if POOLER else {}
+# The measured fields of a sample, as the seed's metrics table has them.
+METRIC_FIELDS = (
+    "cpu_percent",
+    "ram_percent",
+    "ram_used_mb",
+    "ram_total_mb",
+    "disk_percent",
+    "disk_used_gb",
+    "disk_total_gb",
+    "network_sent_mb",
+    "network_recv_mb",
+)
 
 
 def with_dbname(url: str, dbname: str) -> str:
