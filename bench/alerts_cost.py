@@ -34,17 +34,13 @@ from psycopg.types.json import Jsonb
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import SAMPLE, create_database, drop_database  # noqa: E402
 from functions import embedded  # noqa: E402
 from functions.auth import hash_token  # noqa: E402
 from functions.config import Settings  # noqa: E402
 from functions.migrate import migrate  # noqa: E402
-from tests.helpers import admin_connect, with_dbname  # noqa: E402
 
-FIELDS = {
-    "ram_percent": 67.8, "ram_used_mb": 6780.0, "ram_total_mb": 10000.0, "disk_percent": 55.3,
-    "disk_used_gb": 110.6, "disk_total_gb": 200.0, "network_sent_mb": 1250.5,
-    "network_recv_mb": 890.3,
-}  # fmt: skip
+FIELDS = {k: v for k, v in SAMPLE.items() if k != "cpu_percent"}
 DEFAULTS = json.dumps(Settings().alert_defaults)
 TOKEN_CHECK = (
     "SELECT token_hash, set_config('vigie.alert_defaults', %s, true) FROM servers WHERE id = %s"
@@ -100,9 +96,7 @@ def main() -> None:
 
     server = os.environ.get("DATABASE_URL") or embedded.start("bench-pgdata")
     name = f"vigie_bench_alerts_{os.getpid()}"
-    with admin_connect(server) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = with_dbname(server, name)
+    url = create_database(server, name)
     print(f"PostgreSQL: {server.split('?')[0]}  rounds: {args.rounds}  (one client)")
     try:
         migrate(url)
@@ -137,8 +131,7 @@ def main() -> None:
                 ).fetchone()[0]
                 assert (alerts > 0) == ("quiet" not in case), (case, alerts)
     finally:
-        with admin_connect(server) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        drop_database(server, name)
 
 
 if __name__ == "__main__":

@@ -32,9 +32,10 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import create_database, drop_database  # noqa: E402
 from functions import embedded  # noqa: E402
 from functions.migrate import migrate  # noqa: E402
-from tests.helpers import BIN, admin_connect, free_port, gunicorn_api, with_dbname  # noqa: E402
+from tests.helpers import BIN, free_port, gunicorn_api  # noqa: E402
 
 ENROLL = "bench-enroll-token"
 
@@ -116,9 +117,7 @@ def main() -> None:
 
     server = os.environ.get("DATABASE_URL") or embedded.start("bench-pgdata", stop_when_unused=True)
     dbname = f"vigie_bench_collector_{os.getpid()}"
-    with admin_connect(server) as conn:
-        conn.execute(f'CREATE DATABASE "{dbname}"')
-    url = with_dbname(server, dbname)
+    url = create_database(server, dbname)
     migrate(url)
     port = free_port()
     api_url = f"http://127.0.0.1:{port}"
@@ -179,8 +178,7 @@ def main() -> None:
         for proc in agents.values():
             proc.terminate()
             proc.wait(30)
-        with admin_connect(server) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+        drop_database(server, dbname)
 
     load = os.getloadavg()
     print(

@@ -36,10 +36,11 @@ from playwright.sync_api import sync_playwright
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import create_database, drop_database  # noqa: E402
 from functions import embedded  # noqa: E402
 from functions.auth import hash_token  # noqa: E402
 from functions.migrate import migrate  # noqa: E402
-from tests.helpers import admin_connect, free_port, gunicorn_relay, with_dbname  # noqa: E402
+from tests.helpers import free_port, gunicorn_relay  # noqa: E402
 
 DIST = ROOT / "frontend" / "dist"
 
@@ -178,9 +179,7 @@ def main() -> None:
     bundle_sizes()
     server = os.environ.get("DATABASE_URL") or embedded.start("bench-pgdata")
     name = f"vigie_bench_dashboard_{os.getpid()}"
-    with admin_connect(server) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = with_dbname(server, name)
+    url = create_database(server, name)
     try:
         migrate(url)
         server_id = seed(url, args.days, args.interval)
@@ -233,8 +232,7 @@ def main() -> None:
         describe(f"history chart drawn ({args.range})", [r["history_chart_drawn"] for r in results])
         print("\n(the machine is shared with other work: figures vary between runs)")
     finally:
-        with admin_connect(server) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        drop_database(server, name)
 
 
 if __name__ == "__main__":

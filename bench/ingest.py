@@ -21,7 +21,6 @@ import json
 import os
 import statistics
 import sys
-import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -34,23 +33,13 @@ from psycopg.types.json import Jsonb
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import SAMPLE, add_servers, create_database, drop_database, run_threads  # noqa: E402
 from functions import embedded  # noqa: E402
-from functions.auth import hash_token  # noqa: E402
 from functions.migrate import migrate  # noqa: E402
-from tests.helpers import admin_connect, free_port, gunicorn_api, with_dbname  # noqa: E402
+from tests.helpers import free_port, gunicorn_api  # noqa: E402
 
-FIELDS = {
-    # Worker processes read it from the environment, which main() sets from --cpu.
-    "cpu_percent": float(os.environ.get("VIGIE_BENCH_CPU", "45.2")),
-    "ram_percent": 67.8,
-    "ram_used_mb": 6780.0,
-    "ram_total_mb": 10000.0,
-    "disk_percent": 55.3,
-    "disk_used_gb": 110.6,
-    "disk_total_gb": 200.0,
-    "network_sent_mb": 1250.5,
-    "network_recv_mb": 890.3,
-}
+# Worker processes read the CPU value from the environment, which main() sets from --cpu.
+FIELDS = {**SAMPLE, "cpu_percent": float(os.environ.get("VIGIE_BENCH_CPU", "45.2"))}
 BASE = datetime(2020, 1, 1, tzinfo=UTC)
 PROCESSES = 4
 
@@ -61,33 +50,7 @@ def stamp(client: int, n: int, epoch: int) -> str:
     return moment.isoformat()
 
 
-def setup_servers(url: str, count: int) -> list[tuple[int, str]]:
-    servers = []
-    with psycopg.connect(url, autocommit=True) as conn:
-        for i in range(count):
-            token = f"vgi_bench_{i}"
-            row = conn.execute(
-                "INSERT INTO servers (name, hostname, token_hash) VALUES (%s, %s, %s) RETURNING id",
-                [f"bench-{i}", f"bench-{i}", hash_token(token)],
-            ).fetchone()
-            servers.append((row[0], token))
-    return servers
-
-
 # --- load generators: each runs in a process with several threads -------------
-
-
-def _threads(n: int, target, *args) -> list:
-    results: list = [None] * n
-    threads = [
-        threading.Thread(target=lambda i=i: results.__setitem__(i, target(i, *args)))
-        for i in range(n)
-    ]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return results
 
 
 def _http_single(i: int, base: str, servers, offset: int, seconds: float, epoch: int):
@@ -200,7 +163,7 @@ WORKERS = {
 
 
 def _process(name: str, threads: int, offset: int, *args):
-    return _threads(threads, WORKERS[name], *args[:1], args[1], offset, *args[2:])
+    return run_threads(threads, WORKERS[name], *args[:1], args[1], offset, *args[2:])
 
 
 def run(
@@ -261,13 +224,11 @@ def main() -> None:
 
     server = os.environ.get("DATABASE_URL") or embedded.start("bench-pgdata")
     name = f"vigie_bench_{os.getpid()}"
-    with admin_connect(server) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = with_dbname(server, name)
+    url = create_database(server, name)
     figures: dict = {"clients": args.clients, "batch_size": args.batch_size, "cpu": args.cpu}
     try:
         migrate(url)
-        servers = setup_servers(url, max(args.clients, args.batch_clients))
+        servers = add_servers(url, 0, max(args.clients, args.batch_clients))
         port = free_port()
         print(
             f"PostgreSQL: {server.split('?')[0]}  clients: {args.clients}  "
@@ -342,8 +303,7 @@ def main() -> None:
             )
             figures.update(single=[api, same, bare], batch=[bapi, bsql, bcopy])
     finally:
-        with admin_connect(server) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        drop_database(server, name)
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2))
 

@@ -39,16 +39,13 @@ from psycopg.types.json import Jsonb
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import SAMPLE, create_database, drop_database  # noqa: E402
 from functions import embedded  # noqa: E402
 from functions.auth import hash_token  # noqa: E402
 from functions.migrate import migrate  # noqa: E402
-from tests.helpers import admin_connect, free_port, gunicorn_relay, with_dbname  # noqa: E402
+from tests.helpers import free_port, gunicorn_relay  # noqa: E402
 
-FIELDS = {
-    "cpu_percent": 45.2, "ram_percent": 67.8, "ram_used_mb": 6780.0, "ram_total_mb": 10000.0,
-    "disk_percent": 55.3, "disk_used_gb": 110.6, "disk_total_gb": 200.0,
-    "network_sent_mb": 1250.5, "network_recv_mb": 890.3,
-}  # fmt: skip
+FIELDS = SAMPLE
 WARMUP = 2.0  # seconds of each scenario left out of the figures
 
 
@@ -270,9 +267,7 @@ def main() -> None:
 
     server = os.environ.get("DATABASE_URL") or embedded.start("bench-pgdata")
     name = f"vigie_bench_relay_{os.getpid()}"
-    with admin_connect(server) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    db_url = with_dbname(server, name)
+    db_url = create_database(server, name)
     results_dir = ROOT / "bench" / "results"
     results_dir.mkdir(parents=True, exist_ok=True)
     try:
@@ -320,8 +315,7 @@ def main() -> None:
                 )
             )
     finally:
-        with admin_connect(server) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        drop_database(server, name)
 
 
 if __name__ == "__main__":

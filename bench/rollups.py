@@ -50,40 +50,21 @@ from psycopg.types.json import Jsonb
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import SAMPLE, add_servers, create_database, drop_database, quantiles, run_threads  # noqa: E402
 from functions import embedded  # noqa: E402
-from functions.auth import hash_token  # noqa: E402
 from functions.migrate import migrate  # noqa: E402
-from tests.helpers import admin_connect, free_port, gunicorn_api, with_dbname  # noqa: E402
+from tests.helpers import free_port, gunicorn_api  # noqa: E402
 
-FIELDS = {
-    "cpu_percent": 45.2,
-    "ram_percent": 67.8,
-    "ram_used_mb": 6780.0,
-    "ram_total_mb": 10000.0,
-    "disk_percent": 55.3,
-    "disk_used_gb": 110.6,
-    "disk_total_gb": 200.0,
-    "network_sent_mb": 1250.5,
-    "network_recv_mb": 890.3,
-}
+FIELDS = SAMPLE
 PROCESSES = 4
 OWN_MIGRATIONS = ("030_", "031_", "032_")
-
-
-def quantiles(values: list[float]) -> tuple[float, float, float]:
-    """p50, p95, p99 in milliseconds."""
-    q = statistics.quantiles(values, n=100, method="inclusive")
-    return q[49] * 1000, q[94] * 1000, q[98] * 1000
 
 
 # --- databases --------------------------------------------------------------------
 
 
-def create_database(server: str, name: str, without_own: bool = False) -> str:
-    with admin_connect(server) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = with_dbname(server, name)
+def migrated_database(server: str, name: str, without_own: bool = False) -> str:
+    url = create_database(server, name)
     if without_own:
         # "Before": every migration of the project but this feature's.
         folder = Path(tempfile.mkdtemp(prefix="vigie-sql-"))
@@ -101,38 +82,7 @@ def create_database(server: str, name: str, without_own: bool = False) -> str:
     return url
 
 
-def drop_database(server: str, name: str) -> None:
-    with admin_connect(server) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def add_servers(url: str, first: int, count: int) -> list[tuple[int, str]]:
-    made = []
-    with psycopg.connect(url, autocommit=True) as conn:
-        for i in range(first, first + count):
-            token = f"vgi_bench_{i}"
-            row = conn.execute(
-                "INSERT INTO servers (name, hostname, token_hash) VALUES (%s, %s, %s) RETURNING id",
-                [f"bench-{i}", f"bench-{i}", hash_token(token)],
-            ).fetchone()
-            made.append((row[0], token))
-    return made
-
-
 # --- 1. ingest before and after ---------------------------------------------------------
-
-
-def _threads(n: int, target, *args) -> list:
-    results: list = [None] * n
-    threads = [
-        threading.Thread(target=lambda i=i: results.__setitem__(i, target(i, *args)))
-        for i in range(n)
-    ]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return results
 
 
 def _http_single(i, base, servers, start, seconds):
@@ -193,7 +143,7 @@ WORKERS = {f.__name__: f for f in (_http_single, _sql_single, _sql_batch)}
 
 
 def _process(name, threads, target, servers, start, seconds):
-    return _threads(threads, WORKERS[name], target, servers, start, seconds)
+    return run_threads(threads, WORKERS[name], target, servers, start, seconds)
 
 
 def run_clients(pool, name, clients, target, servers, start, seconds):
@@ -209,7 +159,7 @@ def run_clients(pool, name, clients, target, servers, start, seconds):
 
 def ingest_benchmark(server: str, args, pid: int) -> None:
     names = {"before": f"vigie_bench_before_{pid}", "after": f"vigie_bench_after_{pid}"}
-    urls = {k: create_database(server, n, without_own=(k == "before")) for k, n in names.items()}
+    urls = {k: migrated_database(server, n, without_own=(k == "before")) for k, n in names.items()}
     try:
         with psycopg.connect(urls["after"], autocommit=True) as conn:
             # The partitions maintenance keeps, for the days the samples fall in.
@@ -296,7 +246,7 @@ def sequential_latency(urls: dict[str, str], args) -> None:
         start = datetime.now(UTC).replace(microsecond=0) - timedelta(days=6)
         for label, size in (("1 sample", 1), ("a batch of 100", 100)):
             times: dict[str, list[float]] = {k: [] for k in urls}
-            for block in range(args.blocks):
+            for block in range(max(2, args.blocks)):  # the first only warms up
                 for key in ("before", "after") if block % 2 else ("after", "before"):
                     sid = sids[key][0 if size == 1 else 1][0]
                     for i in range(50):
@@ -367,7 +317,7 @@ def load(url: str, args, end: datetime) -> dict:
             "SELECT vigie_create_partitions('metrics_1h', 'month', %s, now())", [start_long]
         )
         # Raw samples for the whole range, so the raw path can be compared.
-        conn.execute("SELECT vigie_set_retention(NULL, NULL, NULL)")
+        conn.execute("SELECT vigie_set_retention(NULL, NULL, NULL, NULL)")
         # No triggers while loading (vigie_rebuild_rollups rolls everything up after).
         conn.execute("SET session_replication_role = replica")
         hour, step = start_long, timedelta(hours=1)
@@ -600,7 +550,7 @@ def main() -> None:
         return
     name = f"vigie_bench_history_{pid}"
     try:
-        url = create_database(server, name)
+        url = migrated_database(server, name)
         # Whole hours: each hour of data is loaded in one statement.
         end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
         servers = load(url, args, end)

@@ -23,8 +23,8 @@ import psycopg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import create_database, drop_database  # noqa: E402
 from functions import embedded  # noqa: E402
-from tests.helpers import admin_connect, with_dbname  # noqa: E402
 
 SEED = """
 CREATE TABLE seed_metrics (
@@ -89,10 +89,9 @@ def main() -> None:
     args = parser.parse_args()
     server = os.environ.get("DATABASE_URL") or embedded.start("bench-pgdata")
     name = f"vigie_schema_{os.getpid()}"
-    with admin_connect(server) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+    url = create_database(server, name)
     try:
-        with psycopg.connect(with_dbname(server, name), autocommit=True) as conn:
+        with psycopg.connect(url, autocommit=True) as conn:
             conn.execute(SEED)
             conn.execute(VIGIE)
             results = {
@@ -100,8 +99,7 @@ def main() -> None:
                 for t in ("seed_metrics", "vigie_metrics")
             }
     finally:
-        with admin_connect(server) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        drop_database(server, name)
     print(f"{args.servers} servers x {args.hours} h at 5 s, bytes per row:")
     print(f"  {'layout':<16}{'rows':>10}{'heap':>8}{'indexes':>9}{'total':>8}{'load rows/s':>13}")
     for table, r in results.items():

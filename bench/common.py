@@ -1,0 +1,71 @@
+"""What the benchmarks share: a sample, scratch databases, servers, client threads."""
+
+from __future__ import annotations
+
+import statistics
+import threading
+
+import psycopg
+
+from functions.auth import hash_token
+from tests.helpers import admin_connect, with_dbname
+
+# One sample's measured values, as the collector sends them.
+SAMPLE = {
+    "cpu_percent": 45.2,
+    "ram_percent": 67.8,
+    "ram_used_mb": 6780.0,
+    "ram_total_mb": 10000.0,
+    "disk_percent": 55.3,
+    "disk_used_gb": 110.6,
+    "disk_total_gb": 200.0,
+    "network_sent_mb": 1250.5,
+    "network_recv_mb": 890.3,
+}
+
+
+def create_database(server: str, name: str) -> str:
+    """A new, empty database on ``server`` (replacing one of that name); its URL."""
+    with admin_connect(server) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return with_dbname(server, name)
+
+
+def drop_database(server: str, name: str) -> None:
+    with admin_connect(server) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def add_servers(url: str, first: int, count: int) -> list[tuple[int, str]]:
+    """Servers bench-<first>… with known ingest tokens: [(id, token)]."""
+    made = []
+    with psycopg.connect(url, autocommit=True) as conn:
+        for i in range(first, first + count):
+            token = f"vgi_bench_{i}"
+            row = conn.execute(
+                "INSERT INTO servers (name, hostname, token_hash) VALUES (%s, %s, %s) RETURNING id",
+                [f"bench-{i}", f"bench-{i}", hash_token(token)],
+            ).fetchone()
+            made.append((row[0], token))
+    return made
+
+
+def run_threads(n: int, target, *args) -> list:
+    """target(i, *args) in n threads at once; their results in order of i."""
+    results: list = [None] * n
+    threads = [
+        threading.Thread(target=lambda i=i: results.__setitem__(i, target(i, *args)))
+        for i in range(n)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
+def quantiles(values: list[float]) -> tuple[float, float, float]:
+    """p50, p95, p99 of durations in seconds, in milliseconds."""
+    q = statistics.quantiles(values, n=100, method="inclusive")
+    return q[49] * 1000, q[94] * 1000, q[98] * 1000
