@@ -18,7 +18,8 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime
 from typing import Any
 
-from flask import Blueprint, Flask
+import orjson
+from flask import Blueprint, Flask, Response
 from flask.json.provider import DefaultJSONProvider
 
 from . import db, errors
@@ -39,9 +40,12 @@ def isoformat(value: datetime) -> str:
 
 
 class JSONProvider(DefaultJSONProvider):
-    """Times as ISO-8601 in UTC (Flask's default is an HTTP date), bytes never."""
+    """JSON through orjson (a history answer of 500 points encodes several
+    times faster than with the standard library), times as ISO-8601 in UTC (Flask's default is an
+    HTTP date), and whatever orjson does not know as Flask's default encodes it."""
 
     sort_keys = False
+    OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_NON_STR_KEYS
 
     @staticmethod
     def default(o: Any) -> Any:
@@ -50,6 +54,16 @@ class JSONProvider(DefaultJSONProvider):
         if isinstance(o, date):
             return o.isoformat()
         return DefaultJSONProvider.default(o)
+
+    def encode(self, obj: Any) -> bytes:
+        return orjson.dumps(obj, default=self.default, option=self.OPTIONS)
+
+    def dumps(self, obj: Any, **kwargs: Any) -> str:
+        return self.encode(obj).decode()
+
+    def response(self, *args: Any, **kwargs: Any) -> Response:
+        body = self.encode(self._prepare_response_obj(args, kwargs))
+        return self._app.response_class(body, mimetype=self.mimetype)
 
 
 def all_blueprints() -> list[Blueprint]:

@@ -30,7 +30,9 @@ INTERVALS = {"1m": 60, "5m": 300, "15m": 900, "1h": 3600}
 # under MAX_AUTO_POINTS points.
 AUTO_BUCKETS = [5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200,
                 86400, 604800]  # fmt: skip
-MAX_AUTO_POINTS = 1000
+# 500 points fill a chart as wide as a screen, and a 1h range then reads 10 s
+# buckets and a 6h range the minute rollups: every dashboard range stays fast.
+MAX_AUTO_POINTS = 500
 DEFAULT_RANGE = timedelta(hours=1)
 # Buckets and rollup rows share this origin, so a rollup row never straddles a bucket.
 ORIGIN = datetime(2000, 1, 1, tzinfo=UTC)
@@ -160,18 +162,23 @@ SELECT recorded_at, 1, cpu_percent::float8, cpu_percent, ram_percent::float8, ra
 BUCKETS = """
 SELECT date_bin(%(bucket)s, t, TIMESTAMPTZ '2000-01-01 00:00:00+00') AS recorded_at,
        sum(samples)::int AS samples,
-       round((sum(cpu_percent_sum) / sum(samples))::numeric, 2)::float8 AS cpu_percent,
+       round(sum(cpu_percent_sum) / sum(samples) * 100) / 100 AS cpu_percent,
        max(cpu_percent_max)::float8 AS cpu_percent_max,
-       round((sum(ram_percent_sum) / sum(samples))::numeric, 2)::float8 AS ram_percent,
+       round(sum(ram_percent_sum) / sum(samples) * 100) / 100 AS ram_percent,
        max(ram_percent_max)::float8 AS ram_percent_max,
-       round((sum(ram_used_mb_sum) / sum(samples))::numeric, 2)::float8 AS ram_used_mb,
+       round(sum(ram_used_mb_sum) / sum(samples) * 100) / 100 AS ram_used_mb,
        max(ram_total_mb_max)::float8 AS ram_total_mb,
-       round((sum(disk_percent_sum) / sum(samples))::numeric, 2)::float8 AS disk_percent,
+       round(sum(disk_percent_sum) / sum(samples) * 100) / 100 AS disk_percent,
        max(disk_percent_max)::float8 AS disk_percent_max,
-       round((sum(disk_used_gb_sum) / sum(samples))::numeric, 2)::float8 AS disk_used_gb,
+       round(sum(disk_used_gb_sum) / sum(samples) * 100) / 100 AS disk_used_gb,
        max(disk_total_gb_max)::float8 AS disk_total_gb,
-       (array_agg(network_sent_mb_last ORDER BY last_at DESC))[1] AS network_sent_mb,
-       (array_agg(network_recv_mb_last ORDER BY last_at DESC))[1] AS network_recv_mb,
+       -- The counters of the bucket's last partial row: the greatest array of its
+       -- time and counters (float8 keeps every microsecond apart), with no sort.
+       -- The counters are stored as real: they come back as they were sent.
+       (max(ARRAY[extract(epoch FROM last_at)::float8, network_sent_mb_last,
+                  network_recv_mb_last]))[2]::real AS network_sent_mb,
+       (max(ARRAY[extract(epoch FROM last_at)::float8, network_sent_mb_last,
+                  network_recv_mb_last]))[3]::real AS network_recv_mb,
        round((sum(network_sent_mb_inc) / nullif(sum(network_seconds), 0))::numeric,
              6)::float8 AS network_sent_mb_s,
        round((sum(network_recv_mb_inc) / nullif(sum(network_seconds), 0))::numeric,

@@ -177,7 +177,7 @@ def build_spec() -> dict[str, Any]:
                 (400, *READ_ERRORS, 404),
                 security="dashboard",
                 description="Without `interval`, the bucket is chosen so that the response "
-                "has at most 1000 points; the `Vigie-Interval` header names it.",
+                "has at most 500 points; the `Vigie-Interval` header names it.",
                 parameters=[
                     server_id_param("serverId"),
                     {
