@@ -56,7 +56,12 @@ class JSONProvider(DefaultJSONProvider):
         return DefaultJSONProvider.default(o)
 
     def encode(self, obj: Any) -> bytes:
-        return orjson.dumps(obj, default=self.default, option=self.OPTIONS)
+        try:
+            return orjson.dumps(obj, default=self.default, option=self.OPTIONS)
+        except TypeError:
+            # An integer beyond 64 bits (a client may send one; an error echoes it):
+            # the standard library writes it.
+            return super().dumps(obj).encode()
 
     def dumps(self, obj: Any, **kwargs: Any) -> str:
         return self.encode(obj).decode()

@@ -104,6 +104,8 @@ def test_unknown_server_is_404(api, db):
         ("disk_total_gb", True, "valid number"),
         ("network_sent_mb", "NaN", "valid number"),
         ("network_recv_mb", 1e300, "less than or equal to"),
+        ("ram_total_mb", 2**70, "less than or equal to"),
+        ("server_id", 2**70, "less than or equal to"),
         ("recorded_at", "yesterday", "datetime"),
         ("recorded_at", "2026-01-02T03:04:05", "timezone"),
         ("server_id", "1", "valid integer"),
