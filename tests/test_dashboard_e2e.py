@@ -209,10 +209,10 @@ def test_the_history_chart_draws_a_seeded_day(stack: Stack, page: Page) -> None:
     history = page.get_by_test_id("history-chart")
     page.get_by_role("group", name="Range").get_by_role("button", name="24 h").click()
     expect(history).to_have_attribute("data-loading", "false")
-    # A day at one sample a minute: the API buckets it (2-minute averages).
-    expect(history).to_have_attribute("data-interval", "2m")
+    # A day at one sample a minute: the API buckets it (5-minute averages).
+    expect(history).to_have_attribute("data-interval", "5m")
     points = int(history.get_attribute("data-points"))
-    assert 700 <= points <= 721, points
+    assert 280 <= points <= 289, points
     # The line is really drawn: one path segment per point.
     path = history.locator("path.recharts-line-curve").first.get_attribute("d")
     segments = len(re.findall(r"[ML]", path))

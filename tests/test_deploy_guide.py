@@ -86,7 +86,7 @@ def test_the_lambda_package_of_the_guide_serves_requests_on_its_own(tmp_path, da
 # variables in the dashboard, ${VAR} in netlify.toml's build command.
 PYTHON_READS = re.compile(
     r"""(?:os\.environ(?:\.get)?\(\s*|os\.environ\[\s*|getenv\(\s*|\benv\.get\(\s*|envvar=\s*|
-        _int\(\s*env,\s*|_float\(\s*env,\s*|_duration\(\s*env,\s*|_switch\(\s*env,\s*)
+        env_int\(\s*env,\s*|env_float\(\s*env,\s*|_duration\(\s*env,\s*|_switch\(\s*env,\s*)
         ["']([A-Z][A-Z0-9_]+)["']""",
     re.X,
 )
