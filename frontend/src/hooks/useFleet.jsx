@@ -1,6 +1,7 @@
 // Every server with its latest values, a little CPU history for sparklines, and
 // the active alerts: the state the overview and the alert banner share, kept
-// live by the relay and reloaded from the API after every reconnection.
+// live by the relay and reloaded from the API after every reconnection and
+// resync.
 import { createContext, useContext, useEffect, useMemo, useReducer, useRef } from 'react';
 import { getHistory, listAlerts, listServers } from '../services/api.js';
 import { EVENTS, followAll, on } from '../services/socket.js';
@@ -190,6 +191,11 @@ export function FleetProvider({ children }) {
       on(EVENTS.status, (status) => dispatch({ type: 'status', status })),
       on(EVENTS.alert, (alert) => dispatch({ type: 'alert', alert, at: Date.now() })),
       on(EVENTS.server, () => reload.current()),
+      // The relay lost track of what was written: the reload this brings
+      // (useLiveEpoch) fetches the sparklines again too, whatever their age.
+      on(EVENTS.resync, () => {
+        sparksAt.current = 0;
+      }),
     ];
     return () => {
       release();

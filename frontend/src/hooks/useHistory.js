@@ -1,6 +1,8 @@
-import { useCallback, useEffect, useMemo, useState } from 'react';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { getHistory } from '../services/api.js';
+import { EVENTS, on } from '../services/socket.js';
 import { RANGES, fromBucket, rangeBounds } from '../utils/series.js';
+import { useLiveEpoch } from './useConnection.js';
 
 // A preset range ending "now" is reloaded this often (at least one bucket) so the
 // history keeps up with time.
@@ -9,11 +11,14 @@ const REFRESH_MS = 60_000;
 /**
  * History for a range: { key: '1h' | '6h' | ... } or { key: 'custom', from, to }.
  * The API picks the bucket (the chart gets at most ~1000 points, so it stays
- * fast over 30 days) and says which one.
+ * fast over 30 days) and says which one. Loaded again after a reconnection or a
+ * resync, and when a backfilled write (a collector's spool) falls in the range.
  */
 export function useHistory(serverId, range) {
   const [state, setState] = useState({ points: [], bucketMs: 0, interval: null, loading: true, error: null });
   const [tick, setTick] = useState(0);
+  const epoch = useLiveEpoch();
+  const requested = useRef(null); // { from, to } in ms of the last request
   const custom = range.key === 'custom';
   const fromMs = custom ? range.from.getTime() : null;
   const toMs = custom ? range.to.getTime() : null;
@@ -21,6 +26,7 @@ export function useHistory(serverId, range) {
   useEffect(() => {
     const controller = new AbortController();
     const { from, to } = custom ? { from: new Date(fromMs), to: new Date(toMs) } : rangeBounds(range.key);
+    requested.current = { from: from.getTime(), to: to.getTime() };
     setState((s) => ({ ...s, loading: true }));
     getHistory(serverId, { from, to }, { signal: controller.signal })
       .then(({ buckets, bucketMs, interval }) => {
@@ -39,7 +45,17 @@ export function useHistory(serverId, range) {
         if (error.name !== 'AbortError') setState((s) => ({ ...s, loading: false, error }));
       });
     return () => controller.abort();
-  }, [serverId, range.key, custom, fromMs, toMs, tick]);
+  }, [serverId, range.key, custom, fromMs, toMs, tick, epoch]);
+
+  useEffect(
+    () =>
+      on(EVENTS.backfill, (event) => {
+        const shown = requested.current;
+        if (event.server_id !== serverId || !shown) return;
+        if (Date.parse(event.first) <= shown.to && Date.parse(event.last) >= shown.from) setTick((t) => t + 1);
+      }),
+    [serverId],
+  );
 
   useEffect(() => {
     if (custom) return undefined;

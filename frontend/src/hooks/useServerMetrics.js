@@ -1,13 +1,18 @@
 // One server's live state for its page: details, the latest sample, and the
 // points of the last minutes for the realtime chart. History fills the chart on
-// load and after every reconnection; `metrics-update` events extend it.
+// load and after every reconnection or resync; `metrics-update` events extend it,
+// and the part of a large write the relay did not push (`metrics-backfill`) is
+// fetched from history.
 import { useEffect, useReducer, useRef } from 'react';
 import { getCurrent, getHistory, getServer } from '../services/api.js';
 import { EVENTS, joinServer, on } from '../services/socket.js';
-import { fromBucket, fromSample, mergePoints, trimBefore } from '../utils/series.js';
+import { backfillRange, fromBucket, fromSample, mergeBackfill, mergePoints, trimBefore } from '../utils/series.js';
 import { useLiveEpoch } from './useConnection.js';
 
 export const REALTIME_WINDOW_MS = 10 * 60_000;
+// A backfill that cannot be fetched is tried again after 1 s, 2 s, 4 s, 8 s.
+const BACKFILL_RETRIES = 4;
+const BACKFILL_RETRY_MS = 1000;
 
 const initial = {
   server: null,
@@ -28,9 +33,19 @@ export function serverMetricsReducer(state, action) {
       return initial;
     case 'loaded': {
       const history = action.history.buckets.map((b) => fromBucket(b, action.history.bucketMs));
-      const points = trimBefore(mergePoints(history, state.points), action.now - REALTIME_WINDOW_MS);
+      // Fresh buckets replace the ones loaded before (a bucket loaded while it
+      // was filling, or before a resync, lacks samples); live samples stay.
+      const points = trimBefore(mergePoints(state.points, history), action.now - REALTIME_WINDOW_MS);
       const latest = action.current ? latestOf(state.latest, action.current) : state.latest;
       return { ...state, server: action.server, latest, points, loading: false, error: null };
+    }
+    case 'backfill': {
+      const incoming = action.history
+        ? action.history.buckets.map((b) => fromBucket(b, action.history.bucketMs))
+        : [];
+      const points = mergeBackfill(state.points, incoming, action.now - REALTIME_WINDOW_MS);
+      const latest = action.current ? latestOf(state.latest, action.current) : state.latest;
+      return { ...state, points, latest };
     }
     case 'error':
       return { ...state, loading: false, error: action.error };
@@ -100,8 +115,49 @@ export function useServerMetrics(serverId) {
     };
   }, [serverId]);
 
-  // Load, and after each reconnection load the window again: the gap is filled
-  // from history and merged with what the live events already brought.
+  // A write larger than the relay pushes live: fetch the part of it the live
+  // window shows (and the current values, if it may hold newer ones). Retried a
+  // few times, since nothing else would fill that hole.
+  const latestAt = useRef(null);
+  useEffect(() => {
+    latestAt.current = state.latest ? Date.parse(state.latest.recorded_at) : null;
+  }, [state.latest]);
+  useEffect(() => {
+    const controllers = new Set();
+    const timers = new Set();
+    const fetchBackfill = (event, attempt) => {
+      const range = backfillRange(event, Date.now() - REALTIME_WINDOW_MS);
+      const newer = latestAt.current == null || Date.parse(event.last) >= latestAt.current;
+      if (!range && !newer) return;
+      const controller = new AbortController();
+      controllers.add(controller);
+      const options = { signal: controller.signal };
+      Promise.all([range ? getHistory(serverId, range, options) : null, newer ? getCurrent(serverId, options) : null])
+        .then(([history, current]) => {
+          if (!controller.signal.aborted) dispatch({ type: 'backfill', history, current, now: Date.now() });
+        })
+        .catch((error) => {
+          if (error.name === 'AbortError' || controller.signal.aborted || attempt >= BACKFILL_RETRIES) return;
+          const timer = setTimeout(() => {
+            timers.delete(timer);
+            fetchBackfill(event, attempt + 1);
+          }, BACKFILL_RETRY_MS * 2 ** attempt);
+          timers.add(timer);
+        })
+        .finally(() => controllers.delete(controller));
+    };
+    const stop = on(EVENTS.backfill, (event) => {
+      if (event.server_id === serverId) fetchBackfill(event, 0);
+    });
+    return () => {
+      stop();
+      for (const controller of controllers) controller.abort();
+      for (const timer of timers) clearTimeout(timer);
+    };
+  }, [serverId]);
+
+  // Load, and after each reconnection or resync load the window again: the gap
+  // is filled from history and merged with what the live events already brought.
   useEffect(() => {
     const controller = new AbortController();
     const options = { signal: controller.signal };

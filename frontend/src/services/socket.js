@@ -10,9 +10,14 @@ const SOCKET_URL = import.meta.env.VITE_SOCKET_URL || undefined;
 // Names of the relay's events (see realtime/ in the repository).
 export const EVENTS = {
   metrics: 'metrics-update',
+  // {server_id, count, first, last, live}: one write stored `count` samples in
+  // [first, last] and only its newest `live` came as metrics-update.
+  backfill: 'metrics-backfill',
   status: 'server-status',
   alert: 'alert',
   server: 'server-update',
+  // {reason}: the relay lost track of what was written; refetch from the API.
+  resync: 'resync',
 };
 const JOIN = 'join-server';
 const LEAVE = 'leave-server';

@@ -102,6 +102,36 @@ export function trimBefore(points, fromMs) {
   return index === -1 ? [] : index === 0 ? points : points.slice(index);
 }
 
+// The finest history bucket: the API's choice for a range of a few minutes. Its
+// buckets start on multiples of it since 1970 (the API counts from 2000-01-01
+// UTC, a whole number of them later).
+export const FINEST_BUCKET_MS = 5000;
+
+/**
+ * The part of a backfilled write (a `metrics-backfill` event: `first`, `last`)
+ * that a live window starting at `windowStartMs` shows, as { from, to } Dates
+ * for the history API, or null when all of it is older. The start is moved back
+ * to the beginning of its bucket, so that bucket comes back whole: one holding
+ * only the samples from `first` on would replace a complete one with an average
+ * of part of it.
+ */
+export function backfillRange({ first, last }, windowStartMs, bucketMs = FINEST_BUCKET_MS) {
+  const end = Date.parse(last);
+  const start = Math.max(Date.parse(first), windowStartMs);
+  if (!(end >= start)) return null;
+  return { from: new Date(Math.floor(start / bucketMs) * bucketMs), to: new Date(end) };
+}
+
+/**
+ * Points fetched for a backfilled range merged into the live series: in time
+ * order, each instant once, a fresh bucket in place of the one loaded earlier at
+ * the same instant (it may hold samples that one did not), raw samples kept over
+ * the buckets that hold them, and nothing before the window.
+ */
+export function mergeBackfill(points, incoming, windowStartMs) {
+  return trimBefore(mergePoints(points, incoming), windowStartMs);
+}
+
 /**
  * Insert a break (a point of nulls) wherever two neighbours are further apart
  * than `minGapMs` and than three of the series' own neighbouring steps, so a chart
