@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
@@ -65,6 +66,30 @@ def direct_database_url(server_url: str, worker_id: str) -> Iterator[str]:
     yield url
     with admin_connect(server_url) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def relay_role(direct_database_url, worker_id):
+    """A URL for the relay as a role of its own, so a test can refuse it new
+    connections (ALTER ROLE ... NOLOGIN) and hold it disconnected."""
+    role = f"vigie_relay_{os.getpid()}_{worker_id}"
+    with admin_connect(direct_database_url) as conn:
+        conn.execute(f'DROP ROLE IF EXISTS "{role}"')
+        conn.execute(f'CREATE ROLE "{role}" LOGIN')
+        conn.execute(f'GRANT ALL ON ALL TABLES IN SCHEMA public TO "{role}"')
+        conn.execute(f'GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO "{role}"')
+    parts = urlsplit(direct_database_url)
+    netloc = parts.netloc.rpartition("@")[2]
+    url = urlunsplit(parts._replace(netloc=f"{role}@{netloc}"))
+
+    def allow(login: bool) -> None:
+        with admin_connect(direct_database_url) as conn:
+            conn.execute(f'ALTER ROLE "{role}" {"LOGIN" if login else "NOLOGIN"}')
+
+    yield url, allow
+    with admin_connect(direct_database_url) as conn:
+        conn.execute(f'DROP OWNED BY "{role}"')
+        conn.execute(f'DROP ROLE "{role}"')
 
 
 @pytest.fixture(scope="session")

@@ -12,17 +12,19 @@ from __future__ import annotations
 
 import re
 import shutil
+import time
 from collections.abc import Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import psycopg
 import pytest
 import requests
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from .conftest import ENROLL, bearer
-from .helpers import ROOT, free_port, gunicorn_api, gunicorn_relay, iso, sample
+from .helpers import ROOT, admin_connect, free_port, gunicorn_api, gunicorn_relay, iso, sample
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("dashboard-e2e")]
 
@@ -61,6 +63,19 @@ class Stack:
         self.url = url  # what the browser opens
         self.api = api  # where the test writes, like a collector
         self.relay = relay
+
+    @contextmanager
+    def another_relay(self, entry: str = "realtime.relay:local_app", **env: str) -> Iterator[str]:
+        """One more relay on the same database, on a port of its own, with these
+        settings over the stack's (VIGIE_RELAY_MAX_LIVE="5", say): its URL. By
+        default it serves the dashboard and the API too, as the stack's does; the
+        stack's writes reach it through the database, as they reach every relay.
+        Only the tests that ask for one pay for its start."""
+        database_url, _ = self.relay.args
+        port = free_port()
+        log = self.relay.log.with_name(f"relay-{port}.log")
+        with gunicorn_relay(database_url, port, {**self.relay.env, **env}, log=log, entry=entry):
+            yield f"http://127.0.0.1:{port}"
 
     def register(self, hostname: str, **fields) -> tuple[int, str]:
         response = requests.post(
@@ -303,6 +318,145 @@ def test_a_cpu_alert_shows_in_the_banner_and_clears_on_resolution(stack: Stack, 
     expect(chip).to_have_count(0)
     expect(alerts.locator('li[data-state="resolved"]')).to_contain_text("CPU")
     expect(alerts.locator('li[data-state="firing"]')).to_have_count(0)
+
+
+def on_a_bucket(moment: datetime) -> datetime:
+    """The moment rounded down to a history bucket of 5 s: samples from there on,
+    5 s apart, are each alone in a bucket that starts at their own time."""
+    moment = moment.replace(microsecond=0)
+    return moment - timedelta(seconds=moment.second % 5)
+
+
+def buckets_holding(times: list[datetime], chart) -> str:
+    """How many buckets of the history chart's interval (10s, 1m...) these samples
+    fall in: the points the chart has when it shows them all."""
+    interval = chart.get_attribute("data-interval")
+    seconds = int(interval[:-1]) * {"s": 1, "m": 60, "h": 3600}[interval[-1]]
+    return str(len({int(t.timestamp()) // seconds for t in times}))
+
+
+def test_a_batch_over_the_live_limit_is_fetched_into_the_live_chart(
+    stack: Stack, page: Page
+) -> None:
+    server, token = stack.register("e2e-spool-01")
+    base = on_a_bucket(datetime.now(UTC) - timedelta(seconds=130))
+    stack.post(server, token, cpu_percent=10.0, recorded_at=iso(base))
+    # This relay pushes the newest 5 samples of a write and announces the rest
+    # (metrics-backfill): the page fetches them.
+    with stack.another_relay(VIGIE_RELAY_MAX_LIVE="5") as url:
+        page.goto(f"{url}/servers/{server}")
+        wait_live(page)
+        chart = page.get_by_test_id("realtime-chart")
+        history = page.get_by_test_id("history-chart")
+        expect(chart).to_have_attribute("data-points", "1")
+        expect(history).to_have_attribute("data-points", "1")
+
+        # A collector flushing its spool: 24 samples 5 s apart, in one batch.
+        batch = [
+            sample(recorded_at=iso(base + timedelta(seconds=5 * (i + 1))), cpu_percent=30.0 + i)
+            for i in range(24)
+        ]
+        stack.post_batch(server, token, batch)
+        cpu = page.get_by_role("region", name="CPU").get_by_test_id("metric-value")
+        expect(cpu).to_have_text("53.0%")
+        # Every sample once (19 of them as the 5 s buckets holding one each), no hole.
+        expect(chart).to_have_attribute("data-points", "25")
+        assert datetime.fromisoformat(chart.get_attribute("data-first")) == base
+        assert datetime.fromisoformat(chart.get_attribute("data-last")) == base + timedelta(
+            seconds=120
+        )
+        assert chart.get_attribute("data-max-gap-s") == "5"
+        # The history chart, whose range holds them, is loaded again.
+        times = [base] + [datetime.fromisoformat(s["recorded_at"]) for s in batch]
+        expect(history).to_have_attribute("data-points", buckets_holding(times, history))
+
+
+def listen_pid(relay: str) -> int | None:
+    try:
+        response = requests.get(f"{relay}/health", timeout=5)
+    except requests.RequestException:
+        return None
+    return response.json().get("listen_backend_pid") if response.status_code == 200 else None
+
+
+def wait_until(condition, what: str, timeout: float = WAIT_MS / 1000) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"{what} not reached within {timeout}s"
+        time.sleep(0.1)
+
+
+def test_a_relay_away_too_long_makes_the_pages_load_again(
+    stack: Stack, page: Page, relay_role, direct_database_url: str
+) -> None:
+    role_url, allow_login = relay_role
+    server, token = stack.register("e2e-resync-01")
+    base = on_a_bucket(datetime.now(UTC) - timedelta(seconds=70))
+    stack.post(server, token, cpu_percent=10.0, recorded_at=iso(base))
+    # The page's relay listens as a role the test can lock out; another relay
+    # stays connected and, keeping its catch-up log for 1 s only, prunes it.
+    quick = {
+        "VIGIE_RELAY_LOG_RETENTION": "1",
+        "VIGIE_RELAY_CHECK_SECONDS": "0.5",
+        "VIGIE_SWEEP_SECONDS": "0.5",
+    }
+    with (
+        stack.another_relay(REALTIME_DATABASE_URL=role_url, **quick) as url,
+        stack.another_relay(entry="realtime.relay:app", **quick),
+    ):
+        page.goto(f"{url}/servers/{server}")
+        wait_live(page)
+        chart = page.get_by_test_id("realtime-chart")
+        history = page.get_by_test_id("history-chart")
+        cpu = page.get_by_role("region", name="CPU").get_by_test_id("metric-value")
+        expect(chart).to_have_attribute("data-points", "1")
+        expect(history).to_have_attribute("data-points", "1")
+        overview = page.context.new_page()
+        overview.goto(url + "/")
+        card = overview.locator(f'a[data-server-id="{server}"]')
+        expect(card).to_contain_text("10.0%")
+
+        # Every change of the page's connection state from now on.
+        page.evaluate(
+            """() => {
+                const indicator = document.querySelector('[data-testid="connection"]');
+                window.__statuses = [];
+                new MutationObserver(() => window.__statuses.push(indicator.dataset.status))
+                    .observe(indicator, { attributes: true, attributeFilter: ['data-status'] });
+            }"""
+        )
+
+        # The relay loses its LISTEN session and cannot log in again.
+        allow_login(False)
+        pid = listen_pid(url)
+        assert pid is not None
+        with admin_connect(direct_database_url) as conn:
+            conn.execute("SELECT pg_terminate_backend(%s)", [pid])
+        wait_until(lambda: listen_pid(url) is None, "the relay saying it does not listen")
+        # Meanwhile a collector writes, and the log of that write is pruned: the
+        # relay cannot announce it when it is back.
+        missed = [
+            sample(recorded_at=iso(base + timedelta(seconds=5 * (i + 1))), cpu_percent=70.0 + i)
+            for i in range(12)
+        ]
+        stack.post_batch(server, token, missed)
+        with psycopg.connect(direct_database_url, autocommit=True) as conn:
+            logged = "SELECT count(*) FROM metric_writes WHERE server_id = %s"
+            wait_until(
+                lambda: conn.execute(logged, [server]).fetchone()[0] == 0, "the write pruned"
+            )
+        expect(chart).to_have_attribute("data-points", "1")
+        allow_login(True)
+
+        # Back, it tells the pages to load again (resync): they show the write.
+        expect(chart).to_have_attribute("data-points", "13")
+        assert chart.get_attribute("data-max-gap-s") == "5"
+        expect(cpu).to_have_text("81.0%")
+        times = [base] + [datetime.fromisoformat(s["recorded_at"]) for s in missed]
+        expect(history).to_have_attribute("data-points", buckets_holding(times, history))
+        expect(card).to_contain_text("81.0%")
+        # The page's socket was never cut: this was not a reconnection.
+        assert page.evaluate("window.__statuses") == []
 
 
 DASHBOARD_TOKEN = "e2e-dashboard-token"

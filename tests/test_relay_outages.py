@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
-from urllib.parse import parse_qs, urlsplit, urlunsplit
+from urllib.parse import parse_qs, urlsplit
 
 import psycopg
 import pytest
@@ -208,30 +208,6 @@ def api_url(database_url, db, tmp_path):
     env = {"VIGIE_ENROLL_TOKEN": ENROLL}
     with gunicorn_api(database_url, port, env, log=tmp_path / "api.log"):
         yield f"http://127.0.0.1:{port}"
-
-
-@pytest.fixture
-def relay_role(direct_database_url, worker_id):
-    """A URL for the relay as a role of its own, so a test can refuse it new
-    connections (ALTER ROLE ... NOLOGIN) and hold it disconnected."""
-    role = f"vigie_relay_{os.getpid()}_{worker_id}"
-    with admin_connect(direct_database_url) as conn:
-        conn.execute(f'DROP ROLE IF EXISTS "{role}"')
-        conn.execute(f'CREATE ROLE "{role}" LOGIN')
-        conn.execute(f'GRANT ALL ON ALL TABLES IN SCHEMA public TO "{role}"')
-        conn.execute(f'GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO "{role}"')
-    parts = urlsplit(direct_database_url)
-    netloc = parts.netloc.rpartition("@")[2]
-    url = urlunsplit(parts._replace(netloc=f"{role}@{netloc}"))
-
-    def allow(login: bool) -> None:
-        with admin_connect(direct_database_url) as conn:
-            conn.execute(f'ALTER ROLE "{role}" {"LOGIN" if login else "NOLOGIN"}')
-
-    yield url, allow
-    with admin_connect(direct_database_url) as conn:
-        conn.execute(f'DROP OWNED BY "{role}"')
-        conn.execute(f'DROP ROLE "{role}"')
 
 
 def test_samples_and_alerts_committed_while_the_relay_cannot_listen_still_arrive(
