@@ -1,6 +1,6 @@
 // History over a chosen range: averages as lines, peaks as a shaded band, and
 // the network throughput below. The API picks the bucket so the chart never has
-// more than ~1000 points, whatever the range.
+// more than ~500 points, whatever the range.
 import { memo, useState } from 'react';
 import { Area, CartesianGrid, ComposedChart, Legend, Line, Tooltip, XAxis, YAxis } from 'recharts';
 import { formatDuration, formatMoment, formatPercent, formatRate, rateUnit, tickFormatter } from '../utils/formatters.js';

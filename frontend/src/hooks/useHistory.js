@@ -10,7 +10,7 @@ const REFRESH_MS = 60_000;
 
 /**
  * History for a range: { key: '1h' | '6h' | ... } or { key: 'custom', from, to }.
- * The API picks the bucket (the chart gets at most ~1000 points, so it stays
+ * The API picks the bucket (the chart gets at most ~500 points, so it stays
  * fast over 30 days) and says which one. Loaded again after a reconnection or a
  * resync, and when a backfilled write (a collector's spool) falls in the range.
  */

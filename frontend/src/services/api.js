@@ -89,7 +89,7 @@ export async function getCurrent(id, options) {
 
 /**
  * History between `from` and `to` (Dates). Without `interval` the API picks
- * the bucket (at most ~1000 points) and names it in `Vigie-Interval`.
+ * the bucket (at most ~500 points) and names it in `Vigie-Interval`.
  * Returns { buckets, bucketMs, interval }.
  */
 export async function getHistory(id, { from, to, interval } = {}, options) {
