@@ -174,11 +174,10 @@ SELECT date_bin(%(bucket)s, t, TIMESTAMPTZ '2000-01-01 00:00:00+00') AS recorded
        max(disk_total_gb_max)::float8 AS disk_total_gb,
        -- The counters of the bucket's last partial row: the greatest array of its
        -- time and counters (float8 keeps every microsecond apart), with no sort.
-       -- The counters are stored as real: they come back as they were sent.
        (max(ARRAY[extract(epoch FROM last_at)::float8, network_sent_mb_last,
-                  network_recv_mb_last]))[2]::real AS network_sent_mb,
+                  network_recv_mb_last]))[2] AS network_sent_mb,
        (max(ARRAY[extract(epoch FROM last_at)::float8, network_sent_mb_last,
-                  network_recv_mb_last]))[3]::real AS network_recv_mb,
+                  network_recv_mb_last]))[3] AS network_recv_mb,
        round((sum(network_sent_mb_inc) / nullif(sum(network_seconds), 0))::numeric,
              6)::float8 AS network_sent_mb_s,
        round((sum(network_recv_mb_inc) / nullif(sum(network_seconds), 0))::numeric,
