@@ -8,20 +8,10 @@ import threading
 import psycopg
 
 from functions.auth import hash_token
-from tests.helpers import admin_connect, with_dbname
+from tests.helpers import admin_connect, sample, with_dbname
 
-# One sample's measured values, as the collector sends them.
-SAMPLE = {
-    "cpu_percent": 45.2,
-    "ram_percent": 67.8,
-    "ram_used_mb": 6780.0,
-    "ram_total_mb": 10000.0,
-    "disk_percent": 55.3,
-    "disk_used_gb": 110.6,
-    "disk_total_gb": 200.0,
-    "network_sent_mb": 1250.5,
-    "network_recv_mb": 890.3,
-}
+# One sample's measured values, as the collector sends them (the tests' sample).
+SAMPLE = {k: v for k, v in sample().items() if k != "recorded_at"}
 
 
 def create_database(server: str, name: str) -> str:
