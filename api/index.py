@@ -1,9 +1,9 @@
 """Vercel's entry point: every ``/api/*`` request (vercel.json routes them here)
 reaches the combined WSGI app with its full path.
 
-Vercel looks for a top-level ``app`` with ``dir()`` on this module, so it is bound
-here rather than left to ``functions.app``'s lazy ``__getattr__``. Nothing named
-``handler`` may live here: Vercel would take it for an HTTP handler class.
+Vercel looks for a top-level ``app`` with ``dir()`` on this module: it is
+``functions.app:app``, built on the first request. Nothing named ``handler`` may
+live here: Vercel would take it for an HTTP handler class.
 """
 
 from functions.app import app

@@ -35,13 +35,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import SAMPLE, create_database, drop_database  # noqa: E402
-from functions import embedded  # noqa: E402
-from functions.auth import hash_token  # noqa: E402
-from functions.config import Settings  # noqa: E402
-from functions.migrate import migrate  # noqa: E402
+from vigie import embedded  # noqa: E402
+from vigie.migrate import migrate  # noqa: E402
+from vigie.settings import AlertSettings  # noqa: E402
+from vigie.tokens import hash_token  # noqa: E402
 
 FIELDS = {k: v for k, v in SAMPLE.items() if k != "cpu_percent"}
-DEFAULTS = json.dumps(Settings().alert_defaults)
+DEFAULTS = json.dumps(AlertSettings().defaults)
 TOKEN_CHECK = (
     "SELECT token_hash, set_config('vigie.alert_defaults', %s, true) FROM servers WHERE id = %s"
 )

@@ -16,7 +16,6 @@ For where an import spends its time:
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import statistics
@@ -27,16 +26,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-MODULES = ["functions.servers", "functions.metrics", "functions.history", "functions.alerts",
-           "functions.app"]  # fmt: skip
+# The Lambda-style handlers of functions.app: each group alone, and all of them.
+HANDLERS = ["servers_handler", "metrics_handler", "history_handler", "alerts_handler",
+            "handler"]  # fmt: skip
 
 PROBE = r"""
 import json, sys, time
 c0, t0 = time.process_time(), time.perf_counter()
-import importlib
-module = importlib.import_module(sys.argv[1])
+import functions.app
 c1, t1 = time.process_time(), time.perf_counter()
-handler = module.handler
+handler = getattr(functions.app, sys.argv[1])
 t2 = time.perf_counter()
 event = {"version": "2.0", "rawPath": "/api/health", "rawQueryString": "", "headers": {},
          "requestContext": {"http": {"method": "GET", "protocol": "HTTP/1.1",
@@ -66,8 +65,8 @@ def main() -> None:
 
     url = os.environ.get("DATABASE_URL")
     if not url:
-        from functions import embedded
-        from functions.migrate import migrate
+        from vigie import embedded
+        from vigie.migrate import migrate
 
         url = embedded.start("bench-pgdata")
         migrate(url)
@@ -77,9 +76,7 @@ def main() -> None:
           f"{os.cpu_count()} cores (shared: figures vary with the machine's load)")  # fmt: skip
     print(f"{'entry point':<20}{'import ms':>16}{'import CPU ms':>16}{'app+handler ms':>18}"
           f"{'1st request ms':>18}{'2nd request ms':>18}{'modules':>9}")  # fmt: skip
-    for module in MODULES:
-        if importlib.util.find_spec(module) is None:
-            continue
+    for module in HANDLERS:
         runs = [measure(module, env) for _ in range(args.runs)]
         print(f"{module:<20}{cell(runs, 'import', 16)}{cell(runs, 'import_cpu', 16)}"
               f"{cell(runs, 'build', 18)}"

@@ -33,9 +33,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import create_database, drop_database  # noqa: E402
-from functions import embedded  # noqa: E402
-from functions.migrate import migrate  # noqa: E402
 from tests.helpers import BIN, free_port, gunicorn_api  # noqa: E402
+from vigie import embedded  # noqa: E402
+from vigie.migrate import migrate  # noqa: E402
 
 ENROLL = "bench-enroll-token"
 

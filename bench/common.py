@@ -7,8 +7,8 @@ import threading
 
 import psycopg
 
-from functions.auth import hash_token
 from tests.helpers import admin_connect, sample, with_dbname
+from vigie.tokens import hash_token
 
 # One sample's measured values, as the collector sends them (the tests' sample).
 SAMPLE = {k: v for k, v in sample().items() if k != "recorded_at"}

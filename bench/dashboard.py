@@ -37,10 +37,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import create_database, drop_database  # noqa: E402
-from functions import embedded  # noqa: E402
-from functions.auth import hash_token  # noqa: E402
-from functions.migrate import migrate  # noqa: E402
 from tests.helpers import free_port, gunicorn_relay  # noqa: E402
+from vigie import embedded  # noqa: E402
+from vigie.migrate import migrate  # noqa: E402
+from vigie.tokens import hash_token  # noqa: E402
 
 DIST = ROOT / "frontend" / "dist"
 
@@ -188,7 +188,7 @@ def main() -> None:
         page_url = f"http://127.0.0.1:{port}/servers/{server_id}?range={args.range}"
         results = []
         with (
-            gunicorn_relay(url, port, env, entry="realtime.relay:local_app"),
+            gunicorn_relay(url, port, env, entry="vigie.local:app"),
             sync_playwright() as playwright,
         ):
             browser = playwright.chromium.launch(

@@ -40,10 +40,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import SAMPLE, create_database, drop_database  # noqa: E402
-from functions import embedded  # noqa: E402
-from functions.auth import hash_token  # noqa: E402
-from functions.migrate import migrate  # noqa: E402
 from tests.helpers import free_port, gunicorn_relay  # noqa: E402
+from vigie import embedded  # noqa: E402
+from vigie.migrate import migrate  # noqa: E402
+from vigie.tokens import hash_token  # noqa: E402
 
 FIELDS = SAMPLE
 WARMUP = 2.0  # seconds of each scenario left out of the figures

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import create_database, drop_database  # noqa: E402
-from functions import embedded  # noqa: E402
+from vigie import embedded  # noqa: E402
 
 SEED = """
 CREATE TABLE seed_metrics (

@@ -1,6 +1,6 @@
 """Alerts: the rules of a server (read, change) and its alerts (active, resolved).
 
-Alerts fire and resolve in the write path (sql/021, in the ingest transaction); this
+Alerts fire and resolve in the write path (sql/routines/alerts.sql, in the ingest transaction); this
 group only reads them, and changes the rules they follow.
 """
 
@@ -12,18 +12,17 @@ from flask import Blueprint, jsonify, request
 from psycopg.types.json import Jsonb
 
 from . import auth
-from .app import lazy_app
 from .db import connection
 from .errors import invalid, not_found
 from .requests import check_id, parse_body
+from .schemas import ALERT_STATES as STATES
+from .schemas import DEFAULT_ALERT_LIMIT as DEFAULT_LIMIT
+from .schemas import MAX_ALERT_LIMIT as MAX_LIMIT
 from .schemas import AlertRulesUpdate
 
 bp = Blueprint("alerts", __name__, url_prefix="/api")
 
 METRIC_TYPES = ("cpu", "ram", "disk")
-STATES = ("active", "resolved", "all")
-DEFAULT_LIMIT = 50
-MAX_LIMIT = 500
 
 ALERT_COLUMNS = """
     a.id, a.server_id, s.name AS server_name, s.hostname, a.type,
@@ -91,7 +90,7 @@ def read_rules(conn: Any, server_id: int) -> dict:
     same SQL function the evaluation uses, and the overrides as PUT takes them."""
     effective = conn.execute(
         "SELECT * FROM vigie_alert_rules(%s, %s)",
-        [server_id, Jsonb(auth.settings().alert_defaults)],
+        [server_id, Jsonb(auth.settings().alerts.defaults)],
     ).fetchall()
     stored = conn.execute(
         """SELECT type, threshold, for_samples, clear_margin, enabled
@@ -139,7 +138,7 @@ def get_rules(server_id: int):
 
 def check_levels(update: AlertRulesUpdate) -> None:
     """A clear level must stay above zero, or a firing alert could never resolve."""
-    defaults = auth.settings().alert_defaults
+    defaults = auth.settings().alerts.defaults
     for kind in METRIC_TYPES:
         rule = getattr(update, kind)
         if rule is None:
@@ -182,7 +181,3 @@ def put_rules(server_id: int):
                 )
         conn.execute("SELECT vigie_alerts_rules_changed(%s)", [server_id])
         return jsonify(read_rules(conn, server_id))
-
-
-# `functions.alerts:app` (WSGI) and `functions.alerts:handler` (Lambda): this group alone.
-__getattr__ = lazy_app(bp)

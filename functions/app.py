@@ -1,168 +1,88 @@
-"""The application factory, and the entry points the hosts load.
+"""The entry points that hosts load. Importing this module builds nothing and
+connects to nothing: each app is built on its first request, once per process,
+and a function host keeps it (and its one database connection) between
+invocations.
 
-``create_app(blueprints=...)`` builds an app with only some groups. Every function
-module (servers, metrics, history, alerts) exposes, built on first access:
+| entry point                          | serves                                  |
+|--------------------------------------|-----------------------------------------|
+| ``functions.app:app``                | every group (gunicorn: the Procfile's ``web``; Vercel) |
+| ``functions.app.handler``            | every group, as a Lambda-style handler  |
+| ``functions.app:servers_app`` / ``functions.app.servers_handler`` | register, list, detail |
+| ``metrics_app`` / ``metrics_handler``  | ingest (one sample, a batch), latest sample |
+| ``history_app`` / ``history_handler``  | history                                 |
+| ``alerts_app`` / ``alerts_handler``    | alerts and alert rules                  |
+| ``stats_app`` / ``stats_handler``      | what history costs                      |
 
-- ``app``: that group alone as a WSGI app (gunicorn, Vercel, any WSGI host);
-- ``handler``: the same app as a Lambda-style ``handler(event, context)`` for API
-  Gateway (REST API v1 and HTTP API v2 payloads) or an ALB.
-
-``functions.app:app`` and ``functions.app:handler`` serve every group at once.
-Importing any of these modules builds nothing and connects to nothing: a cold
-start pays for an app only when the host asks for it.
+A handler takes API Gateway events (REST API payload 1.0, HTTP API payload 2.0)
+and ALB events.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from datetime import UTC, date, datetime
+import threading
 from typing import Any
 
-import orjson
-from flask import Blueprint, Flask, Response
-from flask.json.provider import DefaultJSONProvider
+from flask import Flask
 
-from . import db, errors
-from .config import Settings
+from .factory import create_app
+from .lambda_adapter import lambda_handler
 
 
-def isoformat(value: datetime) -> str:
-    """ISO-8601 in UTC with the shortest exact fraction: ...:05Z, ...:05.678Z."""
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC)
-    if value.microsecond % 1000:
-        timespec = "microseconds"
-    elif value.microsecond:
-        timespec = "milliseconds"
-    else:
-        timespec = "seconds"
-    return value.isoformat(timespec=timespec).replace("+00:00", "Z")
+class LazyApp:
+    """A WSGI app built from the environment on first use (a request, or any
+    attribute of the Flask app, such as ``test_client``)."""
 
+    def __init__(self, groups: list[str] | None) -> None:
+        self.groups = groups
+        self._app: Flask | None = None
+        self._lock = threading.Lock()
 
-class JSONProvider(DefaultJSONProvider):
-    """JSON through orjson (a history answer of 500 points encodes several
-    times faster than with the standard library), times as ISO-8601 in UTC (Flask's default is an
-    HTTP date), and whatever orjson does not know as Flask's default encodes it."""
+    def build(self) -> Flask:
+        if self._app is None:
+            with self._lock:
+                if self._app is None:
+                    self._app = create_app(groups=self.groups)
+        return self._app
 
-    sort_keys = False
-    OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_NON_STR_KEYS
+    def __call__(self, environ: dict, start_response: Any) -> Any:
+        return self.build()(environ, start_response)
 
-    @staticmethod
-    def default(o: Any) -> Any:
-        if isinstance(o, datetime):
-            return isoformat(o)
-        if isinstance(o, date):
-            return o.isoformat()
-        return DefaultJSONProvider.default(o)
-
-    def encode(self, obj: Any) -> bytes:
-        try:
-            return orjson.dumps(obj, default=self.default, option=self.OPTIONS)
-        except TypeError:
-            # An integer beyond 64 bits (a client may send one; an error echoes it):
-            # the standard library writes it.
-            return super().dumps(obj).encode()
-
-    def dumps(self, obj: Any, **kwargs: Any) -> str:
-        return self.encode(obj).decode()
-
-    def response(self, *args: Any, **kwargs: Any) -> Response:
-        body = self.encode(self._prepare_response_obj(args, kwargs))
-        return self._app.response_class(body, mimetype=self.mimetype)
-
-
-def all_blueprints() -> list[Blueprint]:
-    from . import alerts, history, metrics, servers, stats
-
-    return [servers.bp, metrics.bp, history.bp, alerts.bp, stats.bp]
-
-
-def create_app(
-    settings: Settings | None = None, blueprints: Iterable[Blueprint] | None = None
-) -> Flask:
-    from .openapi import bp as meta
-
-    settings = settings or Settings.from_env()
-    app = Flask("vigie")
-    app.json_provider_class = JSONProvider
-    app.json = JSONProvider(app)
-    app.config["VIGIE"] = settings
-    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
-    app.url_map.strict_slashes = False
-    db.init_app(app, settings)
-    errors.register(app)
-    for bp in blueprints if blueprints is not None else all_blueprints():
-        app.register_blueprint(bp)
-    app.register_blueprint(meta)
-    return app
-
-
-class EntryPoints:
-    """A module-level ``__getattr__`` giving the module its ``app`` and ``handler``.
-
-    Both are built on first access, once per process: a function host keeps them
-    (and the app's one database connection) between invocations."""
-
-    def __init__(self, blueprints: list[Blueprint] | None) -> None:
-        self.blueprints = blueprints
-        self.built: dict[str, Any] = {}
-
-    def __call__(self, name: str) -> Any:
-        if name == "app":
-            if "app" not in self.built:
-                self.built["app"] = create_app(blueprints=self.blueprints)
-            return self.built["app"]
-        if name == "handler":
-            if "handler" not in self.built:
-                self.built["handler"] = lambda_handler(self("app"))
-            return self.built["handler"]
-        raise AttributeError(name)
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.build(), name)
 
     def reset(self) -> None:
-        """Forget what was built (closing its database connections): the next
-        access reads the environment again."""
-        app = self.built.pop("app", None)
-        self.built.clear()
+        """Forget the app (closing its connections): the next use reads the
+        environment again."""
+        app, self._app = self._app, None
         if app is not None:
             app.extensions["vigie_db"].close()
 
 
-def lazy_app(blueprint: Blueprint) -> EntryPoints:
-    """The ``__getattr__`` of a function module serving ``blueprint`` alone."""
-    return EntryPoints([blueprint])
+class LazyHandler:
+    """A Lambda-style ``handler(event, context)`` around a LazyApp."""
+
+    def __init__(self, app: LazyApp) -> None:
+        self.app = app
+        self._handler: Any = None
+        self._built_for: Flask | None = None
+
+    def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        flask_app = self.app.build()
+        if self._built_for is not flask_app:
+            self._handler, self._built_for = lambda_handler(flask_app), flask_app
+        return self._handler(event, context)
 
 
-LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
+app = LazyApp(None)
+handler = LazyHandler(app)
 
-
-def lambda_handler(app: Flask) -> LambdaHandler:
-    """``handler(event, context)`` for AWS Lambda behind API Gateway or an ALB.
-
-    apig-wsgi turns the event into a WSGI request and the response back into the
-    dict API Gateway expects, for both payload versions (1.0 and 2.0)."""
-    from apig_wsgi import make_lambda_handler
-
-    wsgi_handler = make_lambda_handler(app)
-
-    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        return wsgi_handler(without_stage(event), context)
-
-    return handler
-
-
-def without_stage(event: dict[str, Any]) -> dict[str, Any]:
-    """An HTTP API (payload 2.0) on a named stage puts the stage in ``rawPath``
-    (``/prod/api/servers``), where the routes are ``/api/...``; the default stage
-    and REST APIs (payload 1.0, whose ``path`` has no stage) need nothing."""
-    if event.get("version") != "2.0":
-        return event
-    stage = (event.get("requestContext") or {}).get("stage") or "$default"
-    prefix = f"/{stage}/"
-    raw_path = event.get("rawPath", "")
-    if stage == "$default" or not raw_path.startswith(prefix):
-        return event
-    return {**event, "rawPath": raw_path[len(prefix) - 1 :]}
-
-
-# `functions.app:app` and `functions.app:handler` serve every group.
-__getattr__ = EntryPoints(None)
+servers_app = LazyApp(["servers"])
+servers_handler = LazyHandler(servers_app)
+metrics_app = LazyApp(["metrics"])
+metrics_handler = LazyHandler(metrics_app)
+history_app = LazyApp(["history"])
+history_handler = LazyHandler(history_app)
+alerts_app = LazyApp(["alerts"])
+alerts_handler = LazyHandler(alerts_app)
+stats_app = LazyApp(["stats"])
+stats_handler = LazyHandler(stats_app)

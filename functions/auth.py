@@ -7,8 +7,6 @@ constant-time.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import secrets
 from collections.abc import Callable
 from functools import wraps
@@ -16,7 +14,9 @@ from typing import Any
 
 from flask import current_app, request
 
-from .config import Settings
+from vigie.settings import Settings
+from vigie.tokens import same_token
+
 from .errors import ApiError
 
 INGEST_PREFIX = "vgi_"
@@ -24,18 +24,6 @@ INGEST_PREFIX = "vgi_"
 
 def new_ingest_token() -> str:
     return INGEST_PREFIX + secrets.token_urlsafe(32)
-
-
-def hash_token(token: str) -> bytes:
-    return hashlib.sha256(token.encode()).digest()
-
-
-def same_token(given: str, expected: str) -> bool:
-    return hmac.compare_digest(given.encode(), expected.encode())
-
-
-def matches_hash(given: str, stored_hash: bytes) -> bool:
-    return hmac.compare_digest(hash_token(given), bytes(stored_hash))
 
 
 def bearer_token() -> str | None:
@@ -63,7 +51,7 @@ def settings() -> Settings:
 
 
 def require_enrollment() -> None:
-    expected = settings().enroll_token
+    expected = settings().api.enroll_token
     if not expected:
         raise ApiError(
             403,
@@ -76,7 +64,7 @@ def require_enrollment() -> None:
 
 def require_admin() -> None:
     """Changing alert rules needs VIGIE_ADMIN_TOKEN (and is off when it is unset)."""
-    expected = settings().admin_token
+    expected = settings().api.admin_token
     if not expected:
         raise ApiError(
             403,
@@ -92,11 +80,11 @@ def dashboard_read(view: Callable[..., Any]) -> Callable[..., Any]:
 
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        expected = settings().dashboard_token
+        expected = settings().api.dashboard_token
         if expected:
             given = require_bearer("the dashboard token")
             # The admin token reads too: whoever may change the rules may see them.
-            admin = settings().admin_token
+            admin = settings().api.admin_token
             if not same_token(given, expected) and not (admin and same_token(given, admin)):
                 raise ApiError(403, "invalid_token", "the dashboard token is not valid")
         return view(*args, **kwargs)

@@ -4,9 +4,9 @@ A request is served from the coarsest rollup tier whose rows fit its buckets
 (hours for 1h buckets and up, 5 minutes for 5m to 30m, minutes for 1m and 2m),
 with finer data only where the range starts or ends inside one of those rows:
 the finer tiers, then raw samples, for the partial first and last rows. The
-rollups are updated in the transaction that stores each sample (sql/031), so
-there is no not-yet-rolled-up part to stitch on, and every sample in the range
-counts exactly once.
+rollups are updated in the transaction that stores each sample
+(sql/routines/rollups.sql), so there is no not-yet-rolled-up part to stitch on,
+and every sample in the range counts exactly once.
 """
 
 from __future__ import annotations
@@ -18,14 +18,13 @@ from typing import Any
 from flask import Blueprint, jsonify, request
 
 from . import auth
-from .app import lazy_app
 from .db import connection
 from .errors import ApiError, invalid, not_found
 from .requests import check_id, parse_time
+from .schemas import INTERVALS
 
 bp = Blueprint("history", __name__, url_prefix="/api/metrics/history")
 
-INTERVALS = {"1m": 60, "5m": 300, "15m": 900, "1h": 3600}
 # Without an interval, the smallest of these buckets that keeps a chart at or
 # under MAX_AUTO_POINTS points.
 AUTO_BUCKETS = [5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200,
@@ -132,15 +131,10 @@ SELECT recorded_at, 1, cpu_percent::float8, cpu_percent, ram_percent::float8, ra
        CASE WHEN inc_sent IS NOT NULL THEN dt END, inc_sent, inc_recv,
        inc_sent / dt, inc_recv / dt, recorded_at, network_sent_mb, network_recv_mb
   FROM (
-    SELECT *,
-           -- A counter that went down was reset (reboot) and restarted from zero.
-           CASE WHEN d_sent < 0 THEN network_sent_mb ELSE d_sent END AS inc_sent,
-           CASE WHEN d_recv < 0 THEN network_recv_mb ELSE d_recv END AS inc_recv
-      FROM (
         SELECT *,
                extract(epoch FROM recorded_at - lag(recorded_at) OVER w)::float8 AS dt,
-               network_sent_mb - lag(network_sent_mb) OVER w AS d_sent,
-               network_recv_mb - lag(network_recv_mb) OVER w AS d_recv
+               vigie_counter_increment(network_sent_mb, lag(network_sent_mb) OVER w) AS inc_sent,
+               vigie_counter_increment(network_recv_mb, lag(network_recv_mb) OVER w) AS inc_recv
           FROM (
             (SELECT recorded_at, network_sent_mb, network_recv_mb, NULL::real AS cpu_percent,
                     NULL::real AS ram_percent, NULL::real AS ram_used_mb,
@@ -155,7 +149,6 @@ SELECT recorded_at, 1, cpu_percent::float8, cpu_percent, ram_percent::float8, ra
                 AND recorded_at >= %({start})s AND recorded_at < %({end})s)
           ) samples
         WINDOW w AS (ORDER BY recorded_at)
-      ) steps
   ) increments
  WHERE in_piece"""
 
@@ -223,14 +216,14 @@ def history(server_id: int):
     start = parse_time("from", end - DEFAULT_RANGE)
     if start > end:
         raise invalid("from", "must not be after to")
-    rollups = auth.settings().history_rollups
+    rollups = auth.settings().api.history_rollups
     interval = request.args.get("interval")
     if interval:
         if interval not in INTERVALS:
             raise invalid("interval", f"must be one of {', '.join(INTERVALS)}")
         bucket = INTERVALS[interval]
         points = (end - start).total_seconds() / bucket
-        limit = auth.settings().max_history_points
+        limit = auth.settings().api.max_history_points
         if points > limit:
             raise ApiError(
                 400,
@@ -263,7 +256,3 @@ def history(server_id: int):
     response = jsonify(rows)
     response.headers["Vigie-Interval"] = bucket_label(bucket)
     return response
-
-
-# `functions.history:app` (WSGI) and `functions.history:handler` (Lambda): this group alone.
-__getattr__ = lazy_app(bp)

@@ -8,20 +8,20 @@ from datetime import UTC, datetime
 from flask import Blueprint, jsonify
 from psycopg.types.json import Jsonb
 
+from vigie.tokens import matches_hash
+from vigie.wire import SAMPLE_FIELDS
+
 from . import auth
-from .app import lazy_app
 from .db import connection
 from .errors import ApiError, invalid, not_found
 from .requests import check_id, parse_body
-from .schemas import MetricBatch, MetricSample, MetricValues
+from .schemas import MetricBatch, MetricSample
 
 bp = Blueprint("metrics", __name__, url_prefix="/api/metrics")
 
-SAMPLE_FIELDS = list(MetricValues.model_fields)
-
 
 def alert_defaults_json() -> str:
-    return json.dumps(auth.settings().alert_defaults)
+    return json.dumps(auth.settings().alerts.defaults)
 
 
 def store(server_id: int, samples: list[dict]) -> dict:
@@ -29,7 +29,7 @@ def store(server_id: int, samples: list[dict]) -> dict:
 
     One transaction: the token check, the rows, the server's last_seen and a single
     NOTIFY (in vigie_ingest), and the alert evaluation of the new samples (a trigger
-    on metrics, sql/021). Returns vigie_ingest's row."""
+    on metrics, sql/routines/alerts.sql). Returns vigie_ingest's row."""
     token = auth.require_bearer("the server's ingest token")
     with connection() as conn:
         # The token check also hands the alert defaults of this configuration to the
@@ -41,7 +41,7 @@ def store(server_id: int, samples: list[dict]) -> dict:
         ).fetchone()
         if row is None:
             raise not_found(f"server {server_id}")
-        if not auth.matches_hash(token, row["token_hash"]):
+        if not matches_hash(token, row["token_hash"]):
             raise ApiError(
                 403, "invalid_token", f"this token is not the ingest token of server {server_id}"
             )
@@ -66,7 +66,7 @@ def ingest():
 def ingest_batch():
     auth.require_bearer("the server's ingest token")
     batch = parse_body(MetricBatch)
-    limit = auth.settings().max_batch
+    limit = auth.settings().api.max_batch
     if len(batch.samples) > limit:
         raise invalid("samples", f"at most {limit} samples per batch, got {len(batch.samples)}")
     samples = [s.model_dump(mode="json") for s in batch.samples]
@@ -79,18 +79,20 @@ def ingest_batch():
     return jsonify(body), 201 if result["inserted"] else 200
 
 
-def rate_mb_s(current: dict, previous: dict | None, counter: str) -> float | None:
-    """MiB/s between two samples of a cumulative counter. A counter that went
-    down was reset (host reboot, interface reset) and restarted from zero."""
-    if previous is None:
-        return None
-    seconds = (current["recorded_at"] - previous["recorded_at"]).total_seconds()
-    if seconds <= 0:
-        return None
-    delta = current[counter] - previous[counter]
-    if delta < 0:
-        delta = current[counter]
-    return round(delta / seconds, 6)
+# The latest sample, and the throughput since the one before it (the counter rule
+# is the database's: vigie_counter_rate, sql/routines/rollups.sql).
+CURRENT = f"""
+SELECT m.id, m.recorded_at, {", ".join("m." + c for c in SAMPLE_FIELDS)},
+       vigie_counter_rate(m.network_sent_mb, p.network_sent_mb, p.seconds) AS network_sent_mb_s,
+       vigie_counter_rate(m.network_recv_mb, p.network_recv_mb, p.seconds) AS network_recv_mb_s
+  FROM (SELECT * FROM metrics WHERE server_id = %s ORDER BY recorded_at DESC LIMIT 1) m
+  LEFT JOIN LATERAL (
+        SELECT p.network_sent_mb, p.network_recv_mb,
+               extract(epoch FROM m.recorded_at - p.recorded_at)::float8 AS seconds
+          FROM metrics p
+         WHERE p.server_id = m.server_id AND p.recorded_at < m.recorded_at
+         ORDER BY p.recorded_at DESC LIMIT 1) p ON true
+"""  # noqa: S608 - column names are constants
 
 
 @bp.get("/current/<int:server_id>")
@@ -98,26 +100,10 @@ def rate_mb_s(current: dict, previous: dict | None, counter: str) -> float | Non
 def current(server_id: int):
     check_id(server_id)
     with connection() as conn:
-        rows = conn.execute(
-            f"""SELECT id, recorded_at, {", ".join(SAMPLE_FIELDS)} FROM metrics
-                 WHERE server_id = %s ORDER BY recorded_at DESC LIMIT 2""",  # noqa: S608
-            [server_id],
-        ).fetchall()
-        if not rows:
+        row = conn.execute(CURRENT, [server_id]).fetchone()
+        if row is None:
             exists = conn.execute("SELECT 1 FROM servers WHERE id = %s", [server_id]).fetchone()
             if exists is None:
                 raise not_found(f"server {server_id}")
             raise ApiError(404, "no_metrics", f"server {server_id} has sent no metrics yet")
-    latest, previous = rows[0], rows[1] if len(rows) > 1 else None
-    return jsonify(
-        {
-            "server_id": server_id,
-            **latest,
-            "network_sent_mb_s": rate_mb_s(latest, previous, "network_sent_mb"),
-            "network_recv_mb_s": rate_mb_s(latest, previous, "network_recv_mb"),
-        }
-    )
-
-
-# `functions.metrics:app` (WSGI) and `functions.metrics:handler` (Lambda): this group alone.
-__getattr__ = lazy_app(bp)
+    return jsonify({"server_id": server_id, **row})

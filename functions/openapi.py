@@ -13,9 +13,10 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from . import schemas as s
-from .alerts import MAX_LIMIT, STATES
 from .db import connection
-from .history import INTERVALS
+from .schemas import ALERT_STATES as STATES
+from .schemas import INTERVALS
+from .schemas import MAX_ALERT_LIMIT as MAX_LIMIT
 
 bp = Blueprint("meta", __name__, url_prefix="/api")
 

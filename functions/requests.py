@@ -27,7 +27,7 @@ def parse_body(model: type[M]) -> M:
     Reading the body enforces the size limit (413)."""
     data = request.get_data(cache=True)
     return model.model_validate_json(
-        data or b"null", strict=True, context={"max_clock_skew": settings().max_clock_skew}
+        data or b"null", strict=True, context={"max_clock_skew": settings().api.max_clock_skew}
     )
 
 

@@ -304,3 +304,12 @@ class Alert(BaseModel):
     resolved_value: float | None = Field(
         description="The value that resolved it; null for offline or a disabled rule"
     )
+
+
+# --- query parameters ---
+
+# History buckets a request may name (`interval`), in seconds.
+INTERVALS = {"1m": 60, "5m": 300, "15m": 900, "1h": 3600}
+ALERT_STATES = ("active", "resolved", "all")
+DEFAULT_ALERT_LIMIT = 50
+MAX_ALERT_LIMIT = 500

@@ -6,8 +6,9 @@ import json
 
 from flask import Blueprint, jsonify
 
+from vigie.tokens import hash_token
+
 from . import auth
-from .app import lazy_app
 from .db import connection
 from .errors import not_found
 from .requests import check_id, parse_body
@@ -20,7 +21,7 @@ SERVER_COLUMNS = """
     s.last_seen, s.is_active, s.interval_seconds,
     l.cpu_percent, l.ram_percent, l.disk_percent, l.recorded_at AS latest_at
 """
-# The latest sample of each server is kept up to date by the insert trigger (sql/031):
+# The latest sample of each server is kept up to date by the insert trigger (rollups.sql):
 # one row per server read by key. Over daily partitions, "the newest sample of every
 # server" would probe each partition's index once per server.
 SERVERS_QUERY = f"""
@@ -78,7 +79,7 @@ def register():
             {
                 **body.model_dump(),
                 "name": body.name or body.hostname,
-                "token_hash": auth.hash_token(token),
+                "token_hash": hash_token(token),
             },
         ).fetchone()
         if row["created"]:
@@ -104,7 +105,3 @@ def get_server(server_id: int):
     if row is None:
         raise not_found(f"server {server_id}")
     return jsonify(server_json(row))
-
-
-# `functions.servers:app` (WSGI) and `functions.servers:handler` (Lambda): this group alone.
-__getattr__ = lazy_app(bp)

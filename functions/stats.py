@@ -5,7 +5,6 @@ from __future__ import annotations
 from flask import Blueprint, jsonify
 
 from . import auth
-from .app import lazy_app
 from .db import connection
 
 bp = Blueprint("stats", __name__, url_prefix="/api/stats")
@@ -31,7 +30,3 @@ def stats():
             "maintained_at": maintained["finished_at"] if maintained else None,
         }
     )
-
-
-# `functions.stats:app` is this group alone, as a WSGI function.
-__getattr__ = lazy_app(bp)

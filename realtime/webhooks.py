@@ -1,7 +1,7 @@
 """Alert webhooks: the outbox the write path fills, sent from outside it.
 
 Firing or resolving an alert writes one row to ``alert_notifications`` in the same
-transaction (sql/021). This module sends those rows to ``VIGIE_ALERT_WEBHOOK_URL``,
+transaction (sql/routines/alerts.sql). This module sends those rows to ``VIGIE_ALERT_WEBHOOK_URL``,
 so a slow or dead webhook never slows ingest, and a crash on either side loses
 nothing: a row stays pending until a send succeeds or its attempts run out.
 
@@ -25,11 +25,10 @@ emits. Under gevent, a webhook that hangs holds this task alone, never the relay
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -38,13 +37,13 @@ import psycopg
 import requests
 from psycopg.rows import dict_row
 
-from functions.config import ConfigError, env_float, env_int
+from vigie.settings import WebhookSettings
+from vigie.settings import redact_url as redact
 
 log = logging.getLogger("vigie.webhooks")
 
-FORMATS = ("auto", "slack", "discord", "json")
 # Sent rows are kept this long (what was sent, when, after how many attempts). The
-# relay's catch-up replays alerts from these rows too (realtime/feed.py).
+# relay's catch-up replays alerts from these rows too (realtime/catchup.py).
 KEEP_DONE_SECONDS = 7 * 24 * 3600
 KEEP_DONE = f"{KEEP_DONE_SECONDS} seconds"
 PURGE_EVERY = 3600.0
@@ -53,18 +52,6 @@ FIELDS = (
     "id", "server_id", "server_name", "hostname", "type", "state", "value", "threshold",
     "peak", "started_at", "resolved_at", "resolved_value",
 )  # fmt: skip
-
-
-def redact(url: str) -> str:
-    """The URL without what may be secret: no user, path or query."""
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or "?"
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:
-        return "(invalid URL)"
-    hidden = "/…" if parts.path.strip("/") or parts.query else ""
-    return f"{parts.scheme}://{host}{port}{hidden}"
 
 
 class HideUrl(logging.Filter):
@@ -98,60 +85,6 @@ def hide_in_logs(url: str) -> None:
         hide = HideUrl(url)
         for name in HideUrl.LOGGERS:
             logging.getLogger(name).addFilter(hide)
-
-
-@dataclass(frozen=True)
-class WebhookSettings:
-    url: str = field(default="", repr=False)
-    # auto: Slack or Discord by the URL's host, else the generic JSON body.
-    format: str = "auto"
-    # Seconds to connect, and to wait for each read of the answer.
-    timeout: float = 5.0
-    # Sends per notification before giving up, and the first retry's delay (seconds),
-    # doubled for each further retry up to max_backoff: 10 attempts span ~14 minutes.
-    attempts: int = 10
-    backoff: float = 2.0
-    max_backoff: float = 300.0
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> WebhookSettings:
-        env = os.environ if env is None else env
-        settings = cls(
-            url=env.get("VIGIE_ALERT_WEBHOOK_URL", "").strip(),
-            format=env.get("VIGIE_ALERT_WEBHOOK_FORMAT", "auto").strip().lower() or "auto",
-            timeout=env_float(env, "VIGIE_ALERT_WEBHOOK_TIMEOUT", 5.0, 0.1, 300),
-            attempts=env_int(env, "VIGIE_ALERT_WEBHOOK_ATTEMPTS", 10),
-            backoff=env_float(env, "VIGIE_ALERT_WEBHOOK_BACKOFF", 2.0, 0.01, 3600),
-        )
-        settings.check()
-        return settings
-
-    def check(self) -> None:
-        if self.format not in FORMATS:
-            raise ConfigError(
-                f"VIGIE_ALERT_WEBHOOK_FORMAT must be one of {', '.join(FORMATS)}, "
-                f"got {self.format!r}"
-            )
-        if self.url and urlsplit(self.url).scheme not in ("http", "https"):
-            raise ConfigError(
-                f"VIGIE_ALERT_WEBHOOK_URL must be an http(s) URL, got {redact(self.url)}"
-            )
-
-    @property
-    def resolved_format(self) -> str:
-        if self.format != "auto":
-            return self.format
-        parts = urlsplit(self.url)
-        host = (parts.hostname or "").lower()
-        if host == "hooks.slack.com":
-            return "slack"
-        if host.endswith(("discord.com", "discordapp.com")) and "/api/webhooks/" in parts.path:
-            return "discord"
-        return "json"
-
-    def delay(self, attempts: int) -> float:
-        """Seconds before the next try, after `attempts` failed ones."""
-        return min(self.backoff * 2 ** (attempts - 1), self.max_backoff)
 
 
 # --- the message ---------------------------------------------------------------
@@ -220,6 +153,13 @@ def body(alert: Mapping[str, Any], fmt: str) -> dict[str, Any]:
 # --- sending -------------------------------------------------------------------
 
 
+def retryable_status(status: int) -> bool:
+    """5xx, 408 (request timeout), 429 (rate limit): the same request can succeed
+    later; any other 4xx will not. (The collector's rule is the same, on the same
+    cases: tests/cases/retryable_statuses.json.)"""
+    return status >= 500 or status in (408, 429)
+
+
 @dataclass
 class Result:
     ok: bool
@@ -245,7 +185,7 @@ def send(session: requests.Session, settings: WebhookSettings, alert: Mapping[st
     response.close()
     if 200 <= status < 300:
         return Result(True)
-    return Result(False, status >= 500 or status in (408, 429), f"HTTP {status}")
+    return Result(False, retryable_status(status), f"HTTP {status}")
 
 
 CLAIM = """
@@ -352,7 +292,7 @@ class Drainer:
         application_name: str = "vigie-webhooks",
     ) -> None:
         self.database_url = database_url
-        self.settings = settings or WebhookSettings.from_env()
+        self.settings = settings or WebhookSettings()
         self.poll = poll
         self.application_name = application_name
         self._wake = threading.Event()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from dataclasses import replace
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -15,11 +16,11 @@ from openapi_core import OpenAPI
 from openapi_core.contrib.werkzeug import WerkzeugOpenAPIRequest, WerkzeugOpenAPIResponse
 from openapi_core.templating.paths.exceptions import OperationNotFound, PathNotFound
 
-from functions import embedded
-from functions.app import create_app
-from functions.config import Settings
-from functions.migrate import migrate
+from functions.factory import create_app
 from functions.openapi import build_spec
+from vigie import embedded
+from vigie.migrate import migrate
+from vigie.settings import ApiSettings, DatabaseSettings, Settings
 
 from .helpers import POOLER, admin_connect, sample, with_dbname
 from .pgbouncer import PgBouncer
@@ -129,12 +130,18 @@ def db(direct_database_url: str) -> Iterator[psycopg.Connection]:
 @pytest.fixture
 def settings(database_url: str, db: psycopg.Connection) -> Settings:
     return Settings(
-        database_url=database_url,
-        enroll_token=ENROLL,
-        admin_token=ADMIN,
-        db_mode="pool",
-        db_pool_size=4,
-        db_prepared_statements=PREPARED_STATEMENTS,
+        database=DatabaseSettings(
+            url=database_url, mode="pool", pool_size=4, prepared_statements=PREPARED_STATEMENTS
+        ),
+        api=ApiSettings(enroll_token=ENROLL, admin_token=ADMIN),
+    )
+
+
+def with_settings(app, **sections: dict) -> None:
+    """Change some settings of a running test app: ``with_settings(app, api={...})``."""
+    current = app.config["VIGIE"]
+    app.config["VIGIE"] = current.replace(
+        **{name: replace(getattr(current, name), **values) for name, values in sections.items()}
     )
 
 

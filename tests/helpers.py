@@ -176,3 +176,22 @@ def gunicorn_relay(
         entry,
     ]
     return process(args, env, ready_url=f"http://127.0.0.1:{port}/health", log=log)
+
+
+# The migrations of the earlier layout (001-040, which defined the routines too), as
+# a database of the last release before sql/routines/ was migrated with them.
+PREVIOUS_LAYOUT = ROOT / "tests" / "fixtures" / "previous_layout_sql.tar.gz"
+
+
+def previous_layout(tmp_path: Path, before: str = "999") -> Path:
+    """The earlier layout's migrations (those named before `before`) in a folder,
+    for VIGIE_SQL_DIR."""
+    import tarfile
+
+    folder = tmp_path / f"previous-{before}"
+    folder.mkdir(exist_ok=True)
+    with tarfile.open(PREVIOUS_LAYOUT) as archive:
+        for member in archive.getmembers():
+            if member.name < before:
+                archive.extract(member, folder, filter="data")
+    return folder

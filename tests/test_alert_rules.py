@@ -6,7 +6,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from .conftest import ADMIN, bearer
+from .conftest import ADMIN, bearer, with_settings
 
 
 def rules_url(sid: int) -> str:
@@ -35,9 +35,7 @@ def test_a_new_server_follows_the_defaults(api, client):
 
 
 def test_defaults_come_from_the_configuration(app, api, client):
-    app.config["VIGIE"] = app.config["VIGIE"].replace(
-        alert_disk=95, alert_for_samples=5, alert_clear_margin=2.5
-    )
+    with_settings(app, alerts={"disk": 95, "for_samples": 5, "clear_margin": 2.5})
     sid, _ = api.register()
     rules = client.get(rules_url(sid)).json
     assert rules["disk"] == {"threshold": 95, "for_samples": 5, "clear_margin": 2.5,
@@ -87,7 +85,7 @@ def test_changing_rules_needs_the_admin_token(api, client):
 
 
 def test_without_an_admin_token_configured_rules_cannot_change(app, api, client):
-    app.config["VIGIE"] = app.config["VIGIE"].replace(admin_token="")
+    with_settings(app, api={"admin_token": ""})
     sid, _ = api.register()
     response = put(client, sid, {"cpu": {"threshold": 80}}, token="anything")
     assert response.status_code == 403
@@ -96,7 +94,7 @@ def test_without_an_admin_token_configured_rules_cannot_change(app, api, client)
 
 
 def test_reading_rules_takes_the_dashboard_or_the_admin_token_when_one_is_set(app, api, client):
-    app.config["VIGIE"] = app.config["VIGIE"].replace(dashboard_token="dash")
+    with_settings(app, api={"dashboard_token": "dash"})
     sid, _ = api.register()
     assert client.get(rules_url(sid)).status_code == 401
     assert client.get(rules_url(sid), headers=bearer("nope")).status_code == 403
@@ -262,7 +260,7 @@ def test_alerts_of_an_unknown_server_are_404(client, db):
     "path", ["/api/alerts", "/api/alerts/{sid}", "/api/servers/{sid}/alert-rules"]
 )
 def test_alert_reads_need_the_dashboard_token_when_it_is_set(app, api, client, path):
-    app.config["VIGIE"] = app.config["VIGIE"].replace(dashboard_token="dash")
+    with_settings(app, api={"dashboard_token": "dash"})
     sid, _ = api.register()
     url = path.format(sid=sid)
     assert client.get(url).status_code == 401
@@ -271,7 +269,7 @@ def test_alert_reads_need_the_dashboard_token_when_it_is_set(app, api, client, p
 
 
 def test_the_local_run_generates_an_admin_token_and_keeps_it(tmp_path, monkeypatch):
-    from functions.cli import local_tokens
+    from vigie.cli import local_tokens
 
     monkeypatch.setenv("VIGIE_HOME", str(tmp_path))
     monkeypatch.delenv("VIGIE_ADMIN_TOKEN", raising=False)

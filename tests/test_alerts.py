@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 import psycopg
 import pytest
 
-from .conftest import ADMIN, bearer
+from .conftest import ADMIN, bearer, with_settings
 from .helpers import iso, minutes_ago, sample
 
 BASE = minutes_ago(60)
@@ -164,9 +164,7 @@ def test_per_server_override_beats_the_default(api, db, client):
 
 
 def test_configured_defaults_apply_to_every_server(app, api, db):
-    app.config["VIGIE"] = app.config["VIGIE"].replace(
-        alert_cpu=60, alert_for_samples=2, alert_clear_margin=10
-    )
+    with_settings(app, alerts={"cpu": 60, "for_samples": 2, "clear_margin": 10})
     sid, token = api.register()
     post_cpu(api, sid, token, [65, 65])
     [alert] = alerts(db)

@@ -49,7 +49,7 @@ class Relay:
     def start(self) -> None:
         self.stack = ExitStack()
         self.stack.enter_context(
-            gunicorn_relay(*self.args, self.env, log=self.log, entry="realtime.relay:local_app")
+            gunicorn_relay(*self.args, self.env, log=self.log, entry="vigie.local:app")
         )
 
     def stop(self) -> None:
@@ -65,7 +65,7 @@ class Stack:
         self.relay = relay
 
     @contextmanager
-    def another_relay(self, entry: str = "realtime.relay:local_app", **env: str) -> Iterator[str]:
+    def another_relay(self, entry: str = "vigie.local:app", **env: str) -> Iterator[str]:
         """One more relay on the same database, on a port of its own, with these
         settings over the stack's (VIGIE_RELAY_MAX_LIVE="5", say): its URL. By
         default it serves the dashboard and the API too, as the stack's does; the
@@ -472,7 +472,7 @@ def protected_url(database_url: str, tmp_path_factory: pytest.TempPathFactory) -
         "VIGIE_DASHBOARD_TOKEN": DASHBOARD_TOKEN,
     }
     port = free_port()
-    with gunicorn_relay(database_url, port, env, log=log, entry="realtime.relay:local_app"):
+    with gunicorn_relay(database_url, port, env, log=log, entry="vigie.local:app"):
         yield f"http://127.0.0.1:{port}"
 
 

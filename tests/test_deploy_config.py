@@ -216,6 +216,6 @@ def test_vercel_routes_api_to_the_function_and_the_rest_to_the_dashboard():
     assert (ROOT / entry).is_file()
     # The function's bundle leaves out what it never imports, and keeps what it does.
     excluded = function["excludeFiles"].strip("{}").split("}/**")[0].split(",")
-    for kept in ("functions/app.py", "api/index.py", "sql/002_ingest.sql"):
+    for kept in ("functions/app.py", "api/index.py", "sql/100_schema.sql", "vigie/settings.py"):
         assert not any(fnmatch(kept, f"{folder}/*") for folder in excluded)
     assert any(fnmatch("frontend/node_modules/x.js", f"{folder}/*") for folder in excluded)

@@ -29,16 +29,16 @@ def shell_blocks(text: str) -> list[str]:
 LAMBDA_PROBE = r"""
 import json, sys
 sys.path.insert(0, sys.argv[1])
-import functions.servers as servers
+import functions.app as servers
 event = {"version": "2.0", "rawPath": "/api/servers/register", "rawQueryString": "",
          "headers": {"authorization": "Bearer " + sys.argv[2],
                      "content-type": "application/json"},
          "requestContext": {"http": {"method": "POST", "protocol": "HTTP/1.1",
                                      "sourceIp": "203.0.113.7"}, "stage": "$default"},
          "body": json.dumps({"hostname": "lambda-zip"}), "isBase64Encoded": False}
-answer = servers.handler(event, None)
+answer = servers.servers_handler(event, None)
 outside = sorted({m.split(".")[0] for m in sys.modules} - set(sys.stdlib_module_names)
-                 - {"functions", "__main__"})
+                 - {"functions", "vigie", "__main__"})
 print(json.dumps({"status": answer["statusCode"], "body": json.loads(answer["body"]),
                   "file": servers.__file__, "third_party": outside}))
 """
@@ -86,7 +86,7 @@ def test_the_lambda_package_of_the_guide_serves_requests_on_its_own(tmp_path, da
 # variables in the dashboard, ${VAR} in netlify.toml's build command.
 PYTHON_READS = re.compile(
     r"""(?:os\.environ(?:\.get)?\(\s*|os\.environ\[\s*|getenv\(\s*|\benv\.get\(\s*|envvar=\s*|
-        env_int\(\s*env,\s*|env_float\(\s*env,\s*|_duration\(\s*env,\s*|_switch\(\s*env,\s*)
+        env_int\(\s*env,\s*|env_float\(\s*env,\s*|env_duration\(\s*env,\s*|env_switch\(\s*env,\s*)
         ["']([A-Z][A-Z0-9_]+)["']""",
     re.X,
 )
@@ -100,7 +100,7 @@ OS_CONVENTIONS = {"XDG_STATE_HOME"}
 
 def settings_read_by_the_code() -> dict[str, str]:
     found: dict[str, str] = {}
-    for folder in ("functions", "realtime", "collector"):
+    for folder in ("vigie", "functions", "realtime", "collector"):
         for path in (ROOT / folder).rglob("*.py"):
             for name in PYTHON_READS.findall(path.read_text()):
                 found.setdefault(name, str(path.relative_to(ROOT)))

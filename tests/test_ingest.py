@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from .conftest import bearer
+from .conftest import bearer, with_settings
 from .helpers import METRIC_FIELDS, iso, sample
 
 
@@ -212,7 +212,7 @@ def test_batch_samples_need_their_recorded_at(api, db):
 
 
 def test_a_batch_over_the_limit_is_refused(app, api, db):
-    app.config["VIGIE"] = app.config["VIGIE"].replace(max_batch=5)
+    with_settings(app, api={"max_batch": 5})
     sid, token = api.register()
     start = datetime(2026, 1, 1, tzinfo=UTC)
     samples = [sample(recorded_at=iso(start + timedelta(seconds=i))) for i in range(6)]

@@ -14,9 +14,9 @@ from concurrent.futures import ThreadPoolExecutor
 import psycopg
 import pytest
 
-from functions.app import create_app
-from functions.config import Settings
-from functions.migrate import migrate, sql_dir
+from functions.factory import create_app
+from vigie.migrate import migrate, sql_dir
+from vigie.settings import ApiSettings, DatabaseSettings, Settings
 
 from . import pgbouncer as bouncers
 from .conftest import ENROLL, bearer
@@ -46,7 +46,10 @@ def test_the_pooler_moves_a_client_between_server_connections(pgbouncer, direct_
 
 def _app(url: str, mode: str, **settings):
     return create_app(
-        Settings(database_url=url, enroll_token=ENROLL, db_mode=mode, db_pool_size=4, **settings)
+        Settings(
+            database=DatabaseSettings(url=url, mode=mode, pool_size=4, **settings),
+            api=ApiSettings(enroll_token=ENROLL),
+        )
     )
 
 
@@ -54,7 +57,7 @@ def _app(url: str, mode: str, **settings):
 def test_functions_with_prepared_statements_off_work_through_the_pooler(
     pgbouncer, direct_database_url, db, mode
 ):
-    app = _app(pgbouncer.url_for(direct_database_url), mode, db_prepared_statements="off")
+    app = _app(pgbouncer.url_for(direct_database_url), mode, prepared_statements="off")
     client = app.test_client()
     try:
         registered = client.post(
@@ -88,7 +91,7 @@ def test_a_notify_sent_through_the_pooler_reaches_a_direct_listener(
 ):
     """The functions write through the transaction pooler; the relay LISTENs on a
     direct (or session-mode) connection: every event still arrives, once."""
-    app = _app(pgbouncer.url_for(direct_database_url), "single", db_prepared_statements="off")
+    app = _app(pgbouncer.url_for(direct_database_url), "single", prepared_statements="off")
     client = app.test_client()
     try:
         with psycopg.connect(direct_database_url, autocommit=True) as listener:
@@ -119,7 +122,7 @@ def test_a_notify_sent_through_the_pooler_reaches_a_direct_listener(
 def test_sslmode_in_database_url_reaches_the_connection(pgbouncer, direct_database_url, db, mode):
     """TLS settings travel in DATABASE_URL's query string (as Supabase gives it)."""
     tls = pgbouncer.url_for(direct_database_url, sslmode="require")
-    app = _app(tls, mode, db_prepared_statements="off")
+    app = _app(tls, mode, prepared_statements="off")
     try:
         assert app.test_client().get("/api/health").status_code == 200
         with app.app_context(), app.extensions["vigie_db"].connection() as conn:
@@ -132,7 +135,7 @@ def test_sslmode_in_database_url_reaches_the_connection(pgbouncer, direct_databa
     untrusted = pgbouncer.url_for(
         direct_database_url, sslmode="verify-ca", sslrootcert=str(pgbouncer.folder / "other.pem")
     )
-    app = _app(untrusted, mode, db_prepared_statements="off", db_connect_timeout=2)
+    app = _app(untrusted, mode, prepared_statements="off", connect_timeout=2)
     try:
         refused = app.test_client().get("/api/servers")
         assert refused.status_code == 503
@@ -187,4 +190,4 @@ def test_migrations_run_through_the_pooler(server_url, tmp_path, monkeypatch):
 )
 def test_prepared_statements_follow_the_setting_and_the_port(url, setting, prepared):
     settings = Settings.from_env({"DATABASE_URL": url, "VIGIE_DB_PREPARED_STATEMENTS": setting})
-    assert settings.prepared_statements is prepared
+    assert settings.database.prepare is prepared

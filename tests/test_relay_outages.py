@@ -21,8 +21,8 @@ import pytest
 import requests
 from psycopg.rows import dict_row
 
-from functions import embedded
-from functions.migrate import migrate
+from vigie import embedded
+from vigie.migrate import migrate
 
 from .conftest import ENROLL, bearer
 from .helpers import (

@@ -232,9 +232,7 @@ def test_the_local_app_serves_api_relay_and_dashboard_on_one_port(
         "VIGIE_ENROLL_TOKEN": ENROLL,
         "VIGIE_DASHBOARD_DIR": str(built_dashboard),
     }
-    with gunicorn_relay(
-        database_url, port, env, tmp_path / "local.log", "realtime.relay:local_app"
-    ):
+    with gunicorn_relay(database_url, port, env, tmp_path / "local.log", "vigie.local:app"):
         assert requests.get(f"{base}/api/health", timeout=10).json()["status"] == "ok"
         assert requests.get(f"{base}/health", timeout=10).json()["listening"] is True
         page = requests.get(f"{base}/", timeout=10)
@@ -269,9 +267,7 @@ def test_the_local_app_serves_api_relay_and_dashboard_on_one_port(
             client.close()
     env["VIGIE_DASHBOARD_DIR"] = str(tmp_path / "not-built")
     port = free_port()
-    with gunicorn_relay(
-        database_url, port, env, tmp_path / "local2.log", "realtime.relay:local_app"
-    ):
+    with gunicorn_relay(database_url, port, env, tmp_path / "local2.log", "vigie.local:app"):
         page = requests.get(f"http://127.0.0.1:{port}/", timeout=10)
         assert page.status_code == 200 and "npm run build" in page.text
 

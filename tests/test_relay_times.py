@@ -12,8 +12,7 @@ from typing import Any
 import pytest
 import requests
 
-from functions.app import isoformat
-from realtime.feed import wire
+from vigie.wire import isoformat, wire
 
 from .conftest import ENROLL, bearer
 from .helpers import free_port, gunicorn_api, gunicorn_relay, iso, sample

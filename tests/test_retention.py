@@ -4,9 +4,9 @@ survive the move to partitions."""
 
 from __future__ import annotations
 
-import shutil
 import threading
 import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import psycopg
@@ -14,12 +14,22 @@ import pytest
 from click.testing import CliRunner
 from psycopg.types.json import Jsonb
 
-from functions.cli import cli
-from functions.maintenance import maintain
-from functions.migrate import migrate
+from vigie.cli import cli
+from vigie.maintenance import maintain
+from vigie.migrate import migrate
+from vigie.settings import RetentionSettings
 
 from .conftest import bearer
-from .helpers import ROOT, admin_connect, free_port, gunicorn_relay, iso, sample, with_dbname
+from .helpers import (
+    ROOT,
+    admin_connect,
+    free_port,
+    gunicorn_relay,
+    iso,
+    previous_layout,
+    sample,
+    with_dbname,
+)
 
 ORIGIN = datetime(2000, 1, 1, tzinfo=UTC)
 NOW = timedelta(0)
@@ -90,9 +100,9 @@ def test_retention_removes_exactly_what_is_older_than_each_horizon(api, db, data
         (r["server_id"], r["bucket"]): r for r in db.execute("SELECT * FROM metrics_1h").fetchall()
     }
 
-    keep = {"retention_raw": timedelta(days=2), "retention_minute": timedelta(days=10),
-            "retention_5min": timedelta(days=20), "retention_hour": timedelta(days=30)}  # fmt: skip
-    report = maintain(database_url, settings.replace(**keep), min_interval=NOW)
+    keep = RetentionSettings(raw=timedelta(days=2), minute=timedelta(days=10),
+                             five_minutes=timedelta(days=20), hour=timedelta(days=30))  # fmt: skip
+    report = maintain(database_url, keep, min_interval=NOW)
     assert report["ran"]
     assert report["tiers"]["raw"]["partitions_dropped"] >= 7
     assert report["tiers"]["1m"]["partitions_dropped"] >= 2
@@ -125,7 +135,7 @@ def test_retention_removes_exactly_what_is_older_than_each_horizon(api, db, data
         assert old == []
 
     # Run again: nothing more to remove, and the history still reads.
-    again = maintain(database_url, settings.replace(**keep), min_interval=NOW)
+    again = maintain(database_url, keep, min_interval=NOW)
     assert sum(t["rows_deleted"] for t in again["tiers"].values()) <= 2 * 3  # a few seconds aged
 
 
@@ -134,7 +144,7 @@ def test_a_sample_older_than_the_raw_horizon_counts_in_the_rollups_and_then_goes
 ):
     sid, token = api.register()
     times = insert_every(db, sid, timedelta(days=3), timedelta(minutes=30))
-    keep = settings.replace(retention_raw=timedelta(days=2))
+    keep = replace(settings.retention, raw=timedelta(days=2))
     maintain(database_url, keep, min_interval=NOW)
     raw_cutoff = cutoffs(db)["raw"]
     # A collector drains a backlog older than the raw horizon: its minute and hour
@@ -188,9 +198,7 @@ def test_forever_keeps_everything(api, db, database_url, settings):
     sid, _ = api.register()
     insert_every(db, sid, timedelta(days=3), timedelta(hours=1))
     before = kept(db, sid)
-    forever = settings.replace(
-        retention_raw=None, retention_minute=None, retention_5min=None, retention_hour=None
-    )
+    forever = RetentionSettings(raw=None, minute=None, five_minutes=None, hour=None)
     report = maintain(database_url, forever, min_interval=NOW)
     assert report["ran"] and report["tiers"] == {}
     assert kept(db, sid) == before
@@ -211,7 +219,7 @@ def test_one_maintenance_run_at_a_time(db, database_url, settings):
     threads = [
         threading.Thread(
             target=lambda: reports.append(
-                maintain(database_url, settings, min_interval=timedelta(hours=1))
+                maintain(database_url, settings.retention, min_interval=timedelta(hours=1))
             )
         )
         for _ in range(4)
@@ -227,10 +235,10 @@ def test_one_maintenance_run_at_a_time(db, database_url, settings):
         "UPDATE metrics_maintenance SET started_at = NULL,"
         " lease_until = now() + interval '1 minute'"
     )
-    assert maintain(database_url, settings, min_interval=NOW) == {"ran": False}
+    assert maintain(database_url, settings.retention, min_interval=NOW) == {"ran": False}
     # ...until it finishes, or its lease runs out because it died.
     db.execute("UPDATE metrics_maintenance SET lease_until = now() - interval '1 second'")
-    assert maintain(database_url, settings, min_interval=NOW)["ran"]
+    assert maintain(database_url, settings.retention, min_interval=NOW)["ran"]
     state = db.execute("SELECT * FROM metrics_maintenance").fetchone()
     assert state["lease_until"] is None and state["finished_at"] is not None
 
@@ -274,16 +282,16 @@ def test_stats_reports_rows_and_bytes_per_tier(api, client, db, database_url, se
     assert body["total_bytes"] == sum(t["bytes"] for t in tiers.values())
     assert body["maintained_at"] is None
 
-    maintain(database_url, settings, min_interval=NOW)
+    maintain(database_url, settings.retention, min_interval=NOW)
     body = client.get("/api/stats").json
     assert body["maintained_at"] is not None
     assert all(t["expired_before"] is not None for t in body["tiers"])
 
 
 def test_stats_needs_the_dashboard_token_when_one_is_set(settings):
-    from functions.app import create_app
+    from functions.factory import create_app
 
-    app = create_app(settings.replace(dashboard_token="dash"))
+    app = create_app(settings.replace(api=replace(settings.api, dashboard_token="dash")))
     try:
         reader = app.test_client()
         assert reader.get("/api/stats").status_code == 401
@@ -303,11 +311,9 @@ def test_existing_samples_survive_the_move_to_partitions(server_url, tmp_path, m
         conn.execute(f'CREATE DATABASE "{name}"')
     url = with_dbname(server_url, name)
     try:
-        # An installation from before partitions: the first two migrations, samples,
-        # and a trigger on metrics that another feature added.
-        for f in ("001_servers_and_metrics.sql", "002_ingest.sql"):
-            shutil.copy(ROOT / "sql" / f, tmp_path / f)
-        monkeypatch.setenv("VIGIE_SQL_DIR", str(tmp_path))
+        # An installation from before partitions: the first two migrations of the
+        # earlier layout, samples, and a trigger on metrics that another feature added.
+        monkeypatch.setenv("VIGIE_SQL_DIR", str(previous_layout(tmp_path, before="010")))
         assert migrate(url) == ["001_servers_and_metrics", "002_ingest"]
         now = datetime.now(UTC).replace(microsecond=0)
         with psycopg.connect(url, autocommit=True) as conn:
@@ -332,6 +338,9 @@ def test_existing_samples_survive_the_move_to_partitions(server_url, tmp_path, m
             )
             before = conn.execute("SELECT * FROM metrics ORDER BY id").fetchall()
 
+        # Then the rest of the earlier layout, as its last release did, and this one.
+        monkeypatch.setenv("VIGIE_SQL_DIR", str(previous_layout(tmp_path)))
+        migrate(url)
         monkeypatch.setenv("VIGIE_SQL_DIR", str(ROOT / "sql"))
         migrate(url)
         with psycopg.connect(url, autocommit=True) as conn:
@@ -380,11 +389,11 @@ def test_the_relay_runs_maintenance(db, direct_database_url, tmp_path):
 
 
 def test_retention_settings_are_checked():
-    from functions.config import ConfigError, Settings
+    from vigie.settings import ConfigError, Settings
 
-    assert Settings.from_env({"VIGIE_RETENTION_1H": "forever"}).retention_hour is None
-    assert Settings.from_env({"VIGIE_RETENTION_RAW": "36h"}).retention_raw == timedelta(hours=36)
+    assert Settings.from_env({"VIGIE_RETENTION_1H": "forever"}).retention.hour is None
+    assert Settings.from_env({"VIGIE_RETENTION_RAW": "36h"}).retention.raw == timedelta(hours=36)
     with pytest.raises(ConfigError, match="VIGIE_RETENTION_1M must not be longer than .*_5M"):
-        Settings.from_env({"VIGIE_RETENTION_1M": "1y"})
+        _ = Settings.from_env({"VIGIE_RETENTION_1M": "1y"}).retention
     with pytest.raises(ConfigError, match="VIGIE_RETENTION_RAW must be a duration"):
-        Settings.from_env({"VIGIE_RETENTION_RAW": "0d"})
+        _ = Settings.from_env({"VIGIE_RETENTION_RAW": "0d"}).retention

@@ -8,7 +8,7 @@ import math
 import struct
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 import psycopg
@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from functions.app import create_app
+from functions.factory import create_app
 from functions.history import INTERVALS, history_query, plan
 
 from .helpers import iso, sample
@@ -197,7 +197,7 @@ PROPERTY = settings(
 @pytest.fixture
 def raw_client(settings):
     """A client of an app that reads raw samples only (rollups off)."""
-    app = create_app(settings.replace(history_rollups=False))
+    app = create_app(settings.replace(api=replace(settings.api, history_rollups=False)))
     yield app.test_client()
     app.extensions["vigie_db"].close()
 

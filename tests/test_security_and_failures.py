@@ -2,10 +2,10 @@
 
 import pytest
 
-from functions.app import create_app
-from functions.config import Settings
+from functions.factory import create_app
+from vigie.settings import ApiSettings, DatabaseSettings, Settings
 
-from .conftest import bearer
+from .conftest import bearer, with_settings
 
 READS = [
     "/api/servers",
@@ -17,7 +17,7 @@ READS = [
 
 @pytest.fixture
 def locked(app):
-    app.config["VIGIE"] = app.config["VIGIE"].replace(dashboard_token="dash-secret")
+    with_settings(app, api={"dashboard_token": "dash-secret"})
     return app
 
 
@@ -49,10 +49,10 @@ def test_the_dashboard_token_does_not_let_anyone_write(locked, api, client):
 def test_an_unreachable_database_gives_503_json_and_the_sample_is_not_lost(openapi):
     # Port 1 on localhost: nothing listens, the connection is refused.
     settings = Settings(
-        database_url="postgresql://vigie@127.0.0.1:1/vigie",
-        db_mode="pool",
-        db_connect_timeout=1,
-        enroll_token="e",
+        database=DatabaseSettings(
+            url="postgresql://vigie@127.0.0.1:1/vigie", mode="pool", connect_timeout=1
+        ),
+        api=ApiSettings(enroll_token="e"),
     )
     app = create_app(settings)
     client = app.test_client()
@@ -71,7 +71,10 @@ def test_an_unreachable_database_gives_503_json_and_the_sample_is_not_lost(opena
 
 def test_single_connection_mode_recovers_after_the_database_comes_back(direct_database_url, db):
     """The function-host mode reuses one connection; a dead one is replaced."""
-    settings = Settings(database_url=direct_database_url, db_mode="single", enroll_token="e")
+    settings = Settings(
+        database=DatabaseSettings(url=direct_database_url, mode="single"),
+        api=ApiSettings(enroll_token="e"),
+    )
     app = create_app(settings)
     client = app.test_client()
     assert client.get("/api/servers").status_code == 200

@@ -1,8 +1,8 @@
 """Registering hosts, listing and reading servers."""
 
-from functions.auth import hash_token
+from vigie.tokens import hash_token
 
-from .conftest import ENROLL, bearer
+from .conftest import ENROLL, bearer, with_settings
 
 
 def register(client, body, token=ENROLL):
@@ -67,7 +67,7 @@ def test_register_without_a_token_gets_401(client):
 
 
 def test_register_is_refused_when_no_enrollment_token_is_configured(app, client):
-    app.config["VIGIE"] = app.config["VIGIE"].replace(enroll_token="")
+    with_settings(app, api={"enroll_token": ""})
     response = register(client, {"hostname": "web-01"})
     assert response.status_code == 403
     assert response.json["error"] == "registration_disabled"

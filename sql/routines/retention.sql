@@ -1,6 +1,6 @@
 -- Retention and partition upkeep: one procedure, `CALL vigie_maintain()`, run every
--- minute by the relay (one instance at a time, through the claim below), by
--- `vigie maintain`, or by pg_cron on Supabase:
+-- minute by the relay (one instance at a time, through a claim), by `vigie
+-- maintain`, or by pg_cron on Supabase:
 --     SELECT cron.schedule('vigie-maintain', '* * * * *', 'CALL vigie_maintain()');
 --
 -- Why a procedure: it commits between its steps, so moving the cutoffs (which waits
@@ -13,20 +13,10 @@
 -- whole partitions; only the partition the horizon falls in has rows deleted, a
 -- run's worth of them at a time, by primary key, in batches of servers.
 
-CREATE TABLE metrics_maintenance (
-    id            boolean PRIMARY KEY DEFAULT true CHECK (id),
-    started_at    timestamptz,
-    finished_at   timestamptz,
-    -- Claimed by the run in progress until then; a run that died frees it this way.
-    lease_until   timestamptz,
-    last_report   jsonb
-);
-INSERT INTO metrics_maintenance DEFAULT VALUES;
-
 -- How long each tier is kept (NULL: forever). A finer tier may not be kept longer
 -- than a coarser one: the rollups are recomputed from the finer tier, which must
 -- still hold what they cover.
-CREATE FUNCTION vigie_set_retention(raw interval, minute interval, five_minutes interval,
+CREATE OR REPLACE FUNCTION vigie_set_retention(raw interval, minute interval, five_minutes interval,
                                     hour interval)
 RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
@@ -51,7 +41,7 @@ END
 $$;
 
 -- The partitions the coming days need, for every tier: three of its partitions ahead.
-CREATE FUNCTION vigie_create_coming_partitions() RETURNS integer
+CREATE OR REPLACE FUNCTION vigie_create_coming_partitions() RETURNS integer
 LANGUAGE plpgsql AS $$
 DECLARE
     v_created integer := 0;
@@ -70,7 +60,7 @@ $$;
 -- Drops the partitions of a tier that hold only expired rows, and stops
 -- autovacuum on the one the horizon falls in: its deleted rows go when it is
 -- dropped, within a partition's width, so vacuuming them is wasted work.
-CREATE FUNCTION vigie_drop_expired_partitions(p_tier text) RETURNS integer
+CREATE OR REPLACE FUNCTION vigie_drop_expired_partitions(p_tier text) RETURNS integer
 LANGUAGE plpgsql AS $$
 DECLARE
     v_tier    metrics_tiers;
@@ -101,7 +91,7 @@ $$;
 
 -- Deletes a tier's expired rows from [p_from, p_before) for some servers, by
 -- primary key. Returns the number of rows deleted.
-CREATE FUNCTION vigie_expire_rows(p_tier text, p_servers integer[], p_from timestamptz,
+CREATE OR REPLACE FUNCTION vigie_expire_rows(p_tier text, p_servers integer[], p_from timestamptz,
                                   p_before timestamptz)
 RETURNS bigint LANGUAGE plpgsql AS $$
 DECLARE
@@ -120,7 +110,7 @@ END
 $$;
 
 -- Raw samples that arrived already expired (see vigie_metrics_inserted).
-CREATE FUNCTION vigie_expire_late_samples() RETURNS bigint
+CREATE OR REPLACE FUNCTION vigie_expire_late_samples() RETURNS bigint
 LANGUAGE sql AS $$
     WITH late AS (
         DELETE FROM metrics_expired RETURNING server_id, recorded_at
@@ -133,7 +123,7 @@ LANGUAGE sql AS $$
     SELECT count(*) FROM gone
 $$;
 
-CREATE PROCEDURE vigie_maintain(
+CREATE OR REPLACE PROCEDURE vigie_maintain(
     INOUT report jsonb DEFAULT NULL,
     min_interval interval DEFAULT interval '30 seconds',
     servers_per_batch integer DEFAULT 200)
@@ -216,7 +206,7 @@ $$;
 
 -- What each tier costs: rows (PostgreSQL's estimate, exact after ANALYZE) and
 -- bytes on disk (table, indexes and TOAST) over all its partitions.
-CREATE FUNCTION vigie_history_stats()
+CREATE OR REPLACE FUNCTION vigie_history_stats()
 RETURNS TABLE (name text, seconds integer, keep interval, cutoff timestamptz,
                partitions integer, rows bigint, bytes bigint)
 LANGUAGE sql STABLE AS $$

@@ -10,10 +10,17 @@
 --    "online": true|false, "last_seen": ts}
 -- `count` new samples were stored with recorded_at in [first, last]; `online` is
 -- true when this write brought an inactive server back.
+--
+-- Its plans are made once per connection (force_generic_plan). Over partitions,
+-- custom plans always look cheaper than a generic one that lists every partition,
+-- and, the number of samples of a call being unknown to the planner (it guesses
+-- 100), a join on metrics could become a hash join reading every stored sample of
+-- the server. A LATERAL lookup with LIMIT 1 is one primary-key probe per sample, in
+-- the one partition that can hold it.
 
-CREATE FUNCTION vigie_ingest(p_server_id integer, p_samples jsonb)
+CREATE OR REPLACE FUNCTION vigie_ingest(p_server_id integer, p_samples jsonb)
 RETURNS TABLE (inserted integer, duplicates integer, ids bigint[], online boolean)
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
     v_was_active boolean;
     v_total      integer;
@@ -49,8 +56,10 @@ BEGIN
                ins.id IS NOT NULL AS new
           FROM input i
           LEFT JOIN ins ON ins.recorded_at = i.recorded_at
-          LEFT JOIN metrics old
-                 ON old.server_id = p_server_id AND old.recorded_at = i.recorded_at
+          LEFT JOIN LATERAL (
+                SELECT m.id FROM metrics m
+                 WHERE m.server_id = p_server_id AND m.recorded_at = i.recorded_at
+                 LIMIT 1) old ON true
     )
     SELECT count(DISTINCT matched.id) FILTER (WHERE new), count(*),
            array_agg(matched.id ORDER BY position),

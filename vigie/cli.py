@@ -1,4 +1,6 @@
-"""The ``vigie`` command: migrations, the embedded database, and the local run."""
+"""The ``vigie`` command: migrations, history upkeep, the embedded database, and the
+local run. Each command parses its options, calls a plain function of this package,
+and prints."""
 
 from __future__ import annotations
 
@@ -11,14 +13,13 @@ from pathlib import Path
 
 import click
 
-from . import embedded
+from . import embedded, serve
+from .db import resolve_url
 
 
-def database_url(explicit: str | None) -> str:
+def resolve_database_url(explicit: str | None) -> str:
     """DATABASE_URL if given, else the embedded server of this checkout."""
-    if explicit:
-        return explicit
-    return embedded.start(stop_when_unused=False)
+    return resolve_url(explicit or "")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -43,7 +44,7 @@ def migrate(database_url: str | None) -> None:
     """Apply the pending migrations of sql/ (safe to run again)."""
     from .migrate import migrate as run_migrations
 
-    url = globals()["database_url"](database_url)
+    url = resolve_database_url(database_url)
     try:
         applied = run_migrations(url)
     except Exception as exc:  # a clear sentence, not a traceback
@@ -69,18 +70,18 @@ def maintain(database_url: str | None, every: int | None) -> None:
     """
     from datetime import timedelta
 
-    from .config import ConfigError, Settings
     from .maintenance import maintain as run_maintenance
+    from .settings import ConfigError, Settings
 
-    url = globals()["database_url"](database_url)
+    url = resolve_database_url(database_url)
     try:
-        settings = Settings.from_env()
+        retention = Settings.from_env().retention
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
     while True:
         try:
             # Run now, whenever the previous run was: this is the operator asking.
-            report = run_maintenance(url, settings, min_interval=timedelta(0))
+            report = run_maintenance(url, retention, min_interval=timedelta(0))
         except Exception as exc:  # a clear sentence, not a traceback
             raise click.ClickException(f"maintenance failed: {exc}") from exc
         if not report.get("ran"):
@@ -186,12 +187,7 @@ def run(database_url: str | None, host: str, port: int) -> None:
     manager = Manager()
     # One process serves /api (the functions), /socket.io (the relay) and the
     # dashboard: one URL, no proxy. In production they are separate (Procfile).
-    manager.add_process(
-        "vigie",
-        f"{bin_dir / 'gunicorn'} --no-control-socket -k gevent -w 1 --bind {host}:{port} "
-        "--graceful-timeout 5 realtime.relay:local_app",
-        env=env,
-    )
+    manager.add_process("vigie", serve.local_command(bin_dir, host, port), env=env)
     # A collector for this machine, so the dashboard has live data at once. It
     # registers itself with the local enrollment token on first use.
     api_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104

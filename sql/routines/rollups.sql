@@ -1,14 +1,4 @@
--- Rollup tiers: per server, one row per minute, per 5 minutes and per hour, kept
--- current in the ingest transaction.
---
--- Why: a 30-day chart read from raw samples touches ~500,000 rows spread over every
--- page of the table (~300 ms for one server with 10 servers stored, worse with a
--- fleet); the same chart from hourly rows reads 720 rows, a 7-day chart 2,016 rows
--- of 5 minutes. Each row holds enough to re-aggregate exactly into any coarser
--- bucket: sums and counts (an average of averages is wrong without them), peaks,
--- and for the network counters the summed increments and the seconds they cover,
--- plus the bucket's last counter value and its time, so throughput stays right
--- across tiers and counter resets.
+-- Rollups kept current in the ingest transaction (the tables are in sql/100).
 --
 -- Why in the ingest transaction (a statement-level trigger), rather than a periodic
 -- job: the rollups are never stale, so a chart needs no seam between rolled-up and
@@ -18,133 +8,47 @@
 -- and after): a live sample recomputes one minute (≤ 12 samples), its 5 minutes
 -- (≤ 5 minute rows) and its hour (≤ 12 rows of 5 minutes), through primary keys.
 
--- The history tiers and their retention. `cutoff` only moves forward: data older
--- than it has been (or is being) removed, so a tier is complete from `cutoff` on.
--- `expired_through` is how far the removal has actually gone (sql/032).
--- Each rollup tier is computed from the next finer one (the minutes from raw samples).
-CREATE TABLE metrics_tiers (
-    name             text PRIMARY KEY,
-    seconds          integer NOT NULL UNIQUE CHECK (seconds >= 0),  -- 0 = raw samples
-    relation         text    NOT NULL UNIQUE,
-    partition_unit   text    NOT NULL CHECK (partition_unit IN ('day', 'week', 'month')),
-    keep             interval CHECK (keep > interval '0'),          -- NULL = forever
-    cutoff           timestamptz,
-    expired_through  timestamptz
-);
-
-INSERT INTO metrics_tiers (name, seconds, relation, partition_unit, keep) VALUES
-    ('raw', 0, 'metrics', 'day', interval '7 days'),
-    ('1m', 60, 'metrics_1m', 'week', interval '90 days'),
-    ('5m', 300, 'metrics_5m', 'week', interval '180 days'),
-    ('1h', 3600, 'metrics_1h', 'month', interval '730 days');
-
--- Columns: 8-byte ones first, then 4-byte ones (no alignment padding). Sums are
--- double precision, and computed in double precision (sum() of `real` values is a
--- `real`, which loses the digits an average needs).
-CREATE TABLE metrics_rollup (
-    bucket                 timestamptz      NOT NULL,
-    last_at                timestamptz      NOT NULL,  -- time of the bucket's last sample
-    cpu_percent_sum        double precision NOT NULL,
-    ram_percent_sum        double precision NOT NULL,
-    ram_used_mb_sum        double precision NOT NULL,
-    disk_percent_sum       double precision NOT NULL,
-    disk_used_gb_sum       double precision NOT NULL,
-    -- Counter increments of the bucket's samples, each from the sample before it
-    -- (a counter that went down was reset and restarted from zero), and the seconds
-    -- they span: throughput = increments / seconds, whatever the tier.
-    network_seconds        double precision NOT NULL CHECK (network_seconds >= 0),
-    network_sent_mb_inc    double precision NOT NULL,
-    network_recv_mb_inc    double precision NOT NULL,
-    network_sent_mb_s_max  double precision,           -- NULL: no increment in the bucket
-    network_recv_mb_s_max  double precision,
-    network_sent_mb_last   double precision NOT NULL,  -- counters at last_at
-    network_recv_mb_last   double precision NOT NULL,
-    server_id              integer NOT NULL REFERENCES servers (id) ON DELETE CASCADE,
-    seconds                integer NOT NULL,           -- the tier: bucket width
-    samples                integer NOT NULL CHECK (samples > 0),
-    cpu_percent_max        real    NOT NULL,
-    ram_percent_max        real    NOT NULL,
-    ram_total_mb_max       real    NOT NULL,
-    disk_percent_max       real    NOT NULL,
-    disk_total_gb_max      real    NOT NULL,
-    PRIMARY KEY (server_id, seconds, bucket)
-) PARTITION BY LIST (seconds);
-
--- One partition per tier, itself in time partitions so that retention drops them
--- whole: weeks of minutes (90 days kept by default) and of 5 minutes (180 days),
--- months of hours (2 years).
-CREATE TABLE metrics_1m PARTITION OF metrics_rollup FOR VALUES IN (60)
-    PARTITION BY RANGE (bucket);
-CREATE TABLE metrics_1m_default PARTITION OF metrics_1m DEFAULT;
-CREATE TABLE metrics_5m PARTITION OF metrics_rollup FOR VALUES IN (300)
-    PARTITION BY RANGE (bucket);
-CREATE TABLE metrics_5m_default PARTITION OF metrics_5m DEFAULT;
-CREATE TABLE metrics_1h PARTITION OF metrics_rollup FOR VALUES IN (3600)
-    PARTITION BY RANGE (bucket);
-CREATE TABLE metrics_1h_default PARTITION OF metrics_1h DEFAULT;
-
-DO $$
-BEGIN
-    PERFORM vigie_create_partitions('metrics_1m', 'week', now() - interval '8 days',
-                                    now() + interval '14 days');
-    PERFORM vigie_create_partitions('metrics_5m', 'week', now() - interval '8 days',
-                                    now() + interval '14 days');
-    PERFORM vigie_create_partitions('metrics_1h', 'month', now() - interval '8 days',
-                                    now() + interval '2 months');
-END
+-- A cumulative counter's increment since the sample before: a counter that went
+-- down was reset (a reboot, an interface reset) and restarted from zero; NULL with
+-- no sample before. The rule is written once for the database (rollups, history,
+-- the latest sample, the relay's events) and once for the dashboard
+-- (frontend/src), both tested on the cases of frontend/src/utils/counterCases.json.
+CREATE OR REPLACE FUNCTION vigie_counter_increment(p_current float8, p_previous float8)
+RETURNS float8 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN p_current < p_previous THEN p_current ELSE p_current - p_previous END
 $$;
 
--- The latest sample of each server: for the server list, one row per server read
--- by key, where "the newest row of every server" over time partitions would probe
--- every partition's index once per server; and for the trigger below, the counters a
--- new sample's increment is taken from.
-CREATE TABLE metrics_latest (
-    recorded_at      timestamptz      NOT NULL,
-    network_sent_mb  double precision NOT NULL,
-    network_recv_mb  double precision NOT NULL,
-    server_id        integer PRIMARY KEY REFERENCES servers (id) ON DELETE CASCADE,
-    cpu_percent      real NOT NULL,
-    ram_percent      real NOT NULL,
-    disk_percent     real NOT NULL
-) WITH (fillfactor = 50);  -- room for the updates of every sample to stay on-page (HOT)
-
--- Samples stored already older than the raw retention (a very late backfill): they
--- count in the rollups, and the next maintenance run removes them (sql/032).
-CREATE TABLE metrics_expired (
-    server_id    integer     NOT NULL,
-    recorded_at  timestamptz NOT NULL
-);
+-- Per second, over p_seconds between the two samples; NULL for the first sample, or
+-- when no time passed between them.
+CREATE OR REPLACE FUNCTION vigie_counter_rate(p_current float8, p_previous float8,
+                                              p_seconds float8)
+RETURNS float8 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN p_seconds > 0
+                THEN round((vigie_counter_increment(p_current, p_previous) / p_seconds)::numeric,
+                           6)::float8 END
+$$;
 
 -- Buckets are aligned like the history API's: on 2000-01-01 00:00 UTC.
-CREATE FUNCTION vigie_bucket(p_seconds integer, p_at timestamptz)
+CREATE OR REPLACE FUNCTION vigie_bucket(p_seconds integer, p_at timestamptz)
 RETURNS timestamptz LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT date_bin(make_interval(secs => p_seconds), p_at, TIMESTAMPTZ '2000-01-01 00:00:00+00')
 $$;
 
 -- The oldest time a tier still holds, from its cutoff: raw samples at or after the
 -- cutoff, rollup rows whose bucket ends after it (-infinity: nothing expired).
-CREATE FUNCTION vigie_kept_from(p_seconds integer, p_cutoff timestamptz)
+CREATE OR REPLACE FUNCTION vigie_kept_from(p_seconds integer, p_cutoff timestamptz)
 RETURNS timestamptz LANGUAGE sql IMMUTABLE AS $$
     SELECT CASE WHEN p_cutoff IS NULL THEN '-infinity'
                 WHEN p_seconds = 0 THEN p_cutoff
                 ELSE vigie_bucket(p_seconds, p_cutoff) END
 $$;
 
--- The rollup functions are PL/pgSQL, with generic plans, so that their statements
--- are planned once per connection: planned at every call (as SQL functions are, and
--- as PL/pgSQL does while custom plans look cheaper, which over partitions they
--- always do), planning costs many times the execution. Generic plans still skip
--- the partitions a call does not need, when it runs. Rows are fetched through
--- LATERAL subqueries kept apart from the join (OFFSET 0), so that a generic plan,
--- which cannot know how many buckets it gets, still reads each bucket through the
--- primary key rather than hashing whole partitions.
-
 -- Recomputes the given minutes of the given servers from the raw samples, replacing
 -- their rows. Each sample's counter increment is taken from the sample before it,
 -- which for the first sample of a minute lies in an earlier minute: the raw sample
 -- before the minute, or, if that one has expired, the previous minute row's last
 -- counters.
-CREATE FUNCTION vigie_rollup_minutes(p_servers integer[], p_buckets timestamptz[])
+CREATE OR REPLACE FUNCTION vigie_rollup_minutes(p_servers integer[], p_buckets timestamptz[])
 RETURNS void LANGUAGE plpgsql
 SET plan_cache_mode = force_generic_plan AS $$
 BEGIN
@@ -181,14 +85,12 @@ BEGIN
     ), steps AS (
         SELECT s.*,
                extract(epoch FROM s.recorded_at - lag(s.recorded_at) OVER w)::float8 AS dt,
-               s.network_sent_mb - lag(s.network_sent_mb) OVER w AS d_sent,
-               s.network_recv_mb - lag(s.network_recv_mb) OVER w AS d_recv
+               vigie_counter_increment(s.network_sent_mb, lag(s.network_sent_mb) OVER w) AS inc_sent,
+               vigie_counter_increment(s.network_recv_mb, lag(s.network_recv_mb) OVER w) AS inc_recv
           FROM samples s
         WINDOW w AS (PARTITION BY s.server_id, s.bucket ORDER BY s.recorded_at)
     ), increments AS (
-        SELECT st.*,
-               CASE WHEN d_sent < 0 THEN network_sent_mb ELSE d_sent END AS inc_sent,
-               CASE WHEN d_recv < 0 THEN network_recv_mb ELSE d_recv END AS inc_recv
+        SELECT st.*
           FROM steps st WHERE in_bucket
     )
     INSERT INTO metrics_rollup AS r (
@@ -231,7 +133,7 @@ $$;
 
 -- Recomputes the given buckets (of width p_seconds) of the given servers from the
 -- rows of the finer tier p_source.
-CREATE FUNCTION vigie_rollup_from(p_seconds integer, p_source integer, p_servers integer[],
+CREATE OR REPLACE FUNCTION vigie_rollup_from(p_seconds integer, p_source integer, p_servers integer[],
                                   p_buckets timestamptz[])
 RETURNS void LANGUAGE plpgsql
 SET plan_cache_mode = force_generic_plan AS $$
@@ -290,7 +192,7 @@ $$;
 -- stored one (the seed being the newest stored): the common write, a sample just
 -- taken. Also used for buckets whose finer data has expired and cannot be
 -- recomputed: sums, counts and peaks stay exact there.
-CREATE FUNCTION vigie_rollup_add(p_seconds integer, p_samples metrics[],
+CREATE OR REPLACE FUNCTION vigie_rollup_add(p_seconds integer, p_samples metrics[],
                                  p_seeds metrics[] DEFAULT '{}',
                                  p_from timestamptz DEFAULT '-infinity')
 RETURNS void LANGUAGE plpgsql
@@ -304,14 +206,12 @@ BEGIN
     ), steps AS (
         SELECT s.*,
                extract(epoch FROM s.recorded_at - lag(s.recorded_at) OVER w)::float8 AS dt,
-               s.network_sent_mb - lag(s.network_sent_mb) OVER w AS d_sent,
-               s.network_recv_mb - lag(s.network_recv_mb) OVER w AS d_recv
+               vigie_counter_increment(s.network_sent_mb, lag(s.network_sent_mb) OVER w) AS inc_sent,
+               vigie_counter_increment(s.network_recv_mb, lag(s.network_recv_mb) OVER w) AS inc_recv
           FROM samples s
         WINDOW w AS (PARTITION BY s.server_id ORDER BY s.recorded_at)
     ), increments AS (
-        SELECT st.*,
-               CASE WHEN d_sent < 0 THEN network_sent_mb ELSE d_sent END AS inc_sent,
-               CASE WHEN d_recv < 0 THEN network_recv_mb ELSE d_recv END AS inc_recv
+        SELECT st.*
           FROM steps st WHERE new AND bucket >= p_from
     )
     INSERT INTO metrics_rollup AS r (
@@ -364,7 +264,7 @@ $$;
 -- the trigger (COPY under session_replication_role = replica, a restore): the
 -- trigger's per-bucket work is right for a request's samples, this is right for
 -- millions. Raw samples must still be kept for the whole range.
-CREATE FUNCTION vigie_rebuild_rollups(p_from timestamptz, p_to timestamptz)
+CREATE OR REPLACE FUNCTION vigie_rebuild_rollups(p_from timestamptz, p_to timestamptz)
 RETURNS bigint LANGUAGE plpgsql
 SET work_mem = '256MB' AS $$
 DECLARE
@@ -403,14 +303,12 @@ BEGIN
         ), steps AS (
             SELECT s.*,
                    extract(epoch FROM s.recorded_at - lag(s.recorded_at) OVER w)::float8 AS dt,
-                   s.network_sent_mb - lag(s.network_sent_mb) OVER w AS d_sent,
-                   s.network_recv_mb - lag(s.network_recv_mb) OVER w AS d_recv
+                   vigie_counter_increment(s.network_sent_mb, lag(s.network_sent_mb) OVER w) AS inc_sent,
+                   vigie_counter_increment(s.network_recv_mb, lag(s.network_recv_mb) OVER w) AS inc_recv
               FROM samples s
             WINDOW w AS (PARTITION BY s.server_id ORDER BY s.recorded_at)
         ), increments AS (
-            SELECT st.*, vigie_bucket(60, st.recorded_at) AS bucket,
-                   CASE WHEN d_sent < 0 THEN network_sent_mb ELSE d_sent END AS inc_sent,
-                   CASE WHEN d_recv < 0 THEN network_recv_mb ELSE d_recv END AS inc_recv
+            SELECT st.*, vigie_bucket(60, st.recorded_at) AS bucket
               FROM steps st WHERE in_hour
         )
         INSERT INTO metrics_rollup AS r (
@@ -496,17 +394,17 @@ BEGIN
 END
 $$;
 
--- Retention (sql/032) and this trigger agree through this lock: every insert
+-- Retention (retention.sql) and this trigger agree through this lock: every insert
 -- statement holds it shared, and moving a cutoff takes it exclusively, so once a
 -- cutoff has moved, every sample written before it was committed and every later
 -- statement sees the new cutoff.
-CREATE FUNCTION vigie_retention_lock_key() RETURNS bigint
+CREATE OR REPLACE FUNCTION vigie_retention_lock_key() RETURNS bigint
 LANGUAGE sql IMMUTABLE AS $$ SELECT 7263540190326001::bigint $$;
 
 -- After every INSERT statement on metrics (one call per request, whatever the
 -- number of samples): update the rollups and the latest sample of the servers
 -- written to.
-CREATE FUNCTION vigie_metrics_inserted() RETURNS trigger
+CREATE OR REPLACE FUNCTION vigie_metrics_inserted() RETURNS trigger
 LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
     v_widths   integer[];      -- the rollup tiers, finest first: 60, 300, 3600
@@ -609,7 +507,7 @@ BEGIN
     END IF;
 
     -- Raw samples stored already past the raw horizon: the next maintenance run
-    -- removes them (sql/032), having missed them.
+    -- removes them (retention.sql), having missed them.
     IF v_kept[1] > '-infinity' THEN
         INSERT INTO metrics_expired (server_id, recorded_at)
         SELECT n.server_id, n.recorded_at FROM new_rows n WHERE n.recorded_at < v_kept[1];
@@ -629,14 +527,6 @@ BEGIN
 END
 $$;
 
-CREATE TRIGGER metrics_rollup_after_insert
+CREATE OR REPLACE TRIGGER metrics_rollup_after_insert
     AFTER INSERT ON metrics REFERENCING NEW TABLE AS new_rows
     FOR EACH STATEMENT EXECUTE FUNCTION vigie_metrics_inserted();
-
--- Samples stored before this migration: roll them up once.
-DO $$
-BEGIN
-    PERFORM vigie_rebuild_rollups(min(recorded_at), max(recorded_at) + interval '1 hour')
-       FROM metrics HAVING count(*) > 0;
-END
-$$;

@@ -1,23 +1,74 @@
--- A cheaper alert evaluation for the common write: nothing firing, nothing counting,
--- every new value under its threshold. bench/alerts_cost.py measured the first
--- version (sql/021) at +0.43 ms per single-sample write, +27 % of its statements:
--- it locked and rewrote the server's alert_state row on every write, to remember the
--- newest sample evaluated, and sorted every batch into arrays before looking at it.
+-- Alert evaluation in the write path, and the offline alert.
 --
--- Now:
---  * the common write is one read-only query (vigie_alerts_unchanged) over the
---    smallest and largest value of each metric in the statement: no lock, no row
---    written. It covers a quiet server, and a firing alert whose values stay between
---    its clear level and its peak;
---  * only a write that may change something builds the sorted arrays and takes the
---    state row's lock;
---  * "newest sample evaluated" is no longer stored: it is the newest sample the
---    server had before this statement, read from metrics' primary key (one index
---    probe, only on that slower path). The rule is unchanged: a sample older than
---    one already stored changes no alert (a straggler), while a backlog drained in
---    order is evaluated like live data.
+-- A statement-level trigger on `metrics` sees exactly the rows an INSERT stored (its
+-- transition table): a retried sample, dropped by ON CONFLICT DO NOTHING, is never
+-- counted twice, and every way of writing samples is evaluated, in the same
+-- transaction, so alert state and data can never disagree and nothing needs a
+-- scheduler. A trigger on `servers.is_active` turns the offline transitions (stored by
+-- the relay's sweep, undone by the next sample) into the `offline` alert.
+--
+-- Rules, per server and type (cpu, ram, disk):
+--  * fire after `for_samples` consecutive samples at or over `threshold`;
+--  * resolve on the first sample below `threshold - clear_margin` (hysteresis: a value
+--    hovering between the two neither resolves nor fires again).
+-- The defaults come from the functions' configuration through the transaction-local
+-- setting `vigie.alert_defaults` (JSON: {"cpu", "ram", "disk", "for_samples",
+-- "clear_margin"}), which the ingest sets with its token check, at no extra round trip.
+-- A write that does not set it (plain SQL) gets the built-in 90 / 3 / 5.
+--
+-- Time only moves forward. Samples are evaluated in recorded_at order; a sample
+-- older than one its server already stored (a straggler) is stored but changes no
+-- alert: counting it would splice it into a sequence it was not part of. A backlog
+-- drained late (old samples, in order, newer than what was stored) is evaluated like
+-- live data, and its alerts carry the samples' times.
+--
+-- The common write costs one read-only query (vigie_alerts_unchanged) over the
+-- smallest and largest value of each metric in the statement: no lock, no row
+-- written. Only a write that may change something sorts its samples and takes the
+-- state row's lock (bench/alerts_cost.py measures both).
+--
+-- Each firing and each resolution is announced once, in the same transaction: one
+-- NOTIFY on `vigie_events` ({"kind": "alert", ...}) and one row in the webhook outbox.
 
-ALTER TABLE alert_state DROP COLUMN evaluated_at;
+-- The rules in force for a server: its overrides over the defaults.
+CREATE OR REPLACE FUNCTION vigie_alert_rules(p_server_id integer, p_defaults jsonb)
+RETURNS TABLE (type text, threshold real, for_samples integer, clear_margin real,
+               enabled boolean)
+LANGUAGE sql STABLE AS $$
+    SELECT t.kind,
+           CASE WHEN t.kind <> 'offline'
+                THEN coalesce(r.threshold, (p_defaults ->> t.kind)::real, 90) END,
+           CASE WHEN t.kind <> 'offline'
+                THEN coalesce(r.for_samples, (p_defaults ->> 'for_samples')::integer, 3) END,
+           CASE WHEN t.kind <> 'offline'
+                THEN coalesce(r.clear_margin, (p_defaults ->> 'clear_margin')::real, 5) END,
+           coalesce(r.enabled, true)
+      FROM unnest(ARRAY['cpu', 'ram', 'disk', 'offline']) WITH ORDINALITY AS t (kind, position)
+      LEFT JOIN alert_rules r ON r.server_id = p_server_id AND r.type = t.kind
+     ORDER BY t.position
+$$;
+
+-- One NOTIFY and one outbox row for an alert that just fired or resolved. The event
+-- has the shape of the alerts API, plus "kind"; the outbox adds the server's names
+-- for the message text.
+CREATE OR REPLACE FUNCTION vigie_alert_announce(a alerts) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_event json := json_build_object(
+        'kind', 'alert', 'id', a.id, 'server_id', a.server_id, 'type', a.type,
+        'state', CASE WHEN a.resolved_at IS NULL THEN 'firing' ELSE 'resolved' END,
+        'value', a.value, 'threshold', a.threshold, 'peak', a.peak,
+        'started_at', a.started_at, 'resolved_at', a.resolved_at,
+        'resolved_value', a.resolved_value);
+BEGIN
+    PERFORM pg_notify('vigie_events', v_event::text);
+    INSERT INTO alert_notifications (alert_id, state, payload)
+    SELECT a.id, v_event ->> 'state',
+           (v_event::jsonb - 'kind')
+           || jsonb_build_object('server_name', s.name, 'hostname', s.hostname)
+      FROM servers s WHERE s.id = a.server_id;
+END
+$$;
 
 -- True when new samples whose smallest and largest values are p_min and p_max
 -- (cpu, ram, disk) can change nothing: no count is running, and for each metric
@@ -25,7 +76,7 @@ ALTER TABLE alert_state DROP COLUMN evaluated_at;
 -- and every value stays between its clear level and its peak so far. PL/pgSQL rather
 -- than SQL: its plan is cached for the session, where a SQL function with subqueries
 -- is planned at every call.
-CREATE FUNCTION vigie_alerts_unchanged(
+CREATE OR REPLACE FUNCTION vigie_alerts_unchanged(
     p_server_id integer, p_min real[], p_max real[], p_defaults jsonb)
 RETURNS boolean
 LANGUAGE plpgsql STABLE AS $$
@@ -47,11 +98,9 @@ BEGIN
 END
 $$;
 
-DROP FUNCTION vigie_alerts_evaluate(integer, timestamptz[], real[], real[], jsonb);
-
 -- Fold one server's new samples, sorted by time and all newer than what it had
 -- before, into its alert state. p_values[k] = {cpu, ram, disk} of sample k.
-CREATE FUNCTION vigie_alerts_evaluate(
+CREATE OR REPLACE FUNCTION vigie_alerts_evaluate(
     p_server_id integer, p_at timestamptz[], p_values real[], p_defaults jsonb)
 RETURNS void
 LANGUAGE plpgsql AS $$
@@ -181,5 +230,60 @@ BEGIN
         END IF;
     END LOOP;
     RETURN NULL;
+END
+$$;
+
+CREATE OR REPLACE TRIGGER metrics_alerts
+    AFTER INSERT ON metrics REFERENCING NEW TABLE AS new_samples
+    FOR EACH STATEMENT EXECUTE FUNCTION vigie_alerts_on_metrics();
+
+-- Offline is an alert of its own: it fires when the server is marked inactive and
+-- resolves when a sample marks it active again. Its metric alerts stay as they are:
+-- what was wrong when it went silent is still the last thing known.
+CREATE OR REPLACE FUNCTION vigie_alerts_on_status() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    a alerts;
+BEGIN
+    IF NEW.is_active THEN
+        UPDATE alerts SET resolved_at = greatest(now(), started_at)
+         WHERE server_id = NEW.id AND type = 'offline' AND resolved_at IS NULL
+        RETURNING * INTO a;
+    ELSIF (SELECT x.enabled FROM vigie_alert_rules(NEW.id, '{}') x WHERE x.type = 'offline') THEN
+        INSERT INTO alerts (server_id, type, value, started_at)
+        VALUES (NEW.id, 'offline',
+                coalesce(round(extract(epoch FROM now() - NEW.last_seen), 1), 0), now())
+        ON CONFLICT (server_id, type) WHERE resolved_at IS NULL DO NOTHING
+        RETURNING * INTO a;
+    END IF;
+    IF a.id IS NOT NULL THEN
+        PERFORM vigie_alert_announce(a);
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+CREATE OR REPLACE TRIGGER servers_offline_alert
+    AFTER UPDATE OF is_active ON servers
+    FOR EACH ROW WHEN (OLD.is_active IS DISTINCT FROM NEW.is_active)
+    EXECUTE FUNCTION vigie_alerts_on_status();
+
+-- After a server's rules change: counts restart, and an alert whose rule is now
+-- disabled resolves at once (announced like any resolution).
+CREATE OR REPLACE FUNCTION vigie_alerts_rules_changed(p_server_id integer) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    a alerts;
+BEGIN
+    UPDATE alert_state SET over = '{0,0,0}' WHERE server_id = p_server_id;
+    FOR a IN
+        UPDATE alerts al SET resolved_at = greatest(now(), al.started_at)
+          FROM alert_rules r
+         WHERE al.server_id = p_server_id AND al.resolved_at IS NULL
+           AND r.server_id = al.server_id AND r.type = al.type AND NOT r.enabled
+        RETURNING al.*
+    LOOP
+        PERFORM vigie_alert_announce(a);
+    END LOOP;
 END
 $$;

@@ -1,0 +1,204 @@
+"""Emission: what the relay sends, to which rooms, in which shape.
+
+Every event goes through ``Emission.send`` (times written as the API writes them,
+vigie.wire). A record of what was emitted since the horizon was taken
+(``seen``) makes each sample, status change and alert go out once, whether it
+arrives live or is read again by a catch-up.
+
+Rooms: ``server:<id>`` for the browsers watching one server, ``all`` for the
+overview (``join-all``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from vigie.wire import SAMPLE_FIELDS, isoformat, wire
+
+from .health import Health
+
+ALL = "all"
+
+# emit(event, data, rooms); rooms None means every connected client.
+Emitter = Callable[[str, dict, "list[str] | None"], None]
+
+
+def server_room(server_id: int) -> str:
+    return f"server:{server_id}"
+
+
+def parse_time(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+@dataclass
+class Write:
+    """A write that stored samples: what a metrics notification announces."""
+
+    server_id: int
+    count: int
+    first: datetime
+    last: datetime
+
+    @property
+    def key(self) -> tuple:
+        # (server_id, recorded_at) is the primary key of metrics: two writes never
+        # store the same first row, so this names one write.
+        return ("m", self.server_id, self.first)
+
+
+def status_key(server_id: int, is_active: bool, last_seen: datetime | None) -> tuple:
+    return ("s", server_id, is_active, last_seen)
+
+
+def alert_key(data: dict) -> tuple | None:
+    # An alert fires once and resolves once: its id and state name one event. Its
+    # start too, should ids ever be reused (a table emptied, a restored backup).
+    alert_id, state = data.get("id"), data.get("state")
+    if not (isinstance(alert_id, int) and isinstance(state, str)):
+        return None
+    try:
+        return ("a", alert_id, state, parse_time(data.get("started_at")))
+    except (TypeError, ValueError):
+        return None
+
+
+# The samples one write stored: its rows are those of the range whose xmin is the
+# transaction of its first row (a range can also hold older samples), newest
+# first so a large batch can be cut; with, per sample, the throughput since the
+# one stored before it (the counter rule is the database's: vigie_counter_rate).
+FETCH_SAMPLES = f"""
+SELECT w.ord, m.id, m.server_id, m.recorded_at, {", ".join("m." + c for c in SAMPLE_FIELDS)},
+       vigie_counter_rate(m.network_sent_mb, p.network_sent_mb, p.seconds) AS network_sent_mb_s,
+       vigie_counter_rate(m.network_recv_mb, p.network_recv_mb, p.seconds) AS network_recv_mb_s
+  FROM unnest(%(servers)s::integer[], %(firsts)s::timestamptz[], %(lasts)s::timestamptz[])
+       WITH ORDINALITY AS w(server_id, first_at, last_at, ord)
+  -- LIMIT keeps these lookups per write (an index probe each): joined, the
+  -- planner may hash the whole metrics table.
+  CROSS JOIN LATERAL (
+        SELECT f.xmin FROM metrics f
+         WHERE f.server_id = w.server_id AND f.recorded_at = w.first_at LIMIT 1) f
+  CROSS JOIN LATERAL (
+        SELECT * FROM metrics m
+         WHERE m.server_id = w.server_id
+           AND m.recorded_at BETWEEN w.first_at AND w.last_at
+           AND m.xmin = f.xmin
+         ORDER BY m.recorded_at DESC
+         LIMIT %(limit)s) m
+  LEFT JOIN LATERAL (
+        SELECT p.network_sent_mb, p.network_recv_mb,
+               extract(epoch FROM m.recorded_at - p.recorded_at)::float8 AS seconds
+          FROM metrics p
+         WHERE p.server_id = m.server_id AND p.recorded_at < m.recorded_at
+         ORDER BY p.recorded_at DESC LIMIT 1) p ON true
+ ORDER BY w.ord, m.recorded_at
+"""  # noqa: S608 - column names are constants
+
+
+def sample_json(row: dict) -> dict:
+    """A stored sample as `metrics-update` carries it: the API's current-sample shape."""
+    data = {
+        "id": row["id"],
+        "server_id": row["server_id"],
+        "recorded_at": isoformat(row["recorded_at"]),
+    }
+    for column in SAMPLE_FIELDS:
+        data[column] = row[column]
+    data["network_sent_mb_s"] = row["network_sent_mb_s"]
+    data["network_recv_mb_s"] = row["network_recv_mb_s"]
+    return data
+
+
+class Emission:
+    def __init__(self, emit: Emitter, health: Health, max_live_samples: int) -> None:
+        self.emit = emit
+        self.health = health
+        self.max_live_samples = max_live_samples
+        # What was emitted since the horizon was taken: key -> monotonic receive time.
+        self._seen: dict[tuple, float] = {}
+
+    # -- the record of what was sent ----------------------------------------------
+
+    def seen(self, key: tuple) -> bool:
+        return key in self._seen
+
+    def forget_before(self, taken: float) -> None:
+        """Received before a horizon taken at ``taken``: committed before it, so it
+        sees them and no catch-up will read them again."""
+        self._seen = {k: t for k, t in self._seen.items() if t >= taken}
+
+    # -- events -------------------------------------------------------------------
+
+    def send(self, event: str, data: dict, rooms: list[str] | None) -> None:
+        self.emit(event, wire(data), rooms)
+        self.health.emitted += 1
+
+    def alert(self, data: dict, received: float) -> bool:
+        key = alert_key(data)
+        if key is not None:
+            if key in self._seen:
+                return False
+            self._seen[key] = received
+        try:
+            rooms = [server_room(int(data["server_id"])), ALL]
+        except (KeyError, TypeError, ValueError):
+            rooms = [ALL]
+        self.send("alert", data, rooms)
+        return True
+
+    def status(
+        self, server_id: int, is_active: bool, last_seen: datetime | None, received: float
+    ) -> None:
+        key = status_key(server_id, is_active, last_seen)
+        if key in self._seen:
+            return
+        self._seen[key] = received
+        data = {
+            "server_id": server_id,
+            "is_active": is_active,
+            "last_seen": isoformat(last_seen) if last_seen else None,
+        }
+        self.send("server-status", data, [server_room(server_id), ALL])
+
+    def fetch_samples(self, conn: Any, writes: Iterable[Write]) -> dict[tuple, list[dict]]:
+        """The stored samples of these writes, oldest first (the newest
+        `max_live_samples` of each), by write key."""
+        todo = list(writes)
+        params = {
+            "servers": [w.server_id for w in todo],
+            "firsts": [w.first for w in todo],
+            "lasts": [w.last for w in todo],
+            "limit": self.max_live_samples,
+        }
+        rows = conn.execute(FETCH_SAMPLES, params).fetchall()
+        # Every write gets an entry: one whose rows are gone (deleted since) has
+        # nothing left to send, and is done.
+        found: dict[tuple, list[dict]] = {w.key: [] for w in todo}
+        for row in rows:
+            found[todo[row["ord"] - 1].key].append(row)
+        return found
+
+    def write(self, write: Write, samples: list[dict], received: float) -> int:
+        if write.key in self._seen:
+            return 0
+        self._seen[write.key] = received
+        if write.count > len(samples) and samples:
+            data = {
+                "server_id": write.server_id,
+                "count": write.count,
+                "first": isoformat(write.first),
+                "last": isoformat(write.last),
+                "live": len(samples),
+            }
+            self.send("metrics-backfill", data, [server_room(write.server_id)])
+        for i, row in enumerate(samples):
+            rooms = [server_room(write.server_id)]
+            if i == len(samples) - 1:
+                # The overview follows each server's latest values: the newest
+                # sample of each write.
+                rooms.append(ALL)
+            self.send("metrics-update", sample_json(row), rooms)
+        return len(samples)

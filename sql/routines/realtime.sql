@@ -1,0 +1,65 @@
+-- What the realtime relay needs besides NOTIFY: the triggers that log each write
+-- and each status change with its transaction id (the tables are in sql/100), and
+-- the offline sweep. See realtime/catchup.py for how the relay reads them.
+
+CREATE OR REPLACE FUNCTION vigie_log_metric_writes() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO metric_writes (server_id, count, first_at, last_at)
+    SELECT n.server_id, count(*), min(n.recorded_at), max(n.recorded_at)
+      FROM new_rows n
+     GROUP BY n.server_id;
+    RETURN NULL;
+END
+$$;
+
+-- Statement level with a transition table: one row per request, whatever the
+-- batch size; a retry that stores nothing writes nothing.
+CREATE OR REPLACE TRIGGER metrics_log_writes
+    AFTER INSERT ON metrics
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION vigie_log_metric_writes();
+
+CREATE OR REPLACE FUNCTION vigie_record_status_change() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO server_status_changes (server_id, is_active, last_seen)
+    VALUES (NEW.id, NEW.is_active, NEW.last_seen);
+    RETURN NULL;
+END
+$$;
+
+-- Both ways: vigie_ingest sets is_active (back online), vigie_sweep_offline clears it.
+CREATE OR REPLACE TRIGGER servers_status_change
+    AFTER UPDATE OF is_active ON servers
+    FOR EACH ROW WHEN (OLD.is_active IS DISTINCT FROM NEW.is_active)
+    EXECUTE FUNCTION vigie_record_status_change();
+
+-- Offline detection, run every few seconds by every relay instance.
+--
+-- A server is offline when it has sent nothing for p_intervals of its own
+-- interval_seconds. One UPDATE flips it, stores the transition (trigger above) and
+-- announces it, in one transaction. `WHERE s.is_active` lets the database decide
+-- who wins when several relays sweep at once: the row lock makes the others
+-- re-check the row, find it inactive, and skip it. vigie_ingest takes the same row
+-- lock, so a sample arriving during the sweep either keeps the server active or
+-- comes after the transition and announces it back online.
+--
+-- Payload: {"kind": "status", "server_id", "is_active": false, "last_seen"}.
+CREATE OR REPLACE FUNCTION vigie_sweep_offline(p_intervals double precision)
+RETURNS TABLE (server_id integer, last_seen timestamptz)
+LANGUAGE plpgsql AS $$
+BEGIN
+    FOR server_id, last_seen IN
+        UPDATE servers s SET is_active = false
+         WHERE s.is_active
+           AND s.last_seen < now() - make_interval(secs => p_intervals * s.interval_seconds)
+        RETURNING s.id, s.last_seen
+    LOOP
+        PERFORM pg_notify('vigie_events', json_build_object(
+            'kind', 'status', 'server_id', server_id, 'is_active', false,
+            'last_seen', last_seen)::text);
+        RETURN NEXT;
+    END LOOP;
+END
+$$;
