@@ -1,10 +1,8 @@
 // The REST API. With the socket service, the only code that talks to the network.
 import { parseInterval } from '../utils/formatters.js';
 import { inferBucketMs } from '../utils/series.js';
+import { API_BASE } from '../config/env.js';
 import { getToken, reportAuthProblem } from './auth.js';
-
-// Build-time configuration; the default is the page's own origin.
-const API_BASE = (import.meta.env.VITE_API_BASE || '').replace(/\/+$/, '');
 
 export class ApiError extends Error {
   constructor(status, body) {
