@@ -1,7 +1,8 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { getHistory } from '../services/api.js';
 import { EVENTS, on } from '../services/socket.js';
-import { RANGES, fromBucket, rangeBounds } from '../utils/series.js';
+import { fromBucket } from '../utils/points.js';
+import { RANGES, rangeBounds } from '../utils/ranges.js';
 import { useLiveEpoch } from './useConnection.js';
 
 // A preset range ending "now" is reloaded this often (at least one bucket) so the

@@ -6,7 +6,8 @@
 import { useEffect, useReducer, useRef } from 'react';
 import { getCurrent, getHistory, getServer } from '../services/api.js';
 import { EVENTS, joinServer, on } from '../services/socket.js';
-import { backfillRange, fromBucket, fromSample, mergeBackfill, mergePoints, trimBefore } from '../utils/series.js';
+import { backfillRange } from '../utils/buckets.js';
+import { fromBucket, fromSample, mergeBackfill, mergePoints, trimBefore } from '../utils/points.js';
 import { useLiveEpoch } from './useConnection.js';
 
 export const REALTIME_WINDOW_MS = 10 * 60_000;

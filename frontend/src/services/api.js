@@ -1,6 +1,6 @@
 // The REST API. With the socket service, the only code that talks to the network.
 import { parseInterval } from '../utils/formatters.js';
-import { inferBucketMs } from '../utils/series.js';
+import { inferBucketMs } from '../utils/buckets.js';
 import { API_BASE } from '../config/env.js';
 import { getToken, reportAuthProblem } from './auth.js';
 
