@@ -53,7 +53,7 @@ class Settings:
     hostname: str = field(default_factory=socket.gethostname)
     disk_path: str = "/"
     backlog_max_samples: int = 100_000
-    backlog_max_age: float = 7 * 86400
+    backlog_max_age: float | None = 7 * 86400  # None: no age limit
     batch_size: int = 500
     timeout: float = 10.0
     retry_max: float = 60.0
@@ -177,11 +177,14 @@ class Agent:
         body = {
             "hostname": s.hostname,
             "machine_id": machine_id,
-            "name": s.name or s.hostname,
             "ip_address": local_ip(s.api_url),
             "os_type": platform.system() or None,
             "interval_seconds": s.interval,
         }
+        if s.name:
+            # Otherwise the API names the server after its hostname, shortened to
+            # fit its name column: a hostname may be longer than a name may be.
+            body["name"] = s.name
         try:
             answer = self.client.register(s.enroll_token, body)
         except ApiError as exc:
@@ -197,7 +200,7 @@ class Agent:
             api_url=s.api_url,
             server_id=int(answer["id"]),
             ingest_token=answer["ingest_token"],
-            name=answer.get("name", body["name"]),
+            name=answer.get("name") or s.name or s.hostname,
             hostname=s.hostname,
             machine_id=machine_id,
         )
@@ -335,11 +338,14 @@ class Agent:
         )
 
     def _token_refused(self, exc: ApiError) -> None:
-        what = (
-            f"the API does not know server {self.credentials.server_id}"
-            if exc.status == 404 and self.credentials
-            else "the API refused this server's ingest token"
-        )
+        what = "the API refused this server's ingest token"
+        if self.credentials is not None:
+            server = self.credentials.server_id
+            if exc.status == 404:
+                what = f"the API does not know server {server}"
+            elif exc.status == 403:
+                # An API that hides which ids exist answers 403 for both.
+                what += f" (a wrong token, or the API no longer knows server {server})"
         if not self.settings.enroll_token:
             raise Fatal(
                 f"{what} ({exc.message}). Register again with `vigie-collector register "

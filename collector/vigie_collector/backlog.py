@@ -3,8 +3,8 @@ the API has acknowledged it, so a crash, a reboot or an API outage loses nothing
 
 SQLite in WAL mode with synchronous=FULL: each sample is on disk before it is
 sent. At one write per interval the cost is negligible, and SQLite ships with
-Python. Bounded by a number of samples and an age; the oldest go first and each
-drop is logged with its count.
+Python. Bounded by a number of samples and an age (or only a number, with no
+age limit); the oldest go first and each drop is logged with its count.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ import logging
 import sqlite3
 import time
 from pathlib import Path
+
+from .durations import format_duration
 
 log = logging.getLogger("vigie_collector")
 
@@ -27,10 +29,12 @@ CREATE TABLE IF NOT EXISTS samples (
 
 
 class Backlog:
-    def __init__(self, path: Path, max_samples: int = 100_000, max_age: float = 7 * 86400):
+    def __init__(
+        self, path: Path, max_samples: int = 100_000, max_age: float | None = 7 * 86400
+    ) -> None:
         self.path = path
         self.max_samples = max_samples
-        self.max_age = max_age
+        self.max_age = max_age  # None: no age limit, only the number of samples
         path.parent.mkdir(parents=True, exist_ok=True)
         # isolation_level=None: we say where transactions start and end.
         self.db = sqlite3.connect(path, isolation_level=None, timeout=30)
@@ -44,16 +48,17 @@ class Backlog:
 
     def add(self, sample: dict) -> None:
         now = time.time()
+        too_old = too_many = 0
         with self._transaction():
             self.db.execute(
                 "INSERT INTO samples (taken_at, body) VALUES (?, ?)",
                 (now, json.dumps(sample, separators=(",", ":"))),
             )
-            too_old = self.db.execute(
-                "DELETE FROM samples WHERE taken_at < ?", (now - self.max_age,)
-            ).rowcount
+            if self.max_age is not None:
+                too_old = self.db.execute(
+                    "DELETE FROM samples WHERE taken_at < ?", (now - self.max_age,)
+                ).rowcount
             over = self.count() - self.max_samples
-            too_many = 0
             if over > 0:
                 too_many = self.db.execute(
                     "DELETE FROM samples WHERE id IN (SELECT id FROM samples ORDER BY id LIMIT ?)",
@@ -90,7 +95,7 @@ class Backlog:
         row = self.db.execute("SELECT body FROM samples ORDER BY id LIMIT 1").fetchone()
         return json.loads(row[0])["recorded_at"] if row else None
 
-    def _transaction(self):
+    def _transaction(self) -> _Transaction:
         return _Transaction(self.db)
 
 
@@ -103,10 +108,3 @@ class _Transaction:
 
     def __exit__(self, kind, value, tb) -> None:
         self.db.execute("ROLLBACK" if kind else "COMMIT")
-
-
-def format_duration(seconds: float) -> str:
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size and seconds % size == 0:
-            return f"{int(seconds // size)}{unit}"
-    return f"{seconds:g}s"
