@@ -1,6 +1,6 @@
 // The overview: every server, trouble first, live.
 import { useMemo, useState } from 'react';
-import { useFleet } from '../hooks/useFleet.jsx';
+import { useFleet } from '../features/fleet/useFleet.jsx';
 import { useNow } from '../hooks/useNow.js';
 import { sortByTrouble } from '../utils/levels.js';
 import EmptyState from './EmptyState.jsx';

@@ -39,7 +39,7 @@ const relay = vi.hoisted(() => {
 
 vi.mock('socket.io-client', () => ({ io: () => relay.socket }));
 
-const { FleetProvider, useFleet } = await import('./useFleet.jsx');
+const { FleetProvider, useFleet } = await import('../features/fleet/useFleet.jsx');
 const { useHistory } = await import('./useHistory.js');
 const { useServerAlerts } = await import('./useServerAlerts.js');
 const { useServerMetrics } = await import('./useServerMetrics.js');

@@ -121,3 +121,23 @@ export async function listServerAlerts(id, options) {
     throw error;
   }
 }
+
+// The fleet history endpoint takes at most this many servers per request.
+export const FLEET_HISTORY_MAX_IDS = 500;
+
+/**
+ * The CPU, RAM and disk of many servers between `from` and `to` (Dates), in
+ * `interval` buckets: one request for the trends of every card on screen.
+ * Returns [{ server_id, points: [{ recorded_at, cpu_percent, ... }] }], or null
+ * when the API has no such endpoint (404: an older deployment).
+ */
+export async function getFleetHistory(ids, { from, to, interval = '1m' } = {}, options) {
+  if (ids.length > FLEET_HISTORY_MAX_IDS) throw new RangeError(`at most ${FLEET_HISTORY_MAX_IDS} servers per request`);
+  try {
+    const { body } = await request('/api/metrics/fleet-history', { ids: ids.join(','), from, to, interval }, options);
+    return Array.isArray(body) ? body : [];
+  } catch (error) {
+    if (error.status === 404) return null;
+    throw error;
+  }
+}

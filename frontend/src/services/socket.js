@@ -14,6 +14,9 @@ export const EVENTS = {
   status: 'server-status',
   alert: 'alert',
   server: 'server-update',
+  // {servers: [{server_id, is_active, last_seen, latest}]}: to the overview (join-all),
+  // at most about once a second, the latest state of each server that changed.
+  fleet: 'fleet-update',
   // {reason}: the relay lost track of what was written; refetch from the API.
   resync: 'resync',
 };
