@@ -33,7 +33,16 @@ ADMIN = "test-admin-token"
 @pytest.fixture(scope="session")
 def server_url() -> str:
     """The PostgreSQL server the tests use: DATABASE_URL if set, else embedded."""
-    return os.environ.get("DATABASE_URL") or embedded.start("test-pgdata", stop_when_unused=True)
+    if os.environ.get("DATABASE_URL"):
+        return os.environ["DATABASE_URL"]
+    # The xdist workers start it at the same moment; on a fresh clone both would
+    # create and initialise its folder at once, and one would fail. One at a time:
+    # the second finds it running.
+    import fcntl
+
+    with open(embedded.home() / "test-pgdata.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return embedded.start("test-pgdata", stop_when_unused=True)
 
 
 def pytest_configure(config: pytest.Config) -> None:
