@@ -23,7 +23,7 @@ from functions.openapi import build_spec
 
 from .helpers import POOLER, admin_connect, sample, with_dbname
 from .pgbouncer import PgBouncer
-from .pgbouncer import find_binary as pgbouncer_binary
+from .pgbouncer import skip_if_missing as skip_without_pgbouncer
 from .pgbouncer import start as start_pgbouncer
 
 ENROLL = "test-enroll-token"
@@ -55,8 +55,7 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture(scope="session")
 def pgbouncer(server_url: str) -> Iterator[PgBouncer]:
     """A PgBouncer in transaction mode in front of the test server."""
-    if pgbouncer_binary() is None and not POOLER:
-        pytest.skip("pgbouncer is not installed (Debian: apt-get install -y pgbouncer)")
+    skip_without_pgbouncer()
     bouncer = start_pgbouncer(server_url)
     yield bouncer
     bouncer.stop()
