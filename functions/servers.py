@@ -77,7 +77,7 @@ def register():
             """,
             {
                 **body.model_dump(),
-                "name": body.name or body.hostname,
+                "name": body.display_name,
                 "token_hash": auth.hash_token(token),
             },
         ).fetchone()
