@@ -81,6 +81,7 @@ def create_app(
     settings: Settings | None = None, blueprints: Iterable[Blueprint] | None = None
 ) -> Flask:
     from .openapi import bp as meta
+    from .requests import IdConverter
 
     settings = settings or Settings.from_env()
     app = Flask("vigie")
@@ -89,6 +90,8 @@ def create_app(
     app.config["VIGIE"] = settings
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.url_map.strict_slashes = False
+    # Before any route is added: ids in paths are ASCII digits.
+    app.url_map.converters["int"] = IdConverter
     db.init_app(app, settings)
     errors.register(app)
     for bp in blueprints if blueprints is not None else all_blueprints():
