@@ -5,6 +5,10 @@ SQLite in WAL mode with synchronous=FULL: each sample is on disk before it is
 sent. At one write per interval the cost is negligible, and SQLite ships with
 Python. Bounded by a number of samples and an age (or only a number, with no
 age limit); the oldest go first and each drop is logged with its count.
+
+The sampling thread adds while the sending thread reads and removes: one
+connection, shared by both under a lock. Each use is a statement or two, never
+held across a request to the API, so neither thread waits on the other for long.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+import threading
 import time
 from pathlib import Path
 
@@ -37,14 +42,17 @@ class Backlog:
         self.max_age = max_age  # None: no age limit, only the number of samples
         path.parent.mkdir(parents=True, exist_ok=True)
         # isolation_level=None: we say where transactions start and end.
-        self.db = sqlite3.connect(path, isolation_level=None, timeout=30)
+        # check_same_thread=False: the lock below makes sharing the connection safe.
+        self.db = sqlite3.connect(path, isolation_level=None, timeout=30, check_same_thread=False)
+        self.lock = threading.RLock()
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.execute(SCHEMA)
         path.chmod(0o600)
 
     def close(self) -> None:
-        self.db.close()
+        with self.lock:
+            self.db.close()
 
     def add(self, sample: dict) -> None:
         now = time.time()
@@ -77,9 +85,10 @@ class Backlog:
             )
 
     def oldest(self, limit: int) -> list[tuple[int, dict]]:
-        rows = self.db.execute(
-            "SELECT id, body FROM samples ORDER BY id LIMIT ?", (limit,)
-        ).fetchall()
+        with self.lock:
+            rows = self.db.execute(
+                "SELECT id, body FROM samples ORDER BY id LIMIT ?", (limit,)
+            ).fetchall()
         return [(row_id, json.loads(body)) for row_id, body in rows]
 
     def remove(self, ids: list[int]) -> None:
@@ -89,22 +98,36 @@ class Backlog:
             self.db.executemany("DELETE FROM samples WHERE id = ?", [(i,) for i in ids])
 
     def count(self) -> int:
-        return self.db.execute("SELECT count(*) FROM samples").fetchone()[0]
+        with self.lock:
+            return self.db.execute("SELECT count(*) FROM samples").fetchone()[0]
 
     def oldest_recorded_at(self) -> str | None:
-        row = self.db.execute("SELECT body FROM samples ORDER BY id LIMIT 1").fetchone()
+        with self.lock:
+            row = self.db.execute("SELECT body FROM samples ORDER BY id LIMIT 1").fetchone()
         return json.loads(row[0])["recorded_at"] if row else None
 
     def _transaction(self) -> _Transaction:
-        return _Transaction(self.db)
+        return _Transaction(self.db, self.lock)
 
 
 class _Transaction:
-    def __init__(self, db: sqlite3.Connection) -> None:
+    """BEGIN IMMEDIATE … COMMIT (ROLLBACK on error), holding the backlog's lock
+    throughout, so the other thread's statements never land inside it."""
+
+    def __init__(self, db: sqlite3.Connection, lock: threading.RLock) -> None:
         self.db = db
+        self.lock = lock
 
     def __enter__(self) -> None:
-        self.db.execute("BEGIN IMMEDIATE")
+        self.lock.acquire()
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self.lock.release()
+            raise
 
     def __exit__(self, kind, value, tb) -> None:
-        self.db.execute("ROLLBACK" if kind else "COMMIT")
+        try:
+            self.db.execute("ROLLBACK" if kind else "COMMIT")
+        finally:
+            self.lock.release()
