@@ -205,7 +205,7 @@ CONNECTION = [
         "--name",
         envvar="VIGIE_NAME",
         type=Text(max_length=100),
-        show_default="the hostname (the API shortens a long one)",
+        show_default="the hostname, cut to 100 characters by the API",
         help="Name shown on the dashboard, up to 100 characters.",
     ),
     _option(
