@@ -41,7 +41,7 @@ export function useServerAlerts(serverId) {
     () =>
       on(EVENTS.alert, (alert) => {
         if (alert.server_id !== serverId) return;
-        setLive((s) => applyLive(s, [[alertIdentity(alert), alert]], Date.now(), mergeAlerts, 200));
+        setLive((s) => applyLive(s, [[alertIdentity(alert), alert]], Date.now(), mergeAlerts, { limit: 200 }));
       }),
     [serverId],
   );

@@ -4,7 +4,7 @@
 // and the part of a large write the relay did not push (`metrics-backfill`) is
 // fetched from history.
 import { useEffect, useReducer, useRef } from 'react';
-import { applyLive, applyLoaded, liveTracker } from '../lib/live.js';
+import { applyLive, applyLoaded, isLater, liveTracker } from '../lib/live.js';
 import { useLiveLoad } from '../lib/useLiveLoad.js';
 import { getCurrent, getHistory, getServer } from '../services/api.js';
 import { EVENTS, joinServer, on } from '../services/socket.js';
@@ -106,7 +106,12 @@ export function serverMetricsReducer(state, action) {
     case 'sample':
     case 'status':
       // The log keeps the latest of each kind: enough to replay, bounded.
-      return settled(applyLive(live(state), [[action.type, action]], action.now ?? Date.now(), applyEvents), state);
+      return settled(
+        applyLive(live(state), [[action.type, action]], action.now ?? Date.now(), applyEvents, {
+          newer: (a, b) => a.type !== 'sample' || isLater(a.sample.recorded_at, b.sample.recorded_at),
+        }),
+        state,
+      );
     default:
       return state;
   }

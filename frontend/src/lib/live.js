@@ -25,7 +25,9 @@ export function liveTracker() {
   return { log: new Map(), loadedAt: -Infinity };
 }
 
-function remember(log, key, event, at, limit) {
+function remember(log, key, event, at, limit, newer) {
+  const known = log.get(key);
+  if (known && newer && !newer(event, known.event)) return; // a late event: the one known stays
   log.delete(key); // the Map keeps arrival order: this key moves to the end
   log.set(key, { at, event });
   while (log.size > limit) log.delete(log.keys().next().value);
@@ -34,10 +36,12 @@ function remember(log, key, event, at, limit) {
 /**
  * Live events, all arrived at `at` (ms): `entries` is a list of [key, event].
  * Returns { value, tracker } with the events applied in one step, however many.
+ * Of two events of one key, the later to arrive is remembered, unless
+ * `newer(event, known)` says it is older than the one known (a late sample).
  */
-export function applyLive({ value, tracker }, entries, at, apply, limit = DEFAULT_LIMIT) {
+export function applyLive({ value, tracker }, entries, at, apply, { limit = DEFAULT_LIMIT, newer = null } = {}) {
   const log = new Map(tracker.log);
-  for (const [key, event] of entries) remember(log, key, event, at, limit);
+  for (const [key, event] of entries) remember(log, key, event, at, limit, newer);
   return { value: apply(value, entries.map(([, event]) => event)), tracker: { ...tracker, log } };
 }
 

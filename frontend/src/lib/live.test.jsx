@@ -87,11 +87,22 @@ describe('a load racing live events', () => {
     const calls = vi.fn(apply);
     let state = start();
     const many = Array.from({ length: 50 }, (_, i) => [i % 10, reading(i % 10, i, i)]);
-    state = applyLive(state, many, 1000, calls, 5);
+    state = applyLive(state, many, 1000, calls, { limit: 5 });
     expect(calls).toHaveBeenCalledTimes(1);
     expect(state.tracker.log.size).toBe(5);
     expect([...state.tracker.log.keys()]).toEqual([5, 6, 7, 8, 9]);
     expect(state.value[9].v).toBe(49);
+  });
+});
+
+describe('a late event', () => {
+  it('does not make the log forget a newer one', () => {
+    const newer = (a, b) => isLater(a.at, b.at);
+    let state = start();
+    state = applyLive(state, [[1, reading(1, 10, 'new')]], 1500, apply, { newer });
+    state = applyLive(state, [[1, reading(1, 2, 'late')]], 1600, apply, { newer });
+    state = applyLoaded(state, { 1: { at: reading(1, 5).at, v: 'rest' } }, 1000, load, apply);
+    expect(state.value[1].v).toBe('new');
   });
 });
 

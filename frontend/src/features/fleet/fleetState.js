@@ -143,12 +143,16 @@ function loadAlerts(_, list) {
 
 // --- the reducer ---------------------------------------------------------
 
+// Of two entries of a server, the log keeps the one with the newer values.
+const newerEntry = (a, b) => a.kind === 'status' || isLater(a.latest?.recorded_at, b.latest?.recorded_at);
+
 function liveServers(state, entries, at) {
   const { value, tracker } = applyLive(
     { value: state.servers, tracker: state.serversLive ?? liveTracker() },
     entries.map((e) => [e.kind === 'status' ? `status:${e.server_id}` : e.server_id, e]),
     at,
     applyServers,
+    { newer: newerEntry },
   );
   return { ...state, servers: value, serversLive: tracker };
 }
