@@ -27,8 +27,7 @@ export function liveTracker() {
 
 function remember(log, key, event, at, limit, newer) {
   const known = log.get(key);
-  if (known && newer && !newer(event, known.event)) return; // a late event: the one known stays
-  log.delete(key); // the Map keeps arrival order: this key moves to the end
+  if (known && newer && known.event !== event && !newer(event, known.event)) return; // late: the one known stays
   log.set(key, { at, event });
   while (log.size > limit) log.delete(log.keys().next().value);
 }
@@ -56,7 +55,8 @@ export function applyLoaded({ value, tracker }, answer, requestedAt, load, apply
   if (since < tracker.loadedAt) return null;
   const log = new Map();
   for (const [key, entry] of tracker.log) if (entry.at >= since) log.set(key, entry); // the others are in the answer
-  const again = [...log.values()].map((entry) => entry.event);
+  // Again in the order they arrived (a server's status, then its next sample).
+  const again = [...log.values()].sort((a, b) => a.at - b.at).map((entry) => entry.event);
   const loaded = load(value, answer);
   return { value: again.length ? apply(loaded, again) : loaded, tracker: { log, loadedAt: since } };
 }

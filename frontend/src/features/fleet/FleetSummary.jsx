@@ -22,19 +22,19 @@ function FleetSummary({ summary }) {
   const { total, counts, worst } = summary;
   const trouble = counts.critical + counts.offline + counts.stale + counts.warning;
   return (
-    <div className="mb-4 grid gap-3 lg:grid-cols-[auto_1fr]">
+    <div className="mb-4 grid gap-3 lg:grid-cols-[minmax(0,2fr)_minmax(0,3fr)]">
       <div data-testid="summary" aria-label="Servers by state" role="group">
         <p className="sr-only">
           {total} server{total === 1 ? '' : 's'}
           {trouble === 0 ? ', nothing needs attention' : ''}
         </p>
-        <ul className="grid grid-cols-3 gap-2 sm:grid-cols-6 lg:grid-cols-3 xl:grid-cols-6">
+        <ul className="grid grid-cols-3 gap-2 sm:flex sm:flex-wrap">
           {TILES.filter(([key]) => ALWAYS.has(key) || counts[key] > 0).map(([key, label, cls]) => (
             <li
               key={key}
               data-count-of={key}
               data-count={counts[key]}
-              className="rounded-lg border border-slate-200 bg-white px-3 py-2 dark:border-slate-800 dark:bg-slate-900"
+              className="rounded-lg border border-slate-200 bg-white px-3 py-2 sm:min-w-24 dark:border-slate-800 dark:bg-slate-900"
             >
               <span className={`block text-xl font-semibold tabular-nums ${counts[key] ? cls : 'text-slate-400 dark:text-slate-500'}`}>
                 {counts[key]}
