@@ -56,6 +56,12 @@ test: install lint dashboard $(JS_CLIENT)
 test-pooler: install
 	VIGIE_TEST_POOLER=pgbouncer $(BIN)/python -m pytest -n 2 -m "not slow"
 
+## Fuzz the API from its OpenAPI document with many examples per operation
+## (bench/fuzz.py; EXAMPLES=2000 for more). `make test` runs a few of each.
+.PHONY: fuzz
+fuzz: install
+	$(BIN)/python bench/fuzz.py --examples $(or $(EXAMPLES),500)
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

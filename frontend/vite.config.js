@@ -2,7 +2,7 @@ import { defineConfig } from 'vite';
 import react from '@vitejs/plugin-react';
 import tailwindcss from '@tailwindcss/vite';
 
-// VITE_API_BASE and VITE_SOCKET_URL (read in src/services) are baked in at
+// VITE_API_BASE and VITE_SOCKET_URL (read in src/config/env.js) are baked in at
 // build time; both default to the page's own origin.
 // Tests read and write times in a known zone; a test that needs another sets it.
 if (process.env.VITEST) process.env.TZ = 'UTC';

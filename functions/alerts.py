@@ -6,15 +6,16 @@ group only reads them, and changes the rules they follow.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, jsonify
 from psycopg.types.json import Jsonb
 
 from . import auth
 from .db import connection
 from .errors import invalid, not_found
-from .requests import check_id, parse_body
+from .requests import check_id, parse_body, query_arg
 from .schemas import ALERT_STATES as STATES
 from .schemas import DEFAULT_ALERT_LIMIT as DEFAULT_LIMIT
 from .schemas import MAX_ALERT_LIMIT as MAX_LIMIT
@@ -48,14 +49,14 @@ def alerts_query(where: str, state: str) -> str:
 
 
 def list_params(default_state: str) -> tuple[str, int]:
-    state = request.args.get("state", default_state)
+    state = query_arg("state") or default_state
     if state not in STATES:
         raise invalid("state", f"must be one of {', '.join(STATES)}")
-    raw = request.args.get("limit", str(DEFAULT_LIMIT))
-    try:
-        limit = int(raw)
-    except ValueError:
-        raise invalid("limit", "must be a whole number") from None
+    raw = (query_arg("limit") or str(DEFAULT_LIMIT)).strip()
+    # ASCII digits only: int() also reads "1_0" and Arabic-Indic digits.
+    if not re.fullmatch(r"[+-]?[0-9]+", raw):
+        raise invalid("limit", "must be a whole number")
+    limit = int(raw)
     if not 1 <= limit <= MAX_LIMIT:
         raise invalid("limit", f"must be between 1 and {MAX_LIMIT}")
     return state, limit

@@ -10,7 +10,7 @@ import logging
 from typing import Any
 
 import psycopg
-from flask import Flask, Response, jsonify
+from flask import Flask, Response, jsonify, request
 from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
 
@@ -57,11 +57,14 @@ def field_path(loc: tuple[int | str, ...]) -> str:
 
 def from_validation(exc: ValidationError) -> ApiError:
     details = []
-    for err in exc.errors(include_url=False, include_context=False, include_input=False):
+    for err in exc.errors(include_url=False, include_input=False):
         if err["type"] == "json_invalid":
             details.append({"field": "body", "reason": "is not valid JSON"})
             continue
         reason = err["msg"]
+        if err["type"] == "value_error":
+            # Our own validators' sentences, without pydantic's "Value error, ".
+            reason = str(err["ctx"]["error"]) if "ctx" in err else reason
         if err["type"] == "missing":
             reason = "is required"
         elif err["type"] == "extra_forbidden":
@@ -72,6 +75,23 @@ def from_validation(exc: ValidationError) -> ApiError:
     else:
         message = f"{len(details)} fields are invalid"
     return ApiError(400, "invalid_request", message, details)
+
+
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+def refused_field(err: psycopg.Error) -> str:
+    """The field a database error names: its column, or the column in the name of
+    its constraint (servers_name_check: name), else the body as a whole."""
+    diag = err.diag
+    if diag.column_name:
+        return diag.column_name
+    name, table = diag.constraint_name or "", diag.table_name or ""
+    if table and name.startswith(table + "_"):
+        for suffix in ("_check", "_key", "_fkey"):
+            if name.endswith(suffix) and len(name) > len(table) + 1 + len(suffix):
+                return name[len(table) + 1 : -len(suffix)]
+    return "body"
 
 
 def _body(code: str, message: str, details: list[dict[str, Any]] | None = None) -> dict:
@@ -141,11 +161,33 @@ def register(app: Flask) -> None:
     @app.errorhandler(psycopg.IntegrityError)
     @app.errorhandler(psycopg.DataError)
     def _refused(err: psycopg.Error) -> Response:
+        if request.method in SAFE_METHODS:
+            # Reading what is stored failed: not the caller's fault.
+            log.error("the database could not give back stored data: %s", err)
+            return error_response(ApiError(500, "internal_error", "an unexpected error occurred"))
         # Validation should have refused this first; the database's constraint did.
         constraint = getattr(err.diag, "constraint_name", None) or "a constraint"
+        field = refused_field(err)
+        reason = f"refused by the database ({constraint})"
         return error_response(
-            ApiError(400, "invalid_request", f"the database refused the data ({constraint})")
+            ApiError(
+                400,
+                "invalid_request",
+                f"the database refused the data ({constraint})",
+                [{"field": field, "reason": reason}],
+            )
         )
+
+    @app.after_request
+    def _options(response: Response) -> Response:
+        # Flask answers OPTIONS itself with an empty text/html page: an empty 204
+        # with its Allow header says the same without HTML.
+        if request.method == "OPTIONS" and response.status_code == 200:
+            response.status_code = 204
+            response.set_data(b"")
+            del response.headers["Content-Type"]
+            del response.headers["Content-Length"]
+        return response
 
     @app.errorhandler(Exception)
     def _unexpected(err: Exception) -> Response:

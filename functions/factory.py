@@ -18,6 +18,7 @@ from vigie.settings import Settings
 
 from . import alerts, db, errors, history, metrics, openapi, servers, stats
 from .encoding import JSONProvider
+from .requests import IdConverter
 
 GROUPS: dict[str, Blueprint] = {
     "servers": servers.bp,
@@ -41,6 +42,8 @@ def create_app(settings: Settings | None = None, groups: Iterable[str] | None = 
     app.config["VIGIE"] = settings
     app.config["MAX_CONTENT_LENGTH"] = settings.api.max_body_bytes
     app.url_map.strict_slashes = False
+    # Before any route is added: ids in paths are ASCII digits.
+    app.url_map.converters["int"] = IdConverter
     db.init_app(app, settings)
     errors.register(app)
     for name in chosen:

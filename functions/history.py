@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, jsonify
 
 from . import auth
 from .db import connection
 from .errors import ApiError, invalid, not_found
-from .requests import check_id, parse_time
+from .requests import check_id, parse_time, query_arg, shifted
 from .schemas import INTERVALS
 
 bp = Blueprint("history", __name__, url_prefix="/api/metrics/history")
@@ -213,14 +213,19 @@ def history(server_id: int):
     check_id(server_id)
     now = datetime.now(UTC)
     end = parse_time("to", now)
-    start = parse_time("from", end - DEFAULT_RANGE)
+    start = parse_time("from", shifted(end, -DEFAULT_RANGE))
     if start > end:
         raise invalid("from", "must not be after to")
+    interval = query_arg("interval")
+    if interval is not None and interval not in INTERVALS:
+        raise invalid("interval", f"must be one of {', '.join(INTERVALS)}")
+    # Only this part of the range can hold samples: none is older than the buckets'
+    # origin, none newer than the clock skew ingest allows. Any range asked for
+    # becomes one the database can compute with (year 1 and 9999 included).
+    start = max(start, ORIGIN)
+    end = min(end, shifted(now, timedelta(seconds=auth.settings().api.max_clock_skew)))
     rollups = auth.settings().api.history_rollups
-    interval = request.args.get("interval")
-    if interval:
-        if interval not in INTERVALS:
-            raise invalid("interval", f"must be one of {', '.join(INTERVALS)}")
+    if interval is not None:
         bucket = INTERVALS[interval]
         points = (end - start).total_seconds() / bucket
         limit = auth.settings().api.max_history_points
@@ -243,7 +248,7 @@ def history(server_id: int):
         ).fetchone()
         if row is None:
             raise not_found(f"server {server_id}")
-        if not interval:
+        if interval is None:
             # A range that starts where finer data has expired gets buckets that the
             # data still kept can fill, rather than an empty chart.
             at_least = 0
@@ -251,8 +256,10 @@ def history(server_id: int):
                 kept = [(int(s), k) for s, k in row["kept"]]
                 at_least = next((s for s, k in kept if k <= start.timestamp()), TIERS[0])
             bucket = auto_bucket(end - start, at_least)
-        sql, params = history_query(server_id, start, end, bucket, rollups)
-        rows = conn.execute(sql, params).fetchall()
+        rows = []
+        if start <= end:
+            sql, params = history_query(server_id, start, end, bucket, rollups)
+            rows = conn.execute(sql, params).fetchall()
     response = jsonify(rows)
     response.headers["Vigie-Interval"] = bucket_label(bucket)
     return response

@@ -19,6 +19,10 @@ from .schemas import MetricBatch, MetricSample
 
 bp = Blueprint("metrics", __name__, url_prefix="/api/metrics")
 
+# Compared with the token of a request for a server that does not exist; no token
+# hashes to it.
+UNKNOWN_SERVER_HASH = bytes(32)
+
 
 def alert_defaults_json() -> str:
     return json.dumps(auth.settings().alerts.defaults)
@@ -39,9 +43,10 @@ def store(server_id: int, samples: list[dict]) -> dict:
             "FROM servers WHERE id = %s",
             [alert_defaults_json(), server_id],
         ).fetchone()
-        if row is None:
-            raise not_found(f"server {server_id}")
-        if not matches_hash(token, row["token_hash"]):
+        # An unknown server and a wrong token get the same answer, after the same
+        # work: a caller without the token cannot tell which ids exist.
+        stored_hash = row["token_hash"] if row is not None else UNKNOWN_SERVER_HASH
+        if not matches_hash(token, stored_hash) or row is None:
             raise ApiError(
                 403, "invalid_token", f"this token is not the ingest token of server {server_id}"
             )

@@ -33,8 +33,12 @@ ERRORS = {
     403: "The token is not valid for this request",
     404: "No such server (or no metrics yet: error `no_metrics`)",
     413: "The body is larger than the configured limit",
+    415: "The body is not sent as JSON (`Content-Type: application/json`)",
     503: "The database is unreachable; retry later",
 }
+# Any operation may fail in a way nobody foresaw: the answer is still a JSON error
+# (the details are in the log, never in the body).
+UNEXPECTED = "An unexpected error; logged on the server"
 
 
 def ref(model: type[BaseModel] | str) -> dict[str, str]:
@@ -62,6 +66,7 @@ def operation(
     }
     for code in errors:
         responses[str(code)] = {"description": ERRORS[code], **json_content(ref(s.Error))}
+    responses["500"] = {"description": UNEXPECTED, **json_content(ref(s.Error))}
     op: dict[str, Any] = {"summary": summary, "responses": responses}
     if description:
         op["description"] = description
@@ -106,7 +111,7 @@ def build_spec() -> dict[str, Any]:
                     201: ("Registered", ref(s.Registered)),
                     200: ("Already registered: same server, new ingest token", ref(s.Registered)),
                 },
-                (400, 401, 403, 413, 503),
+                (400, 401, 403, 413, 415, 503),
                 security="enrollment",
                 body=s.RegisterRequest,
             )  # fmt: skip
@@ -135,12 +140,13 @@ def build_spec() -> dict[str, Any]:
                     201: ("Stored", ref(s.Stored)),
                     200: ("Already stored (a retry): nothing new", ref(s.Stored)),
                 },
-                (400, 401, 403, 404, 413, 503),
+                (400, 401, 403, 413, 415, 503),
                 security="ingest",
                 body=s.MetricSample,
                 description="A sample whose (server_id, recorded_at) is already stored is "
                 "not stored again. recorded_at may be at most VIGIE_MAX_CLOCK_SKEW seconds "
-                "in the future.",
+                "in the future, and not before 2000-01-01T00:00:00Z. A token that is not "
+                "this server's, and a server that does not exist, both get 403.",
             )  # fmt: skip
         },
         "/api/metrics/batch": {
@@ -150,11 +156,12 @@ def build_spec() -> dict[str, Any]:
                     201: ("Stored", ref(s.BatchStored)),
                     200: ("Every sample was already stored", ref(s.BatchStored)),
                 },
-                (400, 401, 403, 404, 413, 503),
+                (400, 401, 403, 413, 415, 503),
                 security="ingest",
                 body=s.MetricBatch,
                 description="At most VIGIE_MAX_BATCH (default 1000) samples. One bad sample "
-                "rejects the batch, and `details` names it: `samples[3].cpu_percent`.",
+                "rejects the batch, and `details` names it: `samples[3].cpu_percent`. "
+                "The same rules as POST /api/metrics.",
             )  # fmt: skip
         },
         "/api/metrics/current/{serverId}": {
@@ -178,7 +185,9 @@ def build_spec() -> dict[str, Any]:
                 (400, *READ_ERRORS, 404),
                 security="dashboard",
                 description="Without `interval`, the bucket is chosen so that the response "
-                "has at most 500 points; the `Vigie-Interval` header names it.",
+                "has at most 500 points; the `Vigie-Interval` header names it. Any range "
+                "is read where samples can be (from 2000-01-01 to now); a parameter sent "
+                "empty (`to=`) is refused.",
                 parameters=[
                     server_id_param("serverId"),
                     {
@@ -213,7 +222,7 @@ def build_spec() -> dict[str, Any]:
             "put": operation(
                 "Replace a server's overrides of the default alert rules",
                 {200: ("The rules now in force", ref(s.AlertRules))},
-                (400, 401, 403, 404, 413, 503),
+                (400, 401, 403, 404, 413, 415, 503),
                 security="admin",
                 body=s.AlertRulesUpdate,
                 parameters=[server_id_param("id")],

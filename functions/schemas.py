@@ -11,6 +11,7 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationInfo,
@@ -30,20 +31,61 @@ Percent = Annotated[float, Field(ge=0, le=100, allow_inf_nan=False), _rounded(4)
 Size = Annotated[float, Field(ge=0, le=1e12, allow_inf_nan=False), _rounded(4)]
 # Cumulative counters in MiB since the host booted, as psutil reports them.
 Counter = Annotated[float, Field(ge=0, le=1e15, allow_inf_nan=False), _rounded(6)]
-ServerId = Annotated[int, Field(gt=0, le=2**31 - 1)]
+
+
+def _whole_number(value: object) -> object:
+    # JSON Schema (and so the OpenAPI document) counts 1.0 as an integer: so do we.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+Integer = Annotated[int, BeforeValidator(_whole_number)]
+ServerId = Annotated[Integer, Field(gt=0, le=2**31 - 1)]
+
+
+def _storable_text(value: str) -> str:
+    # PostgreSQL's text cannot hold NUL; any other character JSON can carry, it can.
+    if "\x00" in value:
+        raise ValueError("must not contain a NUL character")
+    return value
+
+
+# Every string of a request; the document says what the validator enforces.
+Text = Annotated[
+    str, Field(json_schema_extra={"pattern": "^[^\\x00]*$"}), AfterValidator(_storable_text)
+]
+
+
+# Samples older than this are a clock that was never set (a host at 1970), not
+# history: buckets and rollups count from it, and every stored time stays one
+# the database's clients can read back.
+EARLIEST_SAMPLE = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 class Request(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
+# The lengths of the servers table's columns (sql/001).
+NAME_LENGTH = 100
+IP_LENGTH = 45
+
+
 class RegisterRequest(Request):
-    name: Annotated[str, Field(min_length=1, max_length=100)] | None = None
-    hostname: Annotated[str, Field(min_length=1, max_length=255)]
-    machine_id: Annotated[str, Field(max_length=64)] = ""
-    ip_address: Annotated[str, Field(max_length=45)] | None = None
-    os_type: Annotated[str, Field(max_length=50)] | None = None
-    interval_seconds: Annotated[float, Field(gt=0, le=3600)] = 5
+    name: Annotated[Text, Field(min_length=1, max_length=NAME_LENGTH)] | None = None
+    hostname: Annotated[Text, Field(min_length=1, max_length=255)]
+    machine_id: Annotated[Text, Field(max_length=64)] = ""
+    ip_address: Annotated[Text, Field(max_length=IP_LENGTH)] | None = None
+    os_type: Annotated[Text, Field(max_length=50)] | None = None
+    # Stored as a 4-byte float: 0.1 s is far below any useful interval, and keeps
+    # out values that would underflow it (1e-50).
+    interval_seconds: Annotated[float, Field(ge=0.1, le=3600, allow_inf_nan=False)] = 5
+
+    @property
+    def display_name(self) -> str:
+        """The name, or the hostname cut to the length of a name."""
+        return self.name or self.hostname[:NAME_LENGTH].rstrip()
 
     @field_validator("name", "hostname")
     @classmethod
@@ -58,9 +100,12 @@ class RegisterRequest(Request):
         if value is None or value == "":
             return None
         try:
-            return str(ip_address(value))
+            address = str(ip_address(value))
         except ValueError:
             raise ValueError("must be an IPv4 or IPv6 address") from None
+        if len(address) > IP_LENGTH:
+            raise ValueError(f"must be at most {IP_LENGTH} characters written out")
+        return address
 
 
 class MetricValues(Request):
@@ -76,13 +121,19 @@ class MetricValues(Request):
 
     @field_validator("recorded_at", check_fields=False)
     @classmethod
-    def _not_in_future(cls, value: datetime | None, info: ValidationInfo) -> datetime | None:
+    def _plausible_time(cls, value: datetime | None, info: ValidationInfo) -> datetime | None:
+        if value is None:
+            return None
         skew = (info.context or {}).get("max_clock_skew", 300)
-        if value is not None and value > datetime.now(UTC) + timedelta(seconds=skew):
+        # Compared before any conversion: 0001-01-01T00:30:00+01:00 is a valid time
+        # that has no UTC form in Python (nor, read back, in the database driver).
+        if value < EARLIEST_SAMPLE:
+            raise ValueError("is before 2000-01-01; check the clock of the sending host")
+        if value > datetime.now(UTC) + timedelta(seconds=skew):
             raise ValueError(
                 f"is more than {skew} s in the future; check the clock of the sending host"
             )
-        return value
+        return value.astimezone(UTC)
 
 
 class MetricSample(MetricValues):
@@ -110,7 +161,7 @@ class RuleOverride(Request):
     threshold: Annotated[float, Field(ge=1, le=100, allow_inf_nan=False), _rounded(4)] | None = (
         Field(None, description="Fire at or over this percentage")
     )
-    for_samples: Annotated[int, Field(ge=1, le=1000)] | None = Field(
+    for_samples: Annotated[Integer, Field(ge=1, le=1000)] | None = Field(
         None, description="Fire after this many consecutive samples at or over the threshold"
     )
     clear_margin: Annotated[float, Field(ge=0, lt=100, allow_inf_nan=False), _rounded(4)] | None = (

@@ -78,7 +78,7 @@ def register():
             """,
             {
                 **body.model_dump(),
-                "name": body.name or body.hostname,
+                "name": body.display_name,
                 "token_hash": hash_token(token),
             },
         ).fetchone()

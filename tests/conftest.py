@@ -24,7 +24,7 @@ from vigie.settings import ApiSettings, DatabaseSettings, Settings
 
 from .helpers import POOLER, admin_connect, sample, with_dbname
 from .pgbouncer import PgBouncer
-from .pgbouncer import find_binary as pgbouncer_binary
+from .pgbouncer import skip_if_missing as skip_without_pgbouncer
 from .pgbouncer import start as start_pgbouncer
 
 ENROLL = "test-enroll-token"
@@ -34,7 +34,16 @@ ADMIN = "test-admin-token"
 @pytest.fixture(scope="session")
 def server_url() -> str:
     """The PostgreSQL server the tests use: DATABASE_URL if set, else embedded."""
-    return os.environ.get("DATABASE_URL") or embedded.start("test-pgdata", stop_when_unused=True)
+    if os.environ.get("DATABASE_URL"):
+        return os.environ["DATABASE_URL"]
+    # The xdist workers start it at the same moment; on a fresh clone both would
+    # create and initialise its folder at once, and one would fail. One at a time:
+    # the second finds it running.
+    import fcntl
+
+    with open(embedded.home() / "test-pgdata.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return embedded.start("test-pgdata", stop_when_unused=True)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -47,8 +56,7 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture(scope="session")
 def pgbouncer(server_url: str) -> Iterator[PgBouncer]:
     """A PgBouncer in transaction mode in front of the test server."""
-    if pgbouncer_binary() is None and not POOLER:
-        pytest.skip("pgbouncer is not installed (Debian: apt-get install -y pgbouncer)")
+    skip_without_pgbouncer()
     bouncer = start_pgbouncer(server_url)
     yield bouncer
     bouncer.stop()

@@ -22,14 +22,36 @@ from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import psycopg
+import pytest
 
-from .helpers import free_port
+from .helpers import POOLER, free_port
 
 
 def find_binary() -> str | None:
-    return shutil.which("pgbouncer") or next(
-        (p for p in ("/usr/sbin/pgbouncer", "/usr/bin/pgbouncer") if os.path.exists(p)), None
-    )
+    """PgBouncer on PATH, or in the sbin folder beside a bin folder on PATH
+    (Debian's is /usr/sbin/pgbouncer, and a user's PATH often lacks /usr/sbin)."""
+    folders = os.environ.get("PATH", "").split(os.pathsep)
+    beside = [str(Path(f).parent / "sbin") for f in folders if Path(f).name == "bin"]
+    return shutil.which("pgbouncer", path=os.pathsep.join(folders + beside))
+
+
+def missing() -> str | None:
+    """What this machine lacks to start PgBouncer (its test certificate is made
+    with openssl), as the line to print; None if nothing."""
+    found = {"pgbouncer": find_binary(), "openssl": shutil.which("openssl")}
+    names = " ".join(name for name, path in found.items() if path is None)
+    if not names:
+        return None
+    return f"install Debian's {names} (apt-get install -y {names})"
+
+
+def skip_if_missing() -> None:
+    """Skip the calling test where PgBouncer cannot run, with one line saying what
+    to install. Not under VIGIE_TEST_POOLER: that run exists to go through the
+    pooler, so there start() fails instead."""
+    why = missing()
+    if why is not None and not POOLER:
+        pytest.skip(f"skipping the PgBouncer tests: {why}")
 
 
 def backend_of(server_url: str) -> tuple[str, int, str]:
@@ -85,9 +107,10 @@ def start(server_url: str, pool_size: int = 10, round_robin: bool = False) -> Pg
     """Start PgBouncer. ``round_robin`` hands idle server connections out in turn,
     so one client's consecutive transactions run on different ones (the most
     recently used is reused first otherwise)."""
+    why = missing()
+    if why is not None:
+        raise RuntimeError(f"PgBouncer cannot run here: {why}")
     binary = find_binary()
-    if binary is None:
-        raise RuntimeError("pgbouncer is not installed (Debian: apt-get install -y pgbouncer)")
     host, backend_port, user = backend_of(server_url)
     folder = Path(tempfile.mkdtemp(prefix="vigie-pgbouncer-"))
     folder.chmod(0o755)

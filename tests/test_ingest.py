@@ -86,11 +86,11 @@ def test_missing_token_is_401(api, client, db):
     assert response.headers["WWW-Authenticate"] == "Bearer"
 
 
-def test_unknown_server_is_404(api, db):
+def test_unknown_server_is_refused_like_a_wrong_token(api, db):
     _, token = api.register()
     response = api.post_sample(4242, token)
-    assert response.status_code == 404
-    assert response.json["message"] == "server 4242 does not exist"
+    assert response.status_code == 403
+    assert response.json["message"] == "this token is not the ingest token of server 4242"
 
 
 @pytest.mark.parametrize(

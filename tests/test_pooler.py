@@ -148,6 +148,7 @@ def test_migrations_run_through_the_pooler(server_url, tmp_path, monkeypatch):
     """A release step may run `vigie migrate` with the functions' DATABASE_URL,
     the transaction pooler: each migration's statements may then run on another
     server connection than the one before."""
+    bouncers.skip_if_missing()
     folder = tmp_path / "sql"
     folder.mkdir()
     for migration in sorted(sql_dir().glob("*.sql")):

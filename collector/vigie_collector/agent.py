@@ -4,6 +4,10 @@ Every sample goes to the backlog first and leaves it only when the API has
 acknowledged it. Sending drains the backlog oldest first through the batch
 endpoint; because the API stores a repeated (server, recorded_at) once, a crash
 between sending and deleting causes no duplicate, only a resend.
+
+The daemon samples and sends on two threads, which share only the backlog: a
+request that takes its whole timeout, or a backoff of a minute, never delays a
+sample.
 """
 
 from __future__ import annotations
@@ -53,7 +57,7 @@ class Settings:
     hostname: str = field(default_factory=socket.gethostname)
     disk_path: str = "/"
     backlog_max_samples: int = 100_000
-    backlog_max_age: float = 7 * 86400
+    backlog_max_age: float | None = 7 * 86400  # None: no age limit
     batch_size: int = 500
     timeout: float = 10.0
     retry_max: float = 60.0
@@ -177,11 +181,14 @@ class Agent:
         body = {
             "hostname": s.hostname,
             "machine_id": machine_id,
-            "name": s.name or s.hostname,
             "ip_address": local_ip(s.api_url),
             "os_type": platform.system() or None,
             "interval_seconds": s.interval,
         }
+        if s.name:
+            # Otherwise the API names the server after its hostname, shortened to
+            # fit its name column: a hostname may be longer than a name may be.
+            body["name"] = s.name
         try:
             answer = self.client.register(s.enroll_token, body)
         except ApiError as exc:
@@ -197,7 +204,7 @@ class Agent:
             api_url=s.api_url,
             server_id=int(answer["id"]),
             ingest_token=answer["ingest_token"],
-            name=answer.get("name", body["name"]),
+            name=answer.get("name") or s.name or s.hostname,
             hostname=s.hostname,
             machine_id=machine_id,
         )
@@ -221,14 +228,17 @@ class Agent:
         log.debug("sample taken at %s", sample["recorded_at"])
         return sample
 
-    def drain(self, deadline: float | None = None) -> DrainResult:
+    def drain(
+        self, deadline: float | None = None, stop: threading.Event | None = None
+    ) -> DrainResult:
         """Send the backlog, oldest first, until it is empty, the API fails (a
-        retry is then scheduled with backoff) or the deadline passes."""
+        retry is then scheduled with backoff), the deadline passes or ``stop`` is
+        set (checked between requests: a request under way is let finish)."""
         result = DrainResult()
         if self.clock() < self.retry_at:
             result.error = "waiting before the next try"
             return result
-        while deadline is None or self.clock() < deadline:
+        while (deadline is None or self.clock() < deadline) and not (stop and stop.is_set()):
             rows: list[tuple[int, dict]] = []
             try:
                 creds = self._usable_credentials() or self.register()
@@ -335,11 +345,14 @@ class Agent:
         )
 
     def _token_refused(self, exc: ApiError) -> None:
-        what = (
-            f"the API does not know server {self.credentials.server_id}"
-            if exc.status == 404 and self.credentials
-            else "the API refused this server's ingest token"
-        )
+        what = "the API refused this server's ingest token"
+        if self.credentials is not None:
+            server = self.credentials.server_id
+            if exc.status == 404:
+                what = f"the API does not know server {server}"
+            elif exc.status == 403:
+                # An API that hides which ids exist answers 403 for both.
+                what += f" (a wrong token, or the API no longer knows server {server})"
         if not self.settings.enroll_token:
             raise Fatal(
                 f"{what} ({exc.message}). Register again with `vigie-collector register "
@@ -359,22 +372,61 @@ class Agent:
     # --- the daemon -----------------------------------------------------------
 
     def run(self, stop: threading.Event) -> None:
-        """Sample every interval until ``stop`` is set. Ticks are computed from the
-        start (start + n * interval), so the schedule does not drift; a tick
-        missed (a suspended host, a long drain) is skipped, not made up for."""
+        """Sample every interval and send, until ``stop`` is set (or a Fatal
+        error, which is raised here).
+
+        This thread samples; another sends. Ticks are computed from the start
+        (start + n * interval), so the schedule does not drift; a tick missed (a
+        suspended host) is skipped, not made up for. Sending never holds up a
+        tick: each sample wakes the sender, which drains the backlog whenever it
+        is free and its backoff allows. On stop, the sender finishes the request
+        under way (at most the timeout) and sends nothing more; what is unsent
+        stays in the backlog."""
         interval = self.settings.interval
+        wake = threading.Event()  # a sample is waiting, or it is time to stop
+        halt = threading.Event()  # this thread is done: the sender stops too
+        failure: list[BaseException] = []
+
+        def send() -> None:
+            try:
+                self._send_loop(stop, halt, wake)
+            except BaseException as exc:  # raised again by this thread, below
+                failure.append(exc)
+                stop.set()
+
+        sender = threading.Thread(target=send, name="vigie-collector sender", daemon=True)
+        sender.start()
         start = self.clock()
         next_tick = start + interval  # the first CPU figure then covers one interval
+        try:
+            while not stop.is_set():
+                now = self.clock()
+                if now >= next_tick:
+                    self.take_sample()
+                    wake.set()
+                    next_tick = start + (int((now - start) // interval) + 1) * interval
+                stop.wait(max(0.0, next_tick - self.clock()))
+        finally:
+            halt.set()
+            wake.set()
+            # A request under way ends within the timeout (connect + read); past
+            # that, leave it: unacknowledged samples stay in the backlog.
+            sender.join(2 * self.settings.timeout + 5)
+            if sender.is_alive():
+                log.warning("stopping without waiting longer for the API's answer")
+        if failure:
+            raise failure[0]
+
+    def _send_loop(
+        self, stop: threading.Event, halt: threading.Event, wake: threading.Event
+    ) -> None:
         pending = self.backlog.count() > 0
-        while not stop.is_set():
-            now = self.clock()
-            if now >= next_tick:
-                self.take_sample()
-                pending = True
-                next_tick = start + (int((now - start) // interval) + 1) * interval
-            if pending and self.clock() >= self.retry_at:
-                pending = not self.drain(deadline=next_tick).done
-            wake = next_tick
+        while not (stop.is_set() or halt.is_set()):
             if pending:
-                wake = min(wake, max(self.retry_at, self.clock()))
-            stop.wait(max(0.0, wake - self.clock()))
+                pending = not self.drain(stop=halt).done
+            # Wait for the next sample; while samples wait, no longer than the
+            # backoff asks.
+            timeout = max(0.0, self.retry_at - self.clock()) if pending else None
+            if wake.wait(timeout):
+                wake.clear()
+                pending = True

@@ -3,8 +3,12 @@ the API has acknowledged it, so a crash, a reboot or an API outage loses nothing
 
 SQLite in WAL mode with synchronous=FULL: each sample is on disk before it is
 sent. At one write per interval the cost is negligible, and SQLite ships with
-Python. Bounded by a number of samples and an age; the oldest go first and each
-drop is logged with its count.
+Python. Bounded by a number of samples and an age (or only a number, with no
+age limit); the oldest go first and each drop is logged with its count.
+
+The sampling thread adds while the sending thread reads and removes: one
+connection, shared by both under a lock. Each use is a statement or two, never
+held across a request to the API, so neither thread waits on the other for long.
 """
 
 from __future__ import annotations
@@ -12,8 +16,11 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+import threading
 import time
 from pathlib import Path
+
+from .durations import format_duration
 
 log = logging.getLogger("vigie_collector")
 
@@ -27,33 +34,39 @@ CREATE TABLE IF NOT EXISTS samples (
 
 
 class Backlog:
-    def __init__(self, path: Path, max_samples: int = 100_000, max_age: float = 7 * 86400):
+    def __init__(
+        self, path: Path, max_samples: int = 100_000, max_age: float | None = 7 * 86400
+    ) -> None:
         self.path = path
         self.max_samples = max_samples
-        self.max_age = max_age
+        self.max_age = max_age  # None: no age limit, only the number of samples
         path.parent.mkdir(parents=True, exist_ok=True)
         # isolation_level=None: we say where transactions start and end.
-        self.db = sqlite3.connect(path, isolation_level=None, timeout=30)
+        # check_same_thread=False: the lock below makes sharing the connection safe.
+        self.db = sqlite3.connect(path, isolation_level=None, timeout=30, check_same_thread=False)
+        self.lock = threading.RLock()
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.execute(SCHEMA)
         path.chmod(0o600)
 
     def close(self) -> None:
-        self.db.close()
+        with self.lock:
+            self.db.close()
 
     def add(self, sample: dict) -> None:
         now = time.time()
+        too_old = too_many = 0
         with self._transaction():
             self.db.execute(
                 "INSERT INTO samples (taken_at, body) VALUES (?, ?)",
                 (now, json.dumps(sample, separators=(",", ":"))),
             )
-            too_old = self.db.execute(
-                "DELETE FROM samples WHERE taken_at < ?", (now - self.max_age,)
-            ).rowcount
+            if self.max_age is not None:
+                too_old = self.db.execute(
+                    "DELETE FROM samples WHERE taken_at < ?", (now - self.max_age,)
+                ).rowcount
             over = self.count() - self.max_samples
-            too_many = 0
             if over > 0:
                 too_many = self.db.execute(
                     "DELETE FROM samples WHERE id IN (SELECT id FROM samples ORDER BY id LIMIT ?)",
@@ -72,9 +85,10 @@ class Backlog:
             )
 
     def oldest(self, limit: int) -> list[tuple[int, dict]]:
-        rows = self.db.execute(
-            "SELECT id, body FROM samples ORDER BY id LIMIT ?", (limit,)
-        ).fetchall()
+        with self.lock:
+            rows = self.db.execute(
+                "SELECT id, body FROM samples ORDER BY id LIMIT ?", (limit,)
+            ).fetchall()
         return [(row_id, json.loads(body)) for row_id, body in rows]
 
     def remove(self, ids: list[int]) -> None:
@@ -84,29 +98,36 @@ class Backlog:
             self.db.executemany("DELETE FROM samples WHERE id = ?", [(i,) for i in ids])
 
     def count(self) -> int:
-        return self.db.execute("SELECT count(*) FROM samples").fetchone()[0]
+        with self.lock:
+            return self.db.execute("SELECT count(*) FROM samples").fetchone()[0]
 
     def oldest_recorded_at(self) -> str | None:
-        row = self.db.execute("SELECT body FROM samples ORDER BY id LIMIT 1").fetchone()
+        with self.lock:
+            row = self.db.execute("SELECT body FROM samples ORDER BY id LIMIT 1").fetchone()
         return json.loads(row[0])["recorded_at"] if row else None
 
-    def _transaction(self):
-        return _Transaction(self.db)
+    def _transaction(self) -> _Transaction:
+        return _Transaction(self.db, self.lock)
 
 
 class _Transaction:
-    def __init__(self, db: sqlite3.Connection) -> None:
+    """BEGIN IMMEDIATE … COMMIT (ROLLBACK on error), holding the backlog's lock
+    throughout, so the other thread's statements never land inside it."""
+
+    def __init__(self, db: sqlite3.Connection, lock: threading.RLock) -> None:
         self.db = db
+        self.lock = lock
 
     def __enter__(self) -> None:
-        self.db.execute("BEGIN IMMEDIATE")
+        self.lock.acquire()
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self.lock.release()
+            raise
 
     def __exit__(self, kind, value, tb) -> None:
-        self.db.execute("ROLLBACK" if kind else "COMMIT")
-
-
-def format_duration(seconds: float) -> str:
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size and seconds % size == 0:
-            return f"{int(seconds // size)}{unit}"
-    return f"{seconds:g}s"
+        try:
+            self.db.execute("ROLLBACK" if kind else "COMMIT")
+        finally:
+            self.lock.release()

@@ -23,8 +23,9 @@ import click
 
 from . import __version__
 from .agent import Agent, Fatal, NotConfigured, Settings
-from .backlog import Backlog, format_duration
+from .backlog import Backlog
 from .client import ApiError, Client, Unreachable
+from .durations import DurationError, format_duration, parse_duration
 from .sampler import Sampler
 from .state import StateDir, StateError
 
@@ -54,27 +55,45 @@ class ApiUrl(click.ParamType):
 
 
 class Duration(click.ParamType):
-    """Seconds, or a number with a unit: 90s, 15m, 12h, 7d."""
+    """Seconds, or a number with a unit (s, m, h, d, w, y): 90s, 15m, 12h, 7d, 2w;
+    and ``forever`` where the setting allows no limit (then None)."""
 
     name = "duration"
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+    def __init__(self, allow_forever: bool = False) -> None:
+        self.allow_forever = allow_forever
 
     def convert(
         self, value: Any, param: click.Parameter | None, ctx: click.Context | None
-    ) -> float:
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            seconds = float(value)
-        else:
-            text = str(value).strip().lower()
-            unit = self.units.get(text[-1:], None)
-            number = text[:-1] if unit else text
-            try:
-                seconds = float(number) * (unit or 1)
-            except ValueError:
-                self.fail(f"{value!r} is not a duration (e.g. 3600, 90s, 15m, 12h, 7d)", param, ctx)
-        if not 0 < seconds < float("inf"):
-            self.fail(f"{value!r} must be more than zero and finite", param, ctx)
-        return seconds
+    ) -> float | None:
+        if value is None:
+            return None
+        try:
+            return parse_duration(value, self.allow_forever)
+        except DurationError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+class Text(click.ParamType):
+    """A non-empty text of at most ``max_length`` characters (the API's limit)."""
+
+    name = "text"
+
+    def __init__(self, max_length: int) -> None:
+        self.max_length = max_length
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        text = str(value).strip()
+        if not text:
+            self.fail("must not be empty", param, ctx)
+        if len(text) > self.max_length:
+            self.fail(
+                f"{len(text)} characters, more than the API's {self.max_length}: "
+                f"choose a shorter one",
+                param,
+                ctx,
+            )
+        return text
 
 
 def _load_file(path: Path) -> Any:
@@ -185,12 +204,14 @@ CONNECTION = [
     _option(
         "--name",
         envvar="VIGIE_NAME",
-        show_default="the hostname",
-        help="Name shown on the dashboard.",
+        type=Text(max_length=100),
+        show_default="the hostname, cut to 100 characters by the API",
+        help="Name shown on the dashboard, up to 100 characters.",
     ),
     _option(
         "--hostname",
         envvar="VIGIE_HOSTNAME",
+        type=Text(max_length=255),
         default=socket.gethostname,
         show_default="this host's name",
         help="Hostname to register as (with the machine id, it identifies this host).",
@@ -234,10 +255,11 @@ SENDING = [
     _option(
         "--backlog-max-age",
         envvar="VIGIE_BACKLOG_MAX_AGE",
-        type=Duration(),
+        type=Duration(allow_forever=True),
         default="7d",
         show_default=True,
-        help="Oldest sample kept while the API is unreachable (e.g. 3600, 12h, 7d).",
+        help="Oldest sample kept while the API is unreachable (e.g. 3600, 12h, 7d, 2w; "
+        "forever: only --backlog-max-samples bounds the backlog).",
     ),
     _option(
         "--batch-size",
@@ -253,8 +275,8 @@ SENDING = [
         type=Duration(),
         default="60s",
         show_default=True,
-        help="Longest wait between two tries while the API fails (the wait doubles "
-        "from 1 s up to this, with jitter).",
+        help="Longest wait between two tries while the API fails (e.g. 30s, 5m; the "
+        "wait doubles from 1 s up to this, with jitter).",
     ),
 ]
 CONFIG_KEYS.discard("config")
@@ -452,7 +474,7 @@ def status(**params: Any) -> None:
         ("backlog", f"{waiting} sample(s) waiting" + (f", oldest from {oldest}" if oldest else "")),
         ("state dir", str(settings.state_dir)),
         ("interval", f"{settings.interval:g} s"),
-        ("name", settings.name or settings.hostname),
+        ("name", settings.name or (creds.name if creds else settings.hostname)),
         ("disk path", settings.disk_path),
         (
             "backlog limits",

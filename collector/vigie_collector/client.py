@@ -7,6 +7,17 @@ import requests
 
 from . import __version__
 
+# The same request can succeed later: 5xx (503: the database is down), 429 (rate
+# limit), 408 (request timeout). Any other 4xx will not. Vigie's webhook sender
+# retries by the same rule; tests/cases/retryable_statuses.json holds the cases
+# both are tested against.
+RETRYABLE_CLIENT_ERRORS = frozenset({408, 429})
+
+
+def is_retryable(status: int) -> bool:
+    """Whether a request answered with HTTP ``status`` is worth sending again."""
+    return 500 <= status <= 599 or status in RETRYABLE_CLIENT_ERRORS
+
 
 class Unreachable(Exception):
     """No HTTP answer: connection refused, DNS, TLS, timeout."""
@@ -32,9 +43,7 @@ class ApiError(Exception):
 
     @property
     def retryable(self) -> bool:
-        # 5xx (503: database down), 429 (rate limit), 408 (request timeout): the
-        # same request can succeed later. Any other 4xx will not.
-        return self.status >= 500 or self.status in (408, 429)
+        return is_retryable(self.status)
 
 
 def _error(response: requests.Response) -> ApiError:

@@ -5,7 +5,7 @@ import Dashboard from './components/Dashboard.jsx';
 import ErrorBoundary from './components/ErrorBoundary.jsx';
 import ThemeSwitch from './components/ThemeSwitch.jsx';
 import TokenPrompt from './components/TokenPrompt.jsx';
-import { FleetProvider, useFleet } from './hooks/useFleet.jsx';
+import { FleetProvider, useFleet } from './features/fleet/useFleet.jsx';
 import { useLinkHandler, useRoute } from './hooks/useRoute.js';
 import { useTheme } from './hooks/useTheme.js';
 import { timeZoneName } from './utils/formatters.js';

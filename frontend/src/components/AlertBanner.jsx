@@ -1,6 +1,6 @@
 // Active alerts across all servers, on every page; each opens its server.
 import { useState } from 'react';
-import { useFleet } from '../hooks/useFleet.jsx';
+import { useFleet } from '../features/fleet/useFleet.jsx';
 import { useNow } from '../hooks/useNow.js';
 import { useLinkHandler } from '../hooks/useRoute.js';
 import { formatAgo, formatFull, formatPercent } from '../utils/formatters.js';

@@ -1,56 +1,57 @@
-// The overview: every server, trouble first, live.
-import { useMemo, useState } from 'react';
-import { useFleet } from '../hooks/useFleet.jsx';
+// The overview: every server, trouble first, live; as cards or as a table.
+import { useDeferredValue, useMemo, useRef, useState } from 'react';
+import FleetSummary from '../features/fleet/FleetSummary.jsx';
+import FleetTable from '../features/fleet/FleetTable.jsx';
+import { fleetSummary, filterItems } from '../features/fleet/overview.js';
+import { useFleet } from '../features/fleet/useFleet.jsx';
 import { useNow } from '../hooks/useNow.js';
+import { useStoredState } from '../hooks/useStoredState.js';
 import { sortByTrouble } from '../utils/levels.js';
 import EmptyState from './EmptyState.jsx';
 import ServerList from './ServerList.jsx';
 
 // The filter box appears once the list no longer fits at a glance.
 export const FILTER_FROM = 6;
+export const VIEW_KEY = 'vigie.overview.view';
+const VIEWS = [
+  ['cards', 'Cards'],
+  ['table', 'Table'],
+];
 
-function Summary({ items }) {
-  const count = (h) => items.filter((i) => i.health === h).length;
-  const trouble = count('critical') + count('offline') + count('stale') + count('warning');
-  const parts = [
-    [count('critical'), 'critical', 'text-red-700 dark:text-red-400'],
-    [count('offline'), 'offline', 'text-slate-700 dark:text-slate-200'],
-    [count('stale'), 'silent', 'text-slate-700 dark:text-slate-200'],
-    [count('warning'), 'warning', 'text-amber-700 dark:text-amber-300'],
-    [count('nodata'), 'waiting for data', 'text-sky-700 dark:text-sky-300'],
-    [count('ok'), 'healthy', 'text-emerald-700 dark:text-emerald-400'],
-  ].filter(([n]) => n > 0);
+function ViewSwitch({ view, setView }) {
   return (
-    <p className="text-sm text-slate-600 dark:text-slate-300" data-testid="summary">
-      <span className="font-medium">
-        {items.length} server{items.length > 1 ? 's' : ''}
-      </span>
-      {parts.map(([n, label, cls]) => (
-        <span key={label}>
-          {' · '}
-          <span className={`font-semibold ${cls}`}>
-            {n} {label}
-          </span>
-        </span>
+    <div role="group" aria-label="View" className="inline-flex rounded-lg border border-slate-300 p-0.5 dark:border-slate-700">
+      {VIEWS.map(([key, label]) => (
+        <button
+          key={key}
+          type="button"
+          aria-pressed={view === key}
+          onClick={() => setView(key)}
+          className={`rounded-md px-3 py-1.5 text-sm focus-visible:outline-2 focus-visible:outline-sky-600 ${
+            view === key
+              ? 'bg-slate-900 text-white dark:bg-slate-100 dark:text-slate-900'
+              : 'text-slate-600 hover:text-slate-900 dark:text-slate-300 dark:hover:text-white'
+          }`}
+        >
+          {label}
+        </button>
       ))}
-      {trouble === 0 ? ' · nothing needs attention' : ''}
-    </p>
+    </div>
   );
 }
 
-function matches(server, text) {
-  const needle = text.trim().toLowerCase();
-  if (!needle) return true;
-  return [server.name, server.hostname, server.ip_address, server.os_type]
-    .filter(Boolean)
-    .some((v) => v.toLowerCase().includes(needle));
-}
-
 export default function Dashboard() {
-  const { servers, error, activeAlerts, sparks } = useFleet();
+  const { servers, error, activeAlerts, sparks, wantTrends } = useFleet();
   const now = useNow(5000);
   const [filter, setFilter] = useState('');
+  const [view, setView] = useStoredState(VIEW_KEY, 'cards', (v) => VIEWS.some(([key]) => key === v));
   const sorted = useMemo(() => sortByTrouble(servers ?? [], activeAlerts, now), [servers, activeAlerts, now]);
+  const summary = useMemo(() => fleetSummary(sorted), [sorted]);
+  // Typing stays instant: the list follows the box a frame later, and the text
+  // searched in each server is kept until that server changes.
+  const deferred = useDeferredValue(filter);
+  const texts = useRef(new WeakMap());
+  const shown = useMemo(() => filterItems(sorted, deferred, texts.current), [sorted, deferred]);
 
   if (servers === null) {
     return error ? (
@@ -65,38 +66,40 @@ export default function Dashboard() {
   }
   if (servers.length === 0) return <EmptyState />;
 
-  const shown = sorted.filter(({ server }) => matches(server, filter));
   return (
     <section aria-labelledby="overview-title">
-      <div className="mb-4 flex flex-wrap items-end justify-between gap-3">
-        <div>
-          <h1 id="overview-title" className="text-xl font-semibold">
-            Servers
-          </h1>
-          <Summary items={sorted} />
+      <div className="mb-3 flex flex-wrap items-center justify-between gap-3">
+        <h1 id="overview-title" className="text-xl font-semibold">
+          Servers <span className="text-base font-normal text-slate-500 dark:text-slate-400">({servers.length})</span>
+        </h1>
+        <div className="flex w-full flex-wrap items-center gap-2 sm:w-auto">
+          {servers.length >= FILTER_FROM ? (
+            <label className="min-w-0 flex-1 sm:w-72 sm:flex-none">
+              <span className="sr-only">Filter servers</span>
+              <input
+                type="search"
+                value={filter}
+                onChange={(e) => setFilter(e.target.value)}
+                placeholder="Filter by name, host, IP or OS"
+                className="w-full rounded-lg border border-slate-300 bg-white px-3 py-2 text-sm dark:border-slate-700 dark:bg-slate-900"
+              />
+            </label>
+          ) : null}
+          <ViewSwitch view={view} setView={setView} />
         </div>
-        {servers.length >= FILTER_FROM ? (
-          <label className="w-full sm:w-72">
-            <span className="sr-only">Filter servers</span>
-            <input
-              type="search"
-              value={filter}
-              onChange={(e) => setFilter(e.target.value)}
-              placeholder="Filter by name, host, IP or OS"
-              className="w-full rounded-lg border border-slate-300 bg-white px-3 py-2 text-sm dark:border-slate-700 dark:bg-slate-900"
-            />
-          </label>
-        ) : null}
       </div>
+      <FleetSummary summary={summary} />
       {error ? (
         <p role="status" className="mb-3 text-sm text-amber-700 dark:text-amber-300">
           Could not refresh the list ({error.message}); showing the last known values.
         </p>
       ) : null}
-      {shown.length ? (
-        <ServerList items={shown} alerts={activeAlerts} sparks={sparks} now={now} />
-      ) : (
+      {shown.length === 0 ? (
         <p className="text-slate-500">No server matches “{filter}”.</p>
+      ) : view === 'table' ? (
+        <FleetTable items={shown} now={now} />
+      ) : (
+        <ServerList items={shown} sparks={sparks} now={now} onVisible={wantTrends} />
       )}
     </section>
   );

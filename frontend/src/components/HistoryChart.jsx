@@ -4,7 +4,9 @@
 import { memo, useState } from 'react';
 import { Area, CartesianGrid, ComposedChart, Legend, Line, Tooltip, XAxis, YAxis } from 'recharts';
 import { formatDuration, formatMoment, formatPercent, formatRate, rateUnit, tickFormatter } from '../utils/formatters.js';
-import { RANGES, breakAfter, customBounds, rangeBounds, timeTicks, toLocalInput, withGaps } from '../utils/series.js';
+import { breakAfter, withGaps } from '../utils/gaps.js';
+import { RANGES, customBounds, rangeBounds, toLocalInput } from '../utils/ranges.js';
+import { timeTicks } from '../utils/timeTicks.js';
 import { COLORS, ChartFrame, ChartTooltip, GRID } from './charts.jsx';
 
 const METRICS = [

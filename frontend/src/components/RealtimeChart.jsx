@@ -2,7 +2,8 @@
 // the lines, never as a straight line drawn across it.
 import { CartesianGrid, Legend, Line, LineChart, Tooltip, XAxis, YAxis } from 'recharts';
 import { formatPercent } from '../utils/formatters.js';
-import { breakAfter, largestGap, timeTicks, withGaps } from '../utils/series.js';
+import { breakAfter, largestGap, withGaps } from '../utils/gaps.js';
+import { timeTicks } from '../utils/timeTicks.js';
 import { format } from 'date-fns';
 import { COLORS, ChartFrame, ChartTooltip, GRID } from './charts.jsx';
 

@@ -1,11 +1,19 @@
-// The overview's cards: one per server, worst first.
+// The overview's cards: one per server, worst first. Only the rows on screen
+// (and a few beyond) are in the page, so a fleet of thousands scrolls as
+// smoothly as a dozen.
+import { useWindowVirtualizer } from '@tanstack/react-virtual';
+import { memo, useEffect, useRef } from 'react';
+import { useColumns } from '../hooks/useColumns.js';
 import { useLinkHandler } from '../hooks/useRoute.js';
+import { useScrollMargin } from '../hooks/useScrollMargin.js';
 import { formatPercent } from '../utils/formatters.js';
 import { LEVEL_BAR, LEVEL_TEXT, isStale, levelOf } from '../utils/levels.js';
 import Sparkline from './Sparkline.jsx';
 import { HEALTH_EDGE, HealthBadge, Presence } from './StatusBits.jsx';
 
 const SPARK_MS = 30 * 60_000;
+const ROW_ESTIMATE_PX = 212;
+const GAP_PX = 16;
 
 function Gauge({ label, metric, value, stale }) {
   const level = stale ? 'stale' : levelOf(metric, value);
@@ -23,19 +31,21 @@ function Gauge({ label, metric, value, stale }) {
   );
 }
 
-function ServerCard({ server, health, alertCount, spark, now }) {
+const ServerCard = memo(function ServerCard({ server, health, alertCount, spark, now, index, total }) {
   const link = useLinkHandler();
   const latest = server.latest;
   const stale = !latest || !server.is_active || isStale(latest.recorded_at, server.interval_seconds, now);
   const name = server.name || server.hostname;
+  const current = latest ? { t: Date.parse(latest.recorded_at), v: latest.cpu_percent } : null;
   return (
-    <li>
+    <div role="listitem" aria-setsize={total} aria-posinset={index + 1} className="min-w-0">
       <a
         href={`/servers/${server.id}`}
         onClick={link}
         data-server-id={server.id}
         data-health={health}
-        className={`group block h-full rounded-xl border border-l-4 border-slate-200 bg-white p-4 shadow-sm transition hover:border-slate-300 hover:shadow-md dark:border-slate-800 dark:bg-slate-900 dark:hover:border-slate-700 ${HEALTH_EDGE[health]}`}
+        data-card-index={index}
+        className={`group block h-full rounded-xl border border-l-4 border-slate-200 bg-white p-4 shadow-sm transition hover:border-slate-300 hover:shadow-md focus-visible:outline-2 focus-visible:outline-offset-2 focus-visible:outline-sky-600 dark:border-slate-800 dark:bg-slate-900 dark:hover:border-slate-700 ${HEALTH_EDGE[health]}`}
       >
         <div className="flex items-start justify-between gap-2">
           <div className="min-w-0">
@@ -58,7 +68,7 @@ function ServerCard({ server, health, alertCount, spark, now }) {
           <Gauge label="Disk" metric="disk" value={latest?.disk_percent} stale={stale} />
         </div>
         <div className="mt-3">
-          <Sparkline points={spark} from={now - SPARK_MS} to={now} label="CPU over the last 30 minutes" />
+          <Sparkline points={spark} latest={current} from={now - SPARK_MS} to={now} label="CPU over the last 30 minutes" />
         </div>
         {alertCount > 0 ? (
           <p className="mt-2 text-xs font-semibold text-red-700 dark:text-red-400">
@@ -66,23 +76,110 @@ function ServerCard({ server, health, alertCount, spark, now }) {
           </p>
         ) : null}
       </a>
-    </li>
+    </div>
   );
+});
+
+// Arrow keys move between cards as they are laid out; Home and End go to the
+// first and the last (scrolled into the page first when they are not in it).
+const MOVES = {
+  ArrowRight: (i) => i + 1,
+  ArrowLeft: (i) => i - 1,
+  ArrowDown: (i, cols) => i + cols,
+  ArrowUp: (i, cols) => i - cols,
+  Home: () => 0,
+  End: (i, cols, count) => count - 1,
+};
+
+/** Focus `selector` once it is in the page: a virtualized list renders it a
+ * frame or two after it is scrolled to. */
+export function focusWhenShown(container, selector, tries = 10) {
+  const element = container?.querySelector(selector);
+  if (element) {
+    element.focus({ preventScroll: false });
+    return;
+  }
+  if (tries > 0) requestAnimationFrame(() => focusWhenShown(container, selector, tries - 1));
 }
 
-export default function ServerList({ items, alerts, sparks, now }) {
+/**
+ * `items`: { server, health, alertCount? } in the order shown. `onVisible(ids)`
+ * hears which servers are on screen (for their trends).
+ */
+export default function ServerList({ items, alerts = [], sparks = {}, now, onVisible }) {
+  const cols = useColumns();
+  const ref = useRef(null);
+  const scrollMargin = useScrollMargin(ref);
+  const rows = Math.ceil(items.length / cols);
+  const virtualizer = useWindowVirtualizer({
+    count: rows,
+    estimateSize: () => ROW_ESTIMATE_PX + GAP_PX,
+    overscan: 3,
+    scrollMargin,
+    initialRect: typeof window !== 'undefined' ? { width: window.innerWidth, height: window.innerHeight } : undefined,
+  });
+  const virtualRows = virtualizer.getVirtualItems();
+  const first = virtualRows[0]?.index ?? 0;
+  const last = virtualRows.at(-1)?.index ?? -1;
+
+  const visible = useRef(onVisible);
+  visible.current = onVisible;
+  const shownIds = items
+    .slice(first * cols, (last + 1) * cols)
+    .map(({ server }) => server.id)
+    .join(',');
+  useEffect(() => {
+    if (shownIds) visible.current?.(shownIds.split(',').map(Number));
+  }, [shownIds]);
+
+  const onKeyDown = (event) => {
+    const move = MOVES[event.key];
+    const from = Number(event.target.closest?.('[data-card-index]')?.dataset.cardIndex);
+    if (!move || !Number.isInteger(from)) return;
+    const to = Math.min(Math.max(move(from, cols, items.length), 0), items.length - 1);
+    event.preventDefault();
+    if (to === from) return;
+    virtualizer.scrollToIndex(Math.floor(to / cols), { align: 'auto' });
+    focusWhenShown(ref.current, `[data-card-index="${to}"]`);
+  };
+
+  const countOf = (server, alertCount) =>
+    alertCount ?? alerts.filter((a) => a.server_id === server.id && a.state !== 'resolved').length;
+
   return (
-    <ul className="grid grid-cols-1 gap-4 sm:grid-cols-2 xl:grid-cols-3" aria-label="Servers, most urgent first">
-      {items.map(({ server, health }) => (
-        <ServerCard
-          key={server.id}
-          server={server}
-          health={health}
-          alertCount={alerts.filter((a) => a.server_id === server.id).length}
-          spark={sparks[server.id]}
-          now={now}
-        />
+    <div
+      ref={ref}
+      role="list"
+      aria-label="Servers, most urgent first"
+      onKeyDown={onKeyDown}
+      className="relative"
+      style={{ height: virtualizer.getTotalSize() }}
+    >
+      {virtualRows.map((row) => (
+        <div
+          key={row.key}
+          data-index={row.index}
+          ref={virtualizer.measureElement}
+          role="none"
+          className="absolute left-0 top-0 w-full"
+          style={{ transform: `translateY(${row.start - scrollMargin}px)`, paddingBottom: GAP_PX }}
+        >
+          <div className="grid grid-cols-1 gap-4 sm:grid-cols-2 xl:grid-cols-3" role="none">
+            {items.slice(row.index * cols, row.index * cols + cols).map(({ server, health, alertCount }, i) => (
+              <ServerCard
+                key={server.id}
+                server={server}
+                health={health}
+                alertCount={countOf(server, alertCount)}
+                spark={sparks[server.id]}
+                now={now}
+                index={row.index * cols + i}
+                total={items.length}
+              />
+            ))}
+          </div>
+        </div>
       ))}
-    </ul>
+    </div>
   );
 }

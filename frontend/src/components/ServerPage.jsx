@@ -1,6 +1,6 @@
 // One server: its numbers now, the last minutes live, its history and alerts.
 import { useEffect } from 'react';
-import { useFleet } from '../hooks/useFleet.jsx';
+import { useFleet } from '../features/fleet/useFleet.jsx';
 import { useNow } from '../hooks/useNow.js';
 import { useLinkHandler } from '../hooks/useRoute.js';
 import { REALTIME_WINDOW_MS, useServerMetrics } from '../hooks/useServerMetrics.js';

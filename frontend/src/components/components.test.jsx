@@ -1,7 +1,7 @@
 import { act, fireEvent, render, screen, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { describe, expect, it, vi } from 'vitest';
-import { alertKey, fleetReducer } from '../hooks/useFleet.jsx';
+import { alertKey, fleetReducer } from '../features/fleet/useFleet.jsx';
 import { reportAuthProblem, setToken } from '../services/auth.js';
 import { sortByTrouble } from '../utils/levels.js';
 import { AlertBannerView, alertText } from './AlertBanner.jsx';

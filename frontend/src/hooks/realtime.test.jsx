@@ -39,7 +39,7 @@ const relay = vi.hoisted(() => {
 
 vi.mock('socket.io-client', () => ({ io: () => relay.socket }));
 
-const { FleetProvider, useFleet } = await import('./useFleet.jsx');
+const { FleetProvider, useFleet } = await import('../features/fleet/useFleet.jsx');
 const { useHistory } = await import('./useHistory.js');
 const { useServerAlerts } = await import('./useServerAlerts.js');
 const { useServerMetrics } = await import('./useServerMetrics.js');
@@ -51,6 +51,8 @@ const STEP = 5000;
 let stored;
 let requests;
 let failHistory;
+// Servers beyond ID in the list (the fleet tests).
+let extraServers = 0;
 
 function reply(body, headers = {}) {
   return new Response(JSON.stringify(body), { status: 200, headers: { 'Content-Type': 'application/json', ...headers } });
@@ -85,7 +87,15 @@ async function api(url) {
   const { pathname, searchParams } = new URL(url, 'http://dashboard.test');
   requests.push({ pathname, params: Object.fromEntries(searchParams) });
   const server = { id: ID, name: 'web-01', hostname: 'web-01', is_active: true, interval_seconds: 5 };
-  if (pathname === '/api/servers') return reply([{ ...server, latest: newest() }]);
+  if (pathname === '/api/servers') {
+    const others = Array.from({ length: extraServers }, (_, i) => ({ ...server, id: 100 + i, name: `srv-${i}`, hostname: `srv-${i}`, latest: newest() }));
+    return reply([{ ...server, latest: newest() }, ...others]);
+  }
+  if (pathname === '/api/metrics/fleet-history' && extraServers) {
+    const ids = searchParams.get('ids').split(',').map(Number);
+    const points = history(Date.parse(searchParams.get('from')), Date.parse(searchParams.get('to')));
+    return reply(ids.map((id) => ({ server_id: id, points })));
+  }
   if (pathname === `/api/servers/${ID}`) return reply(server);
   if (pathname === `/api/metrics/current/${ID}`) return reply(newest());
   if (pathname === `/api/metrics/history/${ID}`) {
@@ -119,6 +129,7 @@ beforeEach(() => {
   stored = Array.from({ length: 24 }, (_, i) => makeSample(now - 400_000 + i * STEP + 300, 10));
   requests = [];
   failHistory = 0;
+  extraServers = 0;
 });
 
 afterEach(() => {
@@ -239,5 +250,39 @@ describe('a resync from the relay', () => {
     // The live window, the history and the overview's sparkline.
     await waitFor(() => expect(asked(`/api/metrics/history/${ID}`).map((r) => r.params.interval ?? null)).toContain('1m'));
     expect(asked(`/api/metrics/history/${ID}`).length).toBeGreaterThanOrEqual(3);
+  });
+});
+
+describe('the overview of a large fleet', () => {
+  it('applies a fleet-update in one render, newer wins, and counts it for browser tests', async () => {
+    extraServers = 2000;
+    let renders = 0;
+    const { result } = renderHook(
+      () => {
+        renders += 1;
+        return useFleet();
+      },
+      { wrapper: FleetProvider },
+    );
+    await waitFor(() => expect(result.current.servers).toHaveLength(2001));
+    // The first screens of trends: one request for all of them, none per server.
+    await waitFor(() => expect(Object.keys(result.current.sparks).length).toBeGreaterThan(10));
+    expect(asked('/api/metrics/fleet-history')).toHaveLength(1);
+    expect(asked('/api/metrics/fleet-history')[0].params.interval).toBe('1m');
+    expect(requests.filter((r) => r.pathname.startsWith('/api/metrics/history/'))).toEqual([]);
+
+    const counted = window.__vigieFleetEvents ?? { count: 0, servers: 0 };
+    const before = renders;
+    const at = new Date().toISOString();
+    const old = new Date(Date.now() - 3_600_000).toISOString();
+    const entry = (id, when, cpu) => ({ server_id: id, is_active: true, last_seen: when, latest: { recorded_at: when, cpu_percent: cpu, ram_percent: 1, disk_percent: 2 } });
+    act(() => {
+      relay.socket.send('fleet-update', { servers: result.current.servers.map((s) => entry(s.id, at, 42)) });
+    });
+    expect(renders - before).toBe(1);
+    expect(result.current.servers.every((s) => s.latest.cpu_percent === 42)).toBe(true);
+    act(() => relay.socket.send('fleet-update', { servers: [entry(ID, old, 1)] }));
+    expect(result.current.servers.find((s) => s.id === ID).latest.cpu_percent).toBe(42);
+    expect(window.__vigieFleetEvents).toEqual({ count: counted.count + 2, servers: counted.servers + 2002 });
   });
 });

@@ -1,8 +1,9 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { getHistory } from '../services/api.js';
 import { EVENTS, on } from '../services/socket.js';
-import { RANGES, fromBucket, rangeBounds } from '../utils/series.js';
-import { useLiveEpoch } from './useConnection.js';
+import { fromBucket } from '../utils/points.js';
+import { RANGES, rangeBounds } from '../utils/ranges.js';
+import { useLiveLoad } from '../lib/useLiveLoad.js';
 
 // A preset range ending "now" is reloaded this often (at least one bucket) so the
 // history keeps up with time.
@@ -17,20 +18,24 @@ const REFRESH_MS = 60_000;
 export function useHistory(serverId, range) {
   const [state, setState] = useState({ points: [], bucketMs: 0, interval: null, loading: true, error: null });
   const [tick, setTick] = useState(0);
-  const epoch = useLiveEpoch();
   const requested = useRef(null); // { from, to } in ms of the last request
   const custom = range.key === 'custom';
   const fromMs = custom ? range.from.getTime() : null;
   const toMs = custom ? range.to.getTime() : null;
 
-  useEffect(() => {
-    const controller = new AbortController();
-    const { from, to } = custom ? { from: new Date(fromMs), to: new Date(toMs) } : rangeBounds(range.key);
-    requested.current = { from: from.getTime(), to: to.getTime() };
-    setState((s) => ({ ...s, loading: true }));
-    getHistory(serverId, { from, to }, { signal: controller.signal })
-      .then(({ buckets, bucketMs, interval }) => {
-        if (controller.signal.aborted) return;
+  // No live event changes a history answer (a backfill asks for it again), so
+  // there is no race to settle: only the shared loading rule, again after every
+  // reconnection or resync.
+  useLiveLoad(
+    (signal) => {
+      const { from, to } = custom ? { from: new Date(fromMs), to: new Date(toMs) } : rangeBounds(range.key);
+      requested.current = { from: from.getTime(), to: to.getTime() };
+      setState((s) => ({ ...s, loading: true }));
+      return getHistory(serverId, { from, to }, { signal }).then((answer) => ({ ...answer, from, to }));
+    },
+    [serverId, range.key, custom, fromMs, toMs, tick],
+    {
+      onAnswer: ({ buckets, bucketMs, interval, from, to }) =>
         setState({
           points: buckets.map((b) => fromBucket(b, bucketMs)),
           bucketMs,
@@ -39,13 +44,10 @@ export function useHistory(serverId, range) {
           to: to.getTime(),
           loading: false,
           error: null,
-        });
-      })
-      .catch((error) => {
-        if (error.name !== 'AbortError') setState((s) => ({ ...s, loading: false, error }));
-      });
-    return () => controller.abort();
-  }, [serverId, range.key, custom, fromMs, toMs, tick, epoch]);
+        }),
+      onError: (error) => setState((s) => ({ ...s, loading: false, error })),
+    },
+  );
 
   useEffect(
     () =>

@@ -1,10 +1,8 @@
 // The REST API. With the socket service, the only code that talks to the network.
 import { parseInterval } from '../utils/formatters.js';
-import { inferBucketMs } from '../utils/series.js';
+import { inferBucketMs } from '../utils/buckets.js';
+import { API_BASE } from '../config/env.js';
 import { getToken, reportAuthProblem } from './auth.js';
-
-// Build-time configuration; the default is the page's own origin.
-const API_BASE = (import.meta.env.VITE_API_BASE || '').replace(/\/+$/, '');
 
 export class ApiError extends Error {
   constructor(status, body) {
@@ -120,6 +118,26 @@ export async function listServerAlerts(id, options) {
     return (await request(`/api/alerts/${encodeURIComponent(id)}`, { state: 'all', limit: 20 }, options)).body;
   } catch (error) {
     if (error.status === 404) return [];
+    throw error;
+  }
+}
+
+// The fleet history endpoint takes at most this many servers per request.
+export const FLEET_HISTORY_MAX_IDS = 500;
+
+/**
+ * The CPU, RAM and disk of many servers between `from` and `to` (Dates), in
+ * `interval` buckets: one request for the trends of every card on screen.
+ * Returns [{ server_id, points: [{ recorded_at, cpu_percent, ... }] }], or null
+ * when the API has no such endpoint (404: an older deployment).
+ */
+export async function getFleetHistory(ids, { from, to, interval = '1m' } = {}, options) {
+  if (ids.length > FLEET_HISTORY_MAX_IDS) throw new RangeError(`at most ${FLEET_HISTORY_MAX_IDS} servers per request`);
+  try {
+    const { body } = await request('/api/metrics/fleet-history', { ids: ids.join(','), from, to, interval }, options);
+    return Array.isArray(body) ? body : [];
+  } catch (error) {
+    if (error.status === 404) return null;
     throw error;
   }
 }

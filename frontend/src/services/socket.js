@@ -2,10 +2,8 @@
 // to the network. One connection per page, shared by every view; the rooms a
 // view needs are reference-counted and joined again after every reconnection.
 import { io } from 'socket.io-client';
+import { SOCKET_URL } from '../config/env.js';
 import { getToken, onAuthEvent, reportAuthProblem } from './auth.js';
-
-// Build-time configuration; the default is the page's own origin.
-const SOCKET_URL = import.meta.env.VITE_SOCKET_URL || undefined;
 
 // Names of the relay's events (see realtime/ in the repository).
 export const EVENTS = {
@@ -16,6 +14,9 @@ export const EVENTS = {
   status: 'server-status',
   alert: 'alert',
   server: 'server-update',
+  // {servers: [{server_id, is_active, last_seen, latest}]}: to the overview (join-all),
+  // at most about once a second, the latest state of each server that changed.
+  fleet: 'fleet-update',
   // {reason}: the relay lost track of what was written; refetch from the API.
   resync: 'resync',
 };

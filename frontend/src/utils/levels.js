@@ -53,7 +53,7 @@ export function isStale(recordedAt, intervalSeconds, now = Date.now()) {
 }
 
 // A silent server (stale) is about to be offline: it outranks a warning.
-const RANK = { critical: 0, offline: 1, stale: 2, warning: 3, nodata: 4, ok: 5 };
+export const RANK = { critical: 0, offline: 1, stale: 2, warning: 3, nodata: 4, ok: 5 };
 
 /**
  * The state of a server as a whole, worst first: critical (a firing alert or
@@ -61,7 +61,12 @@ const RANK = { critical: 0, offline: 1, stale: 2, warning: 3, nodata: 4, ok: 5 }
  * offline), warning, nodata (registered, never sent), ok.
  */
 export function serverHealth(server, alerts = [], now = Date.now()) {
-  const firing = alerts.filter((a) => a.server_id === server.id && a.state !== 'resolved');
+  return healthOf(server, alerts.filter((a) => a.server_id === server.id), now);
+}
+
+// `alerts`: this server's own.
+function healthOf(server, alerts, now) {
+  const firing = alerts.filter((a) => a.state !== 'resolved');
   if (firing.some((a) => a.type !== 'offline') && server.is_active) return 'critical';
   if (!server.is_active || firing.some((a) => a.type === 'offline')) {
     return server.latest || server.last_seen ? 'offline' : 'nodata';
@@ -79,17 +84,40 @@ export function serverHealth(server, alerts = [], now = Date.now()) {
   return 'ok';
 }
 
-/** Servers sorted so that trouble comes first, then by name. */
+/** Each server's alerts, by server id: one pass, however many servers. */
+export function alertsByServer(alerts = []) {
+  const out = new Map();
+  for (const alert of alerts) {
+    const list = out.get(alert.server_id);
+    if (list) list.push(alert);
+    else out.set(alert.server_id, [alert]);
+  }
+  return out;
+}
+
+const collator = new Intl.Collator();
+const NONE = [];
+
+/** Trouble first (the RANK above), then by name, then by id: the overview's order. */
+export function compareTrouble(a, b) {
+  return RANK[a.health] - RANK[b.health] || collator.compare(a.name, b.name) || a.server.id - b.server.id;
+}
+
+/** Servers sorted so that trouble comes first, then by name: each as
+ * { server, health, name (lower case), alertCount }. */
 export function sortByTrouble(servers, alerts = [], now = Date.now()) {
-  const name = (s) => (s.name || s.hostname || '').toLowerCase();
+  const byServer = alertsByServer(alerts);
   return servers
-    .map((server) => ({ server, health: serverHealth(server, alerts, now) }))
-    .sort(
-      (a, b) =>
-        RANK[a.health] - RANK[b.health] ||
-        name(a.server).localeCompare(name(b.server)) ||
-        a.server.id - b.server.id,
-    );
+    .map((server) => {
+      const own = byServer.get(server.id) ?? NONE;
+      return {
+        server,
+        health: healthOf(server, own, now),
+        name: (server.name || server.hostname || '').toLowerCase(),
+        alertCount: own.filter((a) => a.state !== 'resolved').length,
+      };
+    })
+    .sort(compareTrouble);
 }
 
 export const HEALTH_LABEL = {

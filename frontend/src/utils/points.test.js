@@ -1,20 +1,7 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { format } from 'date-fns';
-import {
-  backfillRange,
-  breakAfter,
-  customBounds,
-  fromBucket,
-  fromSample,
-  largestGap,
-  mergeBackfill,
-  mergePoints,
-  rangeBounds,
-  rateBetween,
-  timeTicks,
-  trimBefore,
-  withGaps,
-} from './series.js';
+import { describe, expect, it } from 'vitest';
+import { backfillRange } from './buckets.js';
+import { largestGap } from './gaps.js';
+import { fromBucket, fromSample, mergeBackfill, mergePoints, trimBefore } from './points.js';
 import { serverMetricsReducer } from '../hooks/useServerMetrics.js';
 
 const T0 = new Date('2026-02-04T10:00:00Z').getTime();
@@ -37,20 +24,6 @@ function sample(second, extra = {}) {
   };
 }
 const bucket = (second, extra = {}) => ({ recorded_at: at(second), cpu_percent: 40, cpu_percent_max: 70, ...extra });
-
-describe('throughput from counters', () => {
-  it('divides the counter increase by the time between samples', () => {
-    expect(rateBetween(sample(0), sample(5), 'network_recv_mb')).toBeCloseTo(2);
-  });
-  it('treats a counter that went down as reset to zero', () => {
-    const after = sample(5, { network_sent_mb: 3 });
-    expect(rateBetween(sample(0), after, 'network_sent_mb')).toBeCloseTo(0.6);
-  });
-  it('has no rate without a previous sample or with time going backwards', () => {
-    expect(rateBetween(null, sample(5), 'network_sent_mb')).toBeNull();
-    expect(rateBetween(sample(5), sample(0), 'network_sent_mb')).toBeNull();
-  });
-});
 
 describe('merging history and live samples', () => {
   it('drops a bucket that holds a live sample, keeps the others', () => {
@@ -77,23 +50,6 @@ describe('merging history and live samples', () => {
     const points = [0, 5, 10, 15].map((s) => fromSample(sample(s)));
     expect(trimBefore(points, T0 + 7000).map((p) => p.t - T0)).toEqual([10000, 15000]);
     expect(trimBefore(points, T0 + 60_000)).toEqual([]);
-  });
-});
-
-describe('gaps', () => {
-  const points = (seconds) => seconds.map((s) => fromSample(sample(s)));
-  it('breaks the line where samples are missing', () => {
-    const data = withGaps(points([0, 5, 10, 15, 300, 305]), breakAfter({ intervalMs: 5000 }));
-    expect(data.filter((p) => p.gap)).toHaveLength(1);
-    expect(data.findIndex((p) => p.gap)).toBe(4);
-  });
-  it('does not break a late sample or a series that is simply sparse', () => {
-    expect(withGaps(points([0, 5, 10, 35, 40]), breakAfter({ intervalMs: 5000 })).some((p) => p.gap)).toBe(false);
-    expect(withGaps(points([0, 60, 120, 180, 240]), breakAfter({ intervalMs: 5000 })).some((p) => p.gap)).toBe(false);
-  });
-  it('measures from the end of a bucket', () => {
-    const history = [fromBucket(bucket(0), 3_600_000), fromBucket(bucket(3600), 3_600_000)];
-    expect(withGaps(history, breakAfter({ bucketMs: 3_600_000 })).some((p) => p.gap)).toBe(false);
   });
 });
 
@@ -208,41 +164,3 @@ describe('a backfilled write fills the live chart', () => {
   });
 });
 
-describe('time ranges', () => {
-  const now = new Date('2026-02-04T10:05:00Z').getTime();
-  it('ends presets now', () => {
-    const { from, to } = rangeBounds('24h', now);
-    expect(to.getTime()).toBe(now);
-    expect(to - from).toBe(86_400_000);
-    expect(() => rangeBounds('2y', now)).toThrow();
-  });
-  it('validates a custom range', () => {
-    expect(customBounds('2026-02-04T09:00', '2026-02-04T08:00', now).error).toMatch(/before/);
-    expect(customBounds('', '', now).error).toMatch(/start/);
-    expect(customBounds('2026-03-01T00:00', '', now).error).toMatch(/future/);
-    expect(customBounds('2024-01-01T00:00', '2026-01-01T00:00', now).error).toMatch(/one year/);
-    const ok = customBounds('2026-02-03T00:00', '2026-02-05T00:00', now);
-    expect(ok.from.toISOString()).toBe('2026-02-03T00:00:00.000Z');
-    expect(ok.to.getTime()).toBe(now); // never past now
-  });
-});
-
-describe('axis ticks', () => {
-  const saved = process.env.TZ;
-  afterEach(() => {
-    process.env.TZ = saved;
-  });
-  it('falls on round times', () => {
-    const from = new Date('2026-02-04T09:03:17Z').getTime();
-    const ticks = timeTicks(from, from + 3_600_000, 6);
-    expect(ticks.map((t) => format(t, 'HH:mm'))).toEqual(['09:10', '09:20', '09:30', '09:40', '09:50', '10:00']);
-  });
-  it('falls on local midnights in the viewer time zone', () => {
-    process.env.TZ = 'Asia/Kolkata';
-    const to = new Date('2026-02-04T10:05:00Z').getTime();
-    const ticks = timeTicks(to - 30 * 86_400_000, to, 6);
-    expect(ticks.length).toBeGreaterThanOrEqual(4);
-    for (const t of ticks) expect(format(t, 'HH:mm')).toBe('00:00');
-    expect(new Date(ticks[0]).toISOString().slice(11, 16)).toBe('18:30');
-  });
-});

@@ -1,0 +1,199 @@
+// The overview as a compact table: one row per server, sortable by each column
+// (the choice remembered), only the rows on screen in the page.
+import { flexRender, getCoreRowModel, getSortedRowModel, useReactTable } from '@tanstack/react-table';
+import { useWindowVirtualizer } from '@tanstack/react-virtual';
+import { useRef } from 'react';
+import { focusWhenShown } from '../../components/ServerList.jsx';
+import { HealthBadge } from '../../components/StatusBits.jsx';
+import { useLinkHandler } from '../../hooks/useRoute.js';
+import { useScrollMargin } from '../../hooks/useScrollMargin.js';
+import { useStoredState } from '../../hooks/useStoredState.js';
+import { formatAgo, formatFull, formatPercent } from '../../utils/formatters.js';
+import { LEVEL_TEXT, isStale, levelOf } from '../../utils/levels.js';
+import { COLUMNS, SORT_KEY, validSort } from './fleetTable.js';
+
+const ROW_PX = 41;
+
+function Percent({ item, metric, field }) {
+  const { server } = item;
+  const value = server.latest?.[field];
+  const stale = !server.latest || !server.is_active || isStale(server.latest.recorded_at, server.interval_seconds, item.now);
+  return (
+    <span className={`tabular-nums ${LEVEL_TEXT[stale ? 'stale' : levelOf(metric, value)]}`} data-metric={metric}>
+      {formatPercent(value)}
+    </span>
+  );
+}
+
+function NameCell({ item, index }) {
+  const link = useLinkHandler();
+  const { server } = item;
+  return (
+    <a
+      href={`/servers/${server.id}`}
+      onClick={link}
+      data-row-index={index}
+      data-row-server-id={server.id}
+      className="block truncate font-medium text-sky-800 hover:underline focus-visible:underline dark:text-sky-300"
+    >
+      {server.name || server.hostname}
+    </a>
+  );
+}
+
+const CELLS = {
+  name: (item, index) => <NameCell item={item} index={index} />,
+  status: (item) => <HealthBadge health={item.health} />,
+  cpu: (item) => <Percent item={item} metric="cpu" field="cpu_percent" />,
+  ram: (item) => <Percent item={item} metric="ram" field="ram_percent" />,
+  disk: (item) => <Percent item={item} metric="disk" field="disk_percent" />,
+  lastSeen: (item) => {
+    const seen = item.server.latest?.recorded_at ?? item.server.last_seen;
+    return seen ? (
+      <span title={formatFull(seen)} className="whitespace-nowrap">
+        {formatAgo(seen, item.now)}
+      </span>
+    ) : (
+      <span className="text-slate-400">never</span>
+    );
+  },
+  alerts: (item) =>
+    item.alertCount ? (
+      <span className="font-semibold text-red-700 dark:text-red-400">{item.alertCount}</span>
+    ) : (
+      <span className="text-slate-400 dark:text-slate-500">0</span>
+    ),
+};
+
+const columns = COLUMNS;
+const ARIA_SORT = { asc: 'ascending', desc: 'descending' };
+const NUMERIC = new Set(['cpu', 'ram', 'disk', 'alerts']);
+
+function useFleetTable(items, sorting, setSorting) {
+  return useReactTable({
+    data: items,
+    columns,
+    state: { sorting },
+    onSortingChange: setSorting,
+    getCoreRowModel: getCoreRowModel(),
+    getSortedRowModel: getSortedRowModel(),
+    getRowId: (item) => String(item.server.id),
+    enableMultiSort: false,
+    enableSortingRemoval: true,
+  });
+}
+
+/** `items`: { server, health, alertCount } in trouble-first order; `now` for
+ * "3 s ago" and staleness. */
+export default function FleetTable({ items, now }) {
+  const [sorting, setSorting] = useStoredState(SORT_KEY, [], validSort);
+  const table = useFleetTable(items, sorting, setSorting);
+  const rows = table.getRowModel().rows;
+  const ref = useRef(null);
+  const body = useRef(null);
+  const scrollMargin = useScrollMargin(body);
+  const virtualizer = useWindowVirtualizer({
+    count: rows.length,
+    estimateSize: () => ROW_PX,
+    overscan: 10,
+    scrollMargin,
+    initialRect: typeof window !== 'undefined' ? { width: window.innerWidth, height: window.innerHeight } : undefined,
+  });
+  const virtualRows = virtualizer.getVirtualItems();
+  const before = virtualRows.length ? virtualRows[0].start - scrollMargin : 0;
+  const after = virtualRows.length ? virtualizer.getTotalSize() - (virtualRows.at(-1).end - scrollMargin) : 0;
+
+  // Up and down move between rows (their name links), Home and End to the ends.
+  const onKeyDown = (event) => {
+    const from = Number(event.target.closest?.('[data-row-index]')?.dataset.rowIndex);
+    if (!Number.isInteger(from)) return;
+    const moves = { ArrowDown: from + 1, ArrowUp: from - 1, Home: 0, End: rows.length - 1 };
+    if (!(event.key in moves)) return;
+    event.preventDefault();
+    const to = Math.min(Math.max(moves[event.key], 0), rows.length - 1);
+    virtualizer.scrollToIndex(to, { align: 'auto' });
+    focusWhenShown(ref.current, `[data-row-index="${to}"]`);
+  };
+
+  const sorted = sorting[0];
+  return (
+    <div className="overflow-x-auto rounded-xl border border-slate-200 bg-white dark:border-slate-800 dark:bg-slate-900">
+      <table
+        ref={ref}
+        className="w-full min-w-[40rem] table-fixed text-sm"
+        aria-label="Servers"
+        aria-rowcount={rows.length + 1}
+        data-testid="fleet-table"
+        data-sort={sorted ? `${sorted.id}:${sorted.desc ? 'desc' : 'asc'}` : 'trouble'}
+        onKeyDown={onKeyDown}
+      >
+        <colgroup>
+          <col className="w-[28%]" />
+          <col className="w-[17%]" />
+          <col className="w-[10%]" />
+          <col className="w-[10%]" />
+          <col className="w-[10%]" />
+          <col className="w-[15%]" />
+          <col className="w-[10%]" />
+        </colgroup>
+        <thead className="border-b border-slate-200 text-left text-xs text-slate-500 dark:border-slate-800 dark:text-slate-400">
+          {table.getHeaderGroups().map((group) => (
+            <tr key={group.id}>
+              {group.headers.map((header) => {
+                const dir = header.column.getIsSorted();
+                return (
+                  <th
+                    key={header.id}
+                    scope="col"
+                    aria-sort={ARIA_SORT[dir] ?? 'none'}
+                    className={`px-3 py-2 font-medium ${NUMERIC.has(header.id) ? 'text-right' : ''}`}
+                  >
+                    <button
+                      type="button"
+                      onClick={header.column.getToggleSortingHandler()}
+                      className="inline-flex items-center gap-1 rounded hover:text-slate-900 focus-visible:outline-2 focus-visible:outline-sky-600 dark:hover:text-slate-100"
+                      title={dir ? 'Sorted; click to change' : 'Sort by this column'}
+                    >
+                      {flexRender(header.column.columnDef.header, header.getContext())}
+                      <span aria-hidden="true">{dir === 'asc' ? '▲' : dir === 'desc' ? '▼' : ''}</span>
+                    </button>
+                  </th>
+                );
+              })}
+            </tr>
+          ))}
+        </thead>
+        <tbody ref={body}>
+          {before > 0 ? (
+            <tr aria-hidden="true">
+              <td colSpan={columns.length} style={{ height: before }} />
+            </tr>
+          ) : null}
+          {virtualRows.map((virtual) => {
+            const row = rows[virtual.index];
+            return (
+              <tr
+                key={row.id}
+                aria-rowindex={virtual.index + 2}
+                data-health={row.original.health}
+                className="border-b border-slate-100 last:border-0 hover:bg-slate-50 dark:border-slate-800/70 dark:hover:bg-slate-800/40"
+                style={{ height: ROW_PX }}
+              >
+                {row.getVisibleCells().map((cell) => (
+                  <td key={cell.id} className={`truncate px-3 py-2 ${NUMERIC.has(cell.column.id) ? 'text-right' : ''}`}>
+                    {CELLS[cell.column.id]({ ...row.original, now }, virtual.index)}
+                  </td>
+                ))}
+              </tr>
+            );
+          })}
+          {after > 0 ? (
+            <tr aria-hidden="true">
+              <td colSpan={columns.length} style={{ height: after }} />
+            </tr>
+          ) : null}
+        </tbody>
+      </table>
+    </div>
+  );
+}
