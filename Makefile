@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test test-pooler lint format bench clean dashboard
+.PHONY: install run test test-deps test-pooler lint format bench clean dashboard
 
 $(STAMP): pyproject.toml constraints.txt collector/pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Vigie needs Python 3.11 or newer"'
@@ -45,15 +45,23 @@ $(JS_CLIENT): tests/js/package.json tests/js/package-lock.json
 run: install dashboard
 	$(BIN)/vigie run
 
+## What the tests need beyond Python and Node: Debian's pgbouncer and openssl
+## (the PgBouncer tests) and chromium (the browser tests). Installed with apt-get
+## when running as root, else one line says what to install and those tests are
+## skipped (VIGIE_TEST_NO_APT=1: never install).
+test-deps:
+	@scripts/test-deps
+
 ## Run the whole test suite (lint included): the dashboard's Vitest suite, then
 ## pytest (the browser tests of one module share a worker: loadgroup).
-test: install lint dashboard $(JS_CLIENT)
+test: install test-deps lint dashboard $(JS_CLIENT)
 	cd frontend && npm test
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
 ## The functions' tests once more, through PgBouncer in transaction mode (needs
 ## the pgbouncer package), as behind Supabase's transaction pooler.
 test-pooler: install
+	@scripts/test-deps --pooler
 	VIGIE_TEST_POOLER=pgbouncer $(BIN)/python -m pytest -n 2 -m "not slow"
 
 ## Fuzz the API from its OpenAPI document with many examples per operation

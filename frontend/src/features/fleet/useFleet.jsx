@@ -51,24 +51,8 @@ export function FleetProvider({ children }) {
     if (epoch !== firstEpoch.current) trends.current.reset();
   }, [epoch]);
 
-  const ready = () => joined.current;
-  const reload = useLiveLoad((signal) => listServers({ signal }), [], {
-    ready,
-    refreshMs: REFRESH_MS,
-    onAnswer: (servers, requestedAt) => {
-      known.current = new Set(servers.map((s) => s.id));
-      dispatch({ type: 'servers', servers, requestedAt });
-      const first = sortByTrouble(servers.filter((s) => s.latest), alertsNow.current).slice(0, FIRST_TRENDS);
-      trends.current.want(first.map(({ server }) => server.id));
-    },
-    onError: (error) => dispatch({ type: 'error', error }),
-  });
-  useLiveLoad((signal) => listAlerts({ signal }), [], {
-    ready,
-    refreshMs: REFRESH_MS,
-    onAnswer: (alerts, requestedAt) => dispatch({ type: 'alerts', alerts, requestedAt }),
-  });
-
+  // Live events first, so the loads below race with events already flowing.
+  const reload = useRef(() => {});
   useEffect(() => {
     const release = followAll();
     joined.current = release.joined;
@@ -80,7 +64,7 @@ export function FleetProvider({ children }) {
         known.current.add(id);
         fresh = true;
       }
-      if (fresh) reload();
+      if (fresh) reload.current();
     };
     let samples = [];
     let timer = null;
@@ -104,14 +88,34 @@ export function FleetProvider({ children }) {
       }),
       on(EVENTS.status, (status) => dispatch({ type: 'status', status, at: Date.now() })),
       on(EVENTS.alert, (alert) => dispatch({ type: 'alert', alert, at: Date.now() })),
-      on(EVENTS.server, () => reload()),
+      on(EVENTS.server, () => reload.current()),
     ];
     return () => {
       release();
       clearTimeout(timer);
       for (const stop of stops) stop();
     };
-  }, [reload]);
+  }, []);
+
+  const ready = () => joined.current;
+  const reloadServers = useLiveLoad((signal) => listServers({ signal }), [], {
+    ready,
+    refreshMs: REFRESH_MS,
+    onAnswer: (servers, requestedAt) => {
+      known.current = new Set(servers.map((s) => s.id));
+      dispatch({ type: 'servers', servers, requestedAt });
+      const first = sortByTrouble(servers.filter((s) => s.latest), alertsNow.current).slice(0, FIRST_TRENDS);
+      trends.current.want(first.map(({ server }) => server.id));
+    },
+    onError: (error) => dispatch({ type: 'error', error }),
+  });
+  useLiveLoad((signal) => listAlerts({ signal }), [], {
+    ready,
+    refreshMs: REFRESH_MS,
+    onAnswer: (alerts, requestedAt) => dispatch({ type: 'alerts', alerts, requestedAt }),
+  });
+
+  reload.current = reloadServers;
 
   const activeAlerts = useMemo(() => Object.values(state.alerts), [state.alerts]);
   alertsNow.current = activeAlerts;
@@ -124,10 +128,10 @@ export function FleetProvider({ children }) {
       alerts: state.alerts,
       alertsLoaded: state.alertsLoaded,
       activeAlerts,
-      reload,
+      reload: reloadServers,
       wantTrends,
     }),
-    [state.servers, state.error, state.sparks, state.alerts, state.alertsLoaded, activeAlerts, reload, wantTrends],
+    [state.servers, state.error, state.sparks, state.alerts, state.alertsLoaded, activeAlerts, reloadServers, wantTrends],
   );
   return <FleetContext.Provider value={value}>{children}</FleetContext.Provider>;
 }
