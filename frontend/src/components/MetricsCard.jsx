@@ -1,5 +1,6 @@
 // One number that matters, coloured by level, with what it is made of.
-import { LEVEL_BAR, LEVEL_TEXT } from '../utils/levels.js';
+import { formatPercent } from '../utils/formatters.js';
+import { LEVEL_BAR, LEVEL_TEXT, levelOf } from '../utils/levels.js';
 
 export default function MetricsCard({ title, value, level = 'unknown', detail, percent, stale, staleNote, children }) {
   const shownLevel = stale ? 'stale' : level;
@@ -32,4 +33,9 @@ export default function MetricsCard({ title, value, level = 'unknown', detail, p
       {stale && staleNote ? <p className="mt-2 text-xs text-slate-500 dark:text-slate-400">{staleNote}</p> : null}
     </section>
   );
+}
+
+// A share of a resource: the number, its level and the bar all come from one reading.
+export function PercentCard({ metric, percent, ...card }) {
+  return <MetricsCard value={formatPercent(percent)} level={levelOf(metric, percent)} percent={percent} {...card} />;
 }

@@ -6,10 +6,10 @@ import { useLinkHandler } from '../hooks/useRoute.js';
 import { REALTIME_WINDOW_MS, useServerMetrics } from '../hooks/useServerMetrics.js';
 import { useServerAlerts } from '../hooks/useServerAlerts.js';
 import { useHistoryRange } from '../hooks/useHistory.js';
-import { formatAgo, formatGiB, formatMiB, formatPercent, formatRate, formatUsedTotal } from '../utils/formatters.js';
-import { isStale, levelOf, serverHealth } from '../utils/levels.js';
+import { formatAgo, formatGiB, formatMiB, formatRate, formatUsedTotal } from '../utils/formatters.js';
+import { isStale, serverHealth } from '../utils/levels.js';
 import HistoryChart from './HistoryChart.jsx';
-import MetricsCard from './MetricsCard.jsx';
+import MetricsCard, { PercentCard } from './MetricsCard.jsx';
 import RealtimeChart from './RealtimeChart.jsx';
 import ServerAlerts from './ServerAlerts.jsx';
 import { HealthBadge, Presence } from './StatusBits.jsx';
@@ -92,29 +92,20 @@ export default function ServerPage({ serverId }) {
       </section>
 
       <div className="grid grid-cols-2 gap-3 sm:gap-4 lg:grid-cols-4" data-testid="metrics-cards">
-        <MetricsCard
-          title="CPU"
-          value={formatPercent(latest?.cpu_percent)}
-          level={levelOf('cpu', latest?.cpu_percent)}
-          percent={latest?.cpu_percent}
-          stale={stale}
-          staleNote={staleNote}
-        />
-        <MetricsCard
+        <PercentCard title="CPU" metric="cpu" percent={latest?.cpu_percent} stale={stale} staleNote={staleNote} />
+        <PercentCard
           title="Memory"
-          value={formatPercent(latest?.ram_percent)}
-          level={levelOf('ram', latest?.ram_percent)}
-          detail={formatUsedTotal(latest?.ram_used_mb, latest?.ram_total_mb, formatMiB)}
+          metric="ram"
           percent={latest?.ram_percent}
+          detail={formatUsedTotal(latest?.ram_used_mb, latest?.ram_total_mb, formatMiB)}
           stale={stale}
           staleNote={staleNote}
         />
-        <MetricsCard
+        <PercentCard
           title="Disk"
-          value={formatPercent(latest?.disk_percent)}
-          level={levelOf('disk', latest?.disk_percent)}
-          detail={formatUsedTotal(latest?.disk_used_gb, latest?.disk_total_gb, formatGiB)}
+          metric="disk"
           percent={latest?.disk_percent}
+          detail={formatUsedTotal(latest?.disk_used_gb, latest?.disk_total_gb, formatGiB)}
           stale={stale}
           staleNote={staleNote}
         />
