@@ -7,7 +7,7 @@ import { formatDuration, formatMoment, formatPercent, formatRate, rateUnit, tick
 import { breakAfter, withGaps } from '../utils/gaps.js';
 import { RANGES, customBounds, rangeBounds, toLocalInput } from '../utils/ranges.js';
 import { timeTicks } from '../utils/timeTicks.js';
-import { COLORS, ChartFrame, ChartTooltip, GRID } from './charts.jsx';
+import { COLORS, ChartFrame, ChartTooltip, GRID, TIME_AXIS } from './charts.jsx';
 
 const METRICS = [
   { key: 'cpu', label: 'CPU' },
@@ -85,8 +85,13 @@ function HistoryChart({ view, intervalSeconds = 5 }) {
     history.points,
     breakAfter({ intervalMs: intervalSeconds * 1000, bucketMs: history.bucketMs }),
   );
-  const formatTick = tickFormatter(span);
-  const ticks = history.from ? timeTicks(history.from, history.to, 6) : undefined;
+  // Both charts share one time axis so that their points line up.
+  const timeAxis = {
+    ...TIME_AXIS,
+    domain: [history.from ?? 'dataMin', history.to ?? 'dataMax'],
+    ticks: history.from ? timeTicks(history.from, history.to, 6) : undefined,
+    tickFormatter: tickFormatter(span),
+  };
   const label = METRICS.find((m) => m.key === metric).label;
   const caption = history.error
     ? `History could not be loaded: ${history.error.message}`
@@ -129,16 +134,7 @@ function HistoryChart({ view, intervalSeconds = 5 }) {
         {history.points.length ? (
         <ComposedChart responsive style={{ width: '100%', height: 260 }} data={data} margin={{ top: 10, right: 8, bottom: 0, left: 0 }}>
           <CartesianGrid stroke={GRID} vertical={false} />
-          <XAxis
-            dataKey="t"
-            type="number"
-            scale="time"
-            domain={[history.from ?? 'dataMin', history.to ?? 'dataMax']}
-            ticks={ticks}
-            tickFormatter={formatTick}
-            stroke={GRID}
-            fontSize={12}
-          />
+          <XAxis {...timeAxis} />
           <YAxis domain={[0, 100]} ticks={[0, 25, 50, 75, 100]} unit="%" stroke={GRID} fontSize={12} width={48} />
           <Tooltip content={<ChartTooltip format={formatPercent} />} isAnimationActive={false} />
           <Legend wrapperStyle={{ fontSize: 12 }} />
@@ -167,16 +163,7 @@ function HistoryChart({ view, intervalSeconds = 5 }) {
         {history.points.length ? (
         <ComposedChart responsive style={{ width: '100%', height: 200 }} data={netData} margin={{ top: 10, right: 8, bottom: 0, left: 0 }}>
           <CartesianGrid stroke={GRID} vertical={false} />
-          <XAxis
-            dataKey="t"
-            type="number"
-            scale="time"
-            domain={[history.from ?? 'dataMin', history.to ?? 'dataMax']}
-            ticks={ticks}
-            tickFormatter={formatTick}
-            stroke={GRID}
-            fontSize={12}
-          />
+          <XAxis {...timeAxis} />
           <YAxis
             tickFormatter={(v) => `${Number(v.toPrecision(3))}`}
             label={{ value: unit.label, angle: -90, position: 'insideLeft', fontSize: 12, fill: 'currentColor' }}

@@ -5,7 +5,7 @@ import { formatPercent } from '../utils/formatters.js';
 import { breakAfter, largestGap, withGaps } from '../utils/gaps.js';
 import { timeTicks } from '../utils/timeTicks.js';
 import { format } from 'date-fns';
-import { COLORS, ChartFrame, ChartTooltip, GRID } from './charts.jsx';
+import { COLORS, ChartFrame, ChartTooltip, GRID, TIME_AXIS } from './charts.jsx';
 
 export default function RealtimeChart({ points, windowMs, now, intervalSeconds = 5 }) {
   const from = now - windowMs;
@@ -30,15 +30,11 @@ export default function RealtimeChart({ points, windowMs, now, intervalSeconds =
       >
         <CartesianGrid stroke={GRID} vertical={false} />
         <XAxis
-          dataKey="t"
-          type="number"
-          scale="time"
+          {...TIME_AXIS}
           domain={[from, now]}
           allowDataOverflow
           ticks={timeTicks(from, now, 6)}
           tickFormatter={(t) => format(t, 'HH:mm')}
-          stroke={GRID}
-          fontSize={12}
         />
         <YAxis domain={[0, 100]} ticks={[0, 25, 50, 75, 100]} unit="%" stroke={GRID} fontSize={12} width={48} />
         <Tooltip content={<ChartTooltip format={formatPercent} />} isAnimationActive={false} />

@@ -11,6 +11,9 @@ export const COLORS = {
 
 export const GRID = 'rgba(148, 163, 184, 0.25)';
 
+// The x axis of every chart: points carry their time as `t`, in milliseconds.
+export const TIME_AXIS = { dataKey: 't', type: 'number', scale: 'time', stroke: GRID, fontSize: 12 };
+
 export function ChartTooltip({ active, payload, label, format }) {
   if (!active || !payload?.length) return null;
   return (
