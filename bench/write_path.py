@@ -46,7 +46,8 @@ def backend_cpu(pid: int) -> float:
 
 
 def moments(n: int, start: datetime) -> list[str]:
-    return [(start + timedelta(seconds=5 * i)).isoformat() for i in range(n)]
+    """Sample times a second apart: a bench's samples stay recent, as live ones are."""
+    return [(start + timedelta(seconds=i)).isoformat() for i in range(n)]
 
 
 # --- 1. the database -------------------------------------------------------------
@@ -86,11 +87,11 @@ def database_cost(url: str, samples: int, rounds: int) -> dict:
         vigie_pid = conn.info.backend_pid
     bare_pid = bare.info.backend_pid
     per_round = samples // rounds
-    start = datetime.now(UTC) - timedelta(days=1)
+    start = datetime.now(UTC) - timedelta(seconds=samples + 60)
     cpu = {"bare": 0.0, "vigie": 0.0}
     wall = {"bare": 0.0, "vigie": 0.0}
     for r in range(rounds):
-        times = moments(per_round, start + timedelta(seconds=5 * per_round * r))
+        times = moments(per_round, start + timedelta(seconds=per_round * r))
         c0, t0 = backend_cpu(bare_pid), time.perf_counter()
         bare_round(bare, sid, times)
         c1, t1 = backend_cpu(bare_pid), time.perf_counter()
@@ -155,14 +156,14 @@ def python_costs(url: str, samples: int, rounds: int) -> dict:
     [(sid, token)] = add_servers(url, 2, 1)
     vigie = create_app(Settings(database=DatabaseSettings(url=url, mode="pool", pool_size=2)))
     floor = create_floor_app(url, pool_size=2)
-    start = datetime.now(UTC) - timedelta(hours=20)
+    start = datetime.now(UTC) - timedelta(seconds=samples + 60)
     per_round = samples // rounds
     cost: dict[str, list[float]] = {"floor": [], "vigie": []}
     # Warm both (imports, plans, pools) before measuring.
-    python_cost(floor, 10**6, token, moments(200, start - timedelta(days=1)))
-    python_cost(vigie, sid, token, moments(200, start - timedelta(days=1)))
+    python_cost(floor, 10**6, token, moments(200, start - timedelta(seconds=300)))
+    python_cost(vigie, sid, token, moments(200, start - timedelta(seconds=300)))
     for r in range(rounds):
-        times = moments(per_round, start + timedelta(seconds=5 * per_round * r))
+        times = moments(per_round, start + timedelta(seconds=per_round * r))
         cost["floor"].append(python_cost(floor, 10**6 + r, token, times))
         cost["vigie"].append(python_cost(vigie, sid, token, times))
     vigie.extensions["vigie_db"].close()

@@ -23,6 +23,6 @@ def get_db() -> Database:
 
 
 @contextmanager
-def connection() -> Iterator[psycopg.Connection]:
-    with get_db().connection() as conn:
+def connection(autocommit: bool = False) -> Iterator[psycopg.Connection]:
+    with get_db().connection(autocommit) as conn:
         yield conn

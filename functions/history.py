@@ -4,9 +4,11 @@ A request is served from the coarsest rollup tier whose rows fit its buckets
 (hours for 1h buckets and up, 5 minutes for 5m to 30m, minutes for 1m and 2m),
 with finer data only where the range starts or ends inside one of those rows:
 the finer tiers, then raw samples, for the partial first and last rows. The
-rollups are updated in the transaction that stores each sample
-(sql/routines/rollups.sql), so there is no not-yet-rolled-up part to stitch on,
-and every sample in the range counts exactly once.
+rollups are brought up to date off the write path (vigie_rollup_pending,
+sql/routines/rollups.sql); each server's row says from which sample on they may
+be behind (`rollup_from`), and that tail, from its minute on, is read from the
+raw samples: a chart has no seam and counts every sample once, rolled up yet or
+not.
 """
 
 from __future__ import annotations
@@ -184,12 +186,30 @@ SELECT date_bin(%(bucket)s, t, TIMESTAMPTZ '2000-01-01 00:00:00+00') AS recorded
 TIER_TABLES = {60: "metrics_1m", 300: "metrics_5m", 3600: "metrics_1h"}
 
 
+def pieces_for(
+    start: datetime, end: datetime, bucket: int, rollups: bool, rollup_from: datetime | None
+) -> list[Piece]:
+    """The pieces of [start, end): rollups before the server's first sample not yet
+    rolled up (its minute on), raw samples from there."""
+    tiers = tiers_for(bucket, rollups)
+    if rollup_from is None or not tiers:
+        return plan(start, end, tiers)
+    cut = min(max(floor_to(rollup_from, TIERS[-1]), start), end)
+    return [*plan(start, cut, tiers), *plan(cut, end, ())]
+
+
 def history_query(
-    server_id: int, start: datetime, end: datetime, bucket: int, rollups: bool = True
+    server_id: int,
+    start: datetime,
+    end: datetime,
+    bucket: int,
+    rollups: bool = True,
+    rollup_from: datetime | None = None,
 ) -> tuple[str, dict[str, Any]]:
     """The SQL (and its parameters) for the buckets of width `bucket` seconds of
-    the samples recorded in [start, end] (both included)."""
-    pieces = plan(start, end + TICK, tiers_for(bucket, rollups))
+    the samples recorded in [start, end] (both included). Samples from
+    `rollup_from` on are not all in the rollups yet: they are read raw."""
+    pieces = pieces_for(start, end + TICK, bucket, rollups, rollup_from)
     params: dict[str, Any] = {"server_id": server_id, "bucket": timedelta(seconds=bucket)}
     parts = []
     for i, piece in enumerate(pieces):
@@ -239,8 +259,12 @@ def history(server_id: int):
             )
 
     with connection() as conn:
+        # One snapshot for both statements: the rollups the second reads are those
+        # that the server's rollup_from, read by the first, describes.
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         row = conn.execute(
-            """SELECT (SELECT array_agg(ARRAY[seconds::float8,
+            """SELECT rollup_from,
+                      (SELECT array_agg(ARRAY[seconds::float8,
                                               extract(epoch FROM vigie_kept_from(seconds, cutoff))]
                                         ORDER BY seconds) FROM metrics_tiers) AS kept
                  FROM servers WHERE id = %s""",
@@ -258,7 +282,7 @@ def history(server_id: int):
             bucket = auto_bucket(end - start, at_least)
         rows = []
         if start <= end:
-            sql, params = history_query(server_id, start, end, bucket, rollups)
+            sql, params = history_query(server_id, start, end, bucket, rollups, row["rollup_from"])
             rows = conn.execute(sql, params).fetchall()
     response = jsonify(rows)
     response.headers["Vigie-Interval"] = bucket_label(bucket)

@@ -19,15 +19,16 @@ bp = Blueprint("servers", __name__, url_prefix="/api/servers")
 SERVER_COLUMNS = """
     s.id, s.name, s.hostname, s.machine_id, s.ip_address, s.os_type, s.created_at,
     s.last_seen, s.is_active, s.interval_seconds,
-    l.cpu_percent, l.ram_percent, l.disk_percent, l.recorded_at AS latest_at
+    s.latest_cpu AS cpu_percent, s.latest_ram AS ram_percent, s.latest_disk AS disk_percent,
+    s.latest_at
 """
-# The latest sample of each server is kept up to date by the insert trigger (rollups.sql):
-# one row per server read by key. Over daily partitions, "the newest sample of every
-# server" would probe each partition's index once per server.
+# The latest sample of each server is kept in its row by the write path
+# (sql/routines/ingest.sql): the list reads one row per server. Over daily
+# partitions, "the newest sample of every server" would probe each partition's
+# index once per server.
 SERVERS_QUERY = f"""
 SELECT {SERVER_COLUMNS}
   FROM servers s
-  LEFT JOIN metrics_latest l ON l.server_id = s.id
 """  # noqa: S608 - constant text, no user input
 
 

@@ -103,6 +103,8 @@ def create_relay(settings: Settings | None = None) -> tuple[Flask, SocketIO, Fee
     feed.start(socketio.start_background_task)
     socketio.start_background_task(drainer.run)
     retention = settings.retention
+    if retention.rollup_seconds:
+        socketio.start_background_task(feed.upkeep.roll_up_forever, retention.rollup_seconds)
     if retention.maintenance_seconds:
         socketio.start_background_task(feed.upkeep.maintain_forever, database_url, retention)
     app.extensions["vigie_feed"] = feed

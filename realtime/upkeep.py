@@ -1,5 +1,6 @@
 """Upkeep, in the background of every relay: the offline sweep, pruning the
-catch-up log, and history maintenance (retention, coming partitions)."""
+catch-up log, the rollups, and history maintenance (retention, coming
+partitions)."""
 
 from __future__ import annotations
 
@@ -55,6 +56,17 @@ class Upkeep:
             return
         with self.pool.connection() as conn:
             conn.execute("DELETE FROM metric_writes WHERE xid < %s::text::xid8", [str(xid)])
+
+    def roll_up_forever(self, every: float) -> None:
+        """Bring the rollups up to date with what was written, every ``every``
+        seconds (vigie_rollup_pending: one relay at a time does the work)."""
+        while not self.stopping:
+            time.sleep(every)
+            try:
+                with self.pool.connection() as conn:
+                    conn.execute("SELECT vigie_rollup_pending()")
+            except (psycopg.Error, OSError) as exc:
+                log.warning("rollups not brought up to date: %s", exc)
 
     def maintain_forever(self, database_url: str, retention: RetentionSettings) -> None:
         """History retention and partitions: every relay offers, one at a time runs."""

@@ -195,3 +195,21 @@ def previous_layout(tmp_path: Path, before: str = "999") -> Path:
             if member.name < before:
                 archive.extract(member, folder, filter="data")
     return folder
+
+
+def roll_up(conn) -> int:
+    """Bring the rollups up to date with what was written, as the relay does every
+    VIGIE_ROLLUP_SECONDS; returns how many servers it brought up to date."""
+    row = conn.execute("SELECT vigie_rollup_pending() AS n").fetchone()
+    return row["n"] if isinstance(row, dict) else row[0]
+
+
+def mark_loaded(conn, server_id: int) -> None:
+    """Samples written with plain INSERTs (a load, a restore) are rolled up like the
+    API's: from the server's first sample on."""
+    conn.execute(
+        """UPDATE servers SET rollup_from = (SELECT min(recorded_at) FROM metrics
+                                              WHERE server_id = %s), writes = writes + 1
+            WHERE id = %s""",
+        [server_id, server_id],
+    )

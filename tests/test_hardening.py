@@ -78,9 +78,8 @@ def test_a_stored_value_that_cannot_be_read_is_a_logged_500_not_a_400(api, clien
     failure is not the caller's fault."""
     sid, _ = api.register()
     db.execute(
-        "INSERT INTO metrics_latest (server_id, recorded_at, network_sent_mb, network_recv_mb,"
-        " cpu_percent, ram_percent, disk_percent)"
-        " VALUES (%s, '0001-01-01T00:30:00+01:00', 0, 0, 1, 1, 1)",
+        "UPDATE servers SET latest_at = '0001-01-01T00:30:00+01:00', latest_sent = 0,"
+        " latest_recv = 0, latest_cpu = 1, latest_ram = 1, latest_disk = 1 WHERE id = %s",
         [sid],
     )
     with caplog.at_level(logging.ERROR, logger="vigie.functions"):
@@ -88,7 +87,7 @@ def test_a_stored_value_that_cannot_be_read_is_a_logged_500_not_a_400(api, clien
     assert response.status_code == 500
     assert response.json == {"error": "internal_error", "message": "an unexpected error occurred"}
     assert any("could not give back stored data" in r.getMessage() for r in caplog.records)
-    db.execute("DELETE FROM metrics_latest")
+    db.execute("UPDATE servers SET latest_at = NULL WHERE id = %s", [sid])
     still_answers(client, sid)
 
 

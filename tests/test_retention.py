@@ -26,7 +26,9 @@ from .helpers import (
     free_port,
     gunicorn_relay,
     iso,
+    mark_loaded,
     previous_layout,
+    roll_up,
     sample,
     with_dbname,
 )
@@ -41,8 +43,9 @@ def floor_to(moment: datetime, seconds: int) -> datetime:
 
 
 def insert_every(db, server_id: int, since: timedelta, step: timedelta) -> list[datetime]:
-    """Samples from `since` ago until now, one every `step`, in one statement."""
-    return [
+    """Samples from `since` ago until now, one every `step`, in one statement, then
+    rolled up."""
+    times = [
         r["t"]
         for r in db.execute(
             """INSERT INTO metrics (server_id, recorded_at, cpu_percent, ram_percent,
@@ -55,6 +58,9 @@ def insert_every(db, server_id: int, since: timedelta, step: timedelta) -> list[
             [server_id, since, since, step],
         ).fetchall()
     ]
+    mark_loaded(db, server_id)
+    roll_up(db)
+    return times
 
 
 def cutoffs(db) -> dict[str, datetime]:
@@ -266,6 +272,7 @@ def test_stats_reports_rows_and_bytes_per_tier(api, client, db, database_url, se
     start = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
     batch = [sample(recorded_at=iso(start + timedelta(seconds=5 * i))) for i in range(120)]
     assert api.post_batch(sid, token, batch).status_code == 201
+    roll_up(db)
     db.execute("ANALYZE metrics, metrics_rollup")
 
     body = client.get("/api/stats").json
@@ -349,7 +356,7 @@ def test_existing_samples_survive_the_move_to_partitions(server_url, tmp_path, m
             assert conn.execute("SELECT * FROM metrics ORDER BY id").fetchall() == before
             minutes = conn.execute("SELECT sum(samples) FROM metrics_1m").fetchone()[0]
             assert minutes == 30
-            latest = conn.execute("SELECT recorded_at FROM metrics_latest").fetchone()[0]
+            latest = conn.execute("SELECT latest_at FROM servers").fetchone()[0]
             assert latest == now - timedelta(minutes=1)
             constraints = {
                 r[0]

@@ -15,11 +15,12 @@ import psycopg
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from psycopg.types.json import Jsonb
 
 from functions.factory import create_app
 from functions.history import INTERVALS, history_query, plan
 
-from .helpers import iso, sample
+from .helpers import iso, mark_loaded, roll_up, sample
 
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 ORIGIN = datetime(2000, 1, 1, tzinfo=UTC)
@@ -210,13 +211,6 @@ def test_rollups_equal_the_raw_aggregation_whatever_the_arrival_order(
     samples, arrivals = history
     db.execute("TRUNCATE servers, metrics RESTART IDENTITY CASCADE")
     sid, token = api.register()
-    for batch in arrivals:
-        response = api.post_batch(sid, token, [as_payload(s) for s in batch])
-        assert response.status_code in (200, 201), response.json
-
-    for seconds in (60, 300, 3600):
-        check_rows(db, sid, samples, seconds)
-
     # History over any range, at any interval, from the rollups and from raw.
     interval = data.draw(st.sampled_from(sorted(INTERVALS)), label="interval")
     first, last = samples[0]["at"], samples[-1]["at"]
@@ -224,10 +218,29 @@ def test_rollups_equal_the_raw_aggregation_whatever_the_arrival_order(
     start = first + timedelta(seconds=data.draw(st.floats(-300, span + 60), label="from"))
     end = start + timedelta(seconds=data.draw(st.floats(0, span + 3600), label="to"))
     params = {"from": iso(start), "to": iso(end), "interval": interval}
-    for reader in (client, raw_client):
-        response = reader.get(f"/api/metrics/history/{sid}", query_string=params)
-        assert response.status_code == 200, response.json
-        check_history(response.json, samples, INTERVALS[interval], start, end)
+    # Rolled up after some of the writes: a chart asked for while the rest is not
+    # rolled up yet is the same chart as after the roll-up.
+    rolled_after = data.draw(st.integers(0, len(arrivals)), label="rolled after")
+    for i, batch in enumerate(arrivals):
+        if i == rolled_after:
+            roll_up(db)
+        response = api.post_batch(sid, token, [as_payload(s) for s in batch])
+        assert response.status_code in (200, 201), response.json
+
+    def charts() -> list:
+        answers = []
+        for reader in (client, raw_client):
+            response = reader.get(f"/api/metrics/history/{sid}", query_string=params)
+            assert response.status_code == 200, response.json
+            check_history(response.json, samples, INTERVALS[interval], start, end)
+            answers.append(response.json)
+        return answers
+
+    before = charts()
+    roll_up(db)
+    for seconds in (60, 300, 3600):
+        check_rows(db, sid, samples, seconds)
+    assert charts() == before
 
 
 def test_a_late_sample_updates_its_minute_and_the_next_samples_increment(api, db):
@@ -241,6 +254,7 @@ def test_a_late_sample_updates_its_minute_and_the_next_samples_increment(api, db
             sample(recorded_at=iso(at[2]), cpu_percent=30, network_sent_mb=170),
         ],
     )
+    roll_up(db)
     minute = db.execute(
         "SELECT * FROM metrics_1m WHERE server_id = %s AND bucket = %s",
         [sid, T0 + timedelta(minutes=1)],
@@ -249,6 +263,7 @@ def test_a_late_sample_updates_its_minute_and_the_next_samples_increment(api, db
     # The sample at :50 arrives last: it belongs to the first minute, and the :70
     # sample's increment is now from it.
     api.post_sample(sid, token, recorded_at=iso(at[1]), cpu_percent=20, network_sent_mb=150)
+    roll_up(db)
     rows = db.execute(
         "SELECT * FROM metrics_1m WHERE server_id = %s ORDER BY bucket", [sid]
     ).fetchall()
@@ -271,6 +286,9 @@ def test_live_samples_one_at_a_time_add_up_to_the_raw_aggregation(api, db):
         values = {g: real(i + 1.5) for g in GAUGES}
         samples.append({"at": at, **values, "network_sent_mb": sent, "network_recv_mb": 2.0 * i})
         assert api.post_sample(sid, token, **as_payload(samples[-1])).status_code == 201
+        if i % 7 == 3:
+            roll_up(db)  # rolled up now and then, as the relay does
+    roll_up(db)
     for seconds in (60, 300, 3600):
         check_rows(db, sid, samples, seconds)
 
@@ -287,50 +305,54 @@ def insert_sample(conn, server_id: int, s: dict) -> None:
 
 
 @pytest.mark.parametrize("second_at", [40, 20], ids=["after", "before"])
-def test_two_writers_of_one_server_at_once_each_count_the_others_sample(
+def test_a_roll_up_while_a_write_is_in_flight_leaves_nothing_out(
     api, db, direct_database_url, second_at
 ):
-    """Plain INSERTs from two connections (not through vigie_ingest, which locks the
-    server): the second starts while the first is not committed. It must wait, then
-    count its increment from the first one's sample."""
-    sid, _ = api.register()
+    """A roll-up that runs while a write of the same server is not committed yet
+    does not take that server for done: the next one counts the sample, with its
+    increment from the sample before it."""
+    sid, token = api.register()
     first = {"at": T0 + timedelta(seconds=30), **{g: 10.0 for g in GAUGES},
              "network_sent_mb": 100.0, "network_recv_mb": 50.0}  # fmt: skip
     second = {**first, "at": T0 + timedelta(seconds=second_at), "cpu_percent": 20.0,
               "network_sent_mb": 160.0 if second_at > 30 else 70.0}  # fmt: skip
     earlier = {**first, "at": T0, "network_sent_mb": 40.0}
-    insert_sample(db, sid, earlier)
-    # Only the rollup trigger: another one that happened to lock the server would
-    # hide whether this one does.
-    db.execute("ALTER TABLE metrics DISABLE TRIGGER USER")
-    db.execute("ALTER TABLE metrics ENABLE TRIGGER metrics_rollup_after_insert")
-    try:
-        with (
-            psycopg.connect(direct_database_url) as one,
-            psycopg.connect(direct_database_url, autocommit=True) as two,
-        ):
-            insert_sample(one, sid, first)  # in a transaction, not committed yet
-            pid = two.info.backend_pid
-            done = threading.Event()
-            thread = threading.Thread(target=lambda: (insert_sample(two, sid, second), done.set()))
-            thread.start()
-            # Either it waits for the first writer (a lock), or it has finished.
-            deadline = time.monotonic() + 60
-            while not done.is_set() and time.monotonic() < deadline:
-                waiting = db.execute(
-                    "SELECT 1 FROM pg_stat_activity WHERE pid = %s AND wait_event_type = 'Lock'",
-                    [pid],
-                ).fetchone()
-                if waiting:
-                    break
-                time.sleep(0.05)
-            one.commit()
-            thread.join(60)
-            assert done.is_set()
-    finally:
-        db.execute("ALTER TABLE metrics ENABLE TRIGGER USER")
+    assert api.post_batch(sid, token, [as_payload(earlier), as_payload(first)]).status_code == 201
+    with psycopg.connect(direct_database_url) as writer:
+        writer.execute("SELECT * FROM vigie_ingest(%s, %s)", [sid, Jsonb([as_payload(second)])])
+        # Not committed: the roll-up sees the first two samples only, and must not
+        # clear the server's mark when the writer commits after it read it.
+        done = threading.Event()
+        rolled = threading.Thread(target=lambda: (roll_up(db), done.set()))
+        rolled.start()
+        time.sleep(0.2)
+        writer.commit()
+        rolled.join(60)
+        assert done.is_set()
+    roll_up(db)
     for seconds in (60, 300, 3600):
         check_rows(db, sid, [earlier, first, second], seconds)
+
+
+def test_a_roll_up_killed_midway_counts_nothing_twice(api, db, direct_database_url):
+    sid, token = api.register()
+    samples = [
+        {"at": T0 + timedelta(seconds=7 * i), **{g: real(i + 0.5) for g in GAUGES},
+         "network_sent_mb": 3.0 * i, "network_recv_mb": float(i)}
+        for i in range(30)
+    ]  # fmt: skip
+    assert api.post_batch(sid, token, [as_payload(s) for s in samples]).status_code == 201
+    with psycopg.connect(direct_database_url) as doomed:
+        assert doomed.execute("SELECT vigie_rollup_pending()").fetchone()[0] == 1
+        # Its rows are written but not committed when its connection is killed.
+        db.execute("SELECT pg_terminate_backend(%s)", [doomed.info.backend_pid])
+        with pytest.raises(psycopg.OperationalError):
+            doomed.commit()
+    assert db.execute("SELECT count(*) AS n FROM metrics_rollup").fetchone()["n"] == 0
+    assert roll_up(db) == 1
+    assert roll_up(db) == 0  # nothing left to do, and doing it again changes nothing
+    for seconds in (60, 300, 3600):
+        check_rows(db, sid, samples, seconds)
 
 
 def test_a_retried_batch_counts_once(api, db):
@@ -338,6 +360,7 @@ def test_a_retried_batch_counts_once(api, db):
     batch = [sample(recorded_at=iso(T0 + timedelta(seconds=5 * i))) for i in range(24)]
     assert api.post_batch(sid, token, batch).status_code == 201
     assert api.post_batch(sid, token, batch).status_code == 200
+    roll_up(db)
     rows = db.execute("SELECT samples FROM metrics_1m ORDER BY bucket").fetchall()
     assert [r["samples"] for r in rows] == [12, 12]
 
@@ -454,6 +477,8 @@ def month_of_samples(api, db):
              FROM generate_series(%s::timestamptz, %s, interval '10 minutes') t""",
         [sid, T0 - timedelta(hours=1), T0 - timedelta(hours=1), T0 + timedelta(days=31)],
     )
+    mark_loaded(db, sid)
+    roll_up(db)
     return sid
 
 
@@ -505,7 +530,7 @@ def test_raw_samples_are_read_only_for_the_partial_minutes_at_either_end():
             assert piece.end - piece.start < finer[piece.source]
 
 
-def test_rebuilding_from_raw_samples_gives_the_rows_the_trigger_keeps(api, db):
+def test_rebuilding_from_raw_samples_gives_the_rows_the_roll_ups_keep(api, db):
     sid, token = api.register("web-01")
     seed_days(api, sid, token, T0, hours=3)
     other, token2 = api.register("web-02")
@@ -516,6 +541,7 @@ def test_rebuilding_from_raw_samples_gives_the_rows_the_trigger_keeps(api, db):
             network_sent_mb=seconds % 1000, cpu_percent=seconds % 100,
         )  # fmt: skip
     query = "SELECT * FROM metrics_rollup ORDER BY server_id, seconds, bucket"
+    roll_up(db)
     kept = db.execute(query).fetchall()
     db.execute("TRUNCATE metrics_rollup")
     db.execute(

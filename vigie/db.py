@@ -9,6 +9,8 @@ request at a time. Nothing connects until something needs the database.
 from __future__ import annotations
 
 import threading
+import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -35,6 +37,29 @@ def connect_kwargs(
     }
 
 
+# A pooled connection idle longer than this is checked (one round trip) before it is
+# handed out, so one left dead by a database restart is replaced instead of failing
+# the request; one returned more recently is handed out as it is. A connection that
+# breaks in use is thrown away on its return, whatever its age.
+CHECK_IDLE_SECONDS = 5.0
+
+
+# When each pooled connection was last given back.
+_returned: weakref.WeakKeyDictionary[psycopg.Connection, float] = weakref.WeakKeyDictionary()
+
+
+def _given_back(conn: psycopg.Connection) -> None:
+    _returned[conn] = time.monotonic()
+
+
+def _check_if_idle(conn: psycopg.Connection) -> None:
+    returned = _returned.get(conn)
+    if returned is None or time.monotonic() - returned > CHECK_IDLE_SECONDS:
+        from psycopg_pool import ConnectionPool
+
+        ConnectionPool.check_connection(conn)
+
+
 def make_pool(
     url: str,
     *,
@@ -45,9 +70,7 @@ def make_pool(
     connect_timeout: int = 5,
 ) -> ConnectionPool:
     """A pool, not yet open: ``pool.open(wait=False)`` connects in the background.
-
-    A connection left dead by a database restart is replaced before it is handed
-    out, instead of failing the request that gets it."""
+    Connections idle a while are checked before they are handed out."""
     # Imported here: a function host that keeps one connection never needs it.
     from psycopg_pool import ConnectionPool
 
@@ -57,7 +80,8 @@ def make_pool(
         max_size=max_size,
         kwargs=connect_kwargs(name, prepare=prepare, connect_timeout=connect_timeout),
         timeout=timeout,
-        check=ConnectionPool.check_connection,
+        check=_check_if_idle,
+        reset=_given_back,
         name=name,
         open=False,
     )
@@ -104,11 +128,19 @@ class Database:
         return self._pool
 
     @contextmanager
-    def connection(self) -> Iterator[psycopg.Connection]:
-        """A connection in a transaction: committed if the block succeeds."""
+    def connection(self, autocommit: bool = False) -> Iterator[psycopg.Connection]:
+        """A connection in a transaction, committed if the block succeeds; or, with
+        ``autocommit``, one whose every statement is its own transaction (a write
+        that is one statement then takes one round trip, not three)."""
         if self.mode == "pool":
             with self._get_pool().connection() as conn:
-                yield conn
+                if autocommit:
+                    conn.autocommit = True
+                try:
+                    yield conn
+                finally:
+                    if autocommit and not (conn.closed or conn.broken):
+                        conn.autocommit = False
             return
         with self._lock:
             conn = self._conn
@@ -122,14 +154,20 @@ class Database:
                     ),
                 )
             try:
+                if autocommit:
+                    conn.autocommit = True
                 yield conn
-                conn.commit()
+                if not autocommit:
+                    conn.commit()
             except BaseException:
                 if conn.broken or conn.closed:
                     self._conn = None
-                else:
+                elif not conn.autocommit:
                     conn.rollback()
                 raise
+            finally:
+                if autocommit and not (conn.closed or conn.broken):
+                    conn.autocommit = False
 
     def close(self) -> None:
         if self._pool is not None:

@@ -260,6 +260,10 @@ class RetentionSettings:
     # How often each relay offers to run history maintenance (retention, partitions),
     # seconds; 0 leaves it to `vigie maintain` or pg_cron.
     maintenance_seconds: int = 60
+    # How often each relay brings the rollups up to date with what was written,
+    # seconds (one relay at a time does it); 0 leaves it to maintenance. History is
+    # exact either way: what is not rolled up yet is read from the raw samples.
+    rollup_seconds: float = 10.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> RetentionSettings:
@@ -269,6 +273,7 @@ class RetentionSettings:
             five_minutes=env_duration(env, "VIGIE_RETENTION_5M", timedelta(days=180)),
             hour=env_duration(env, "VIGIE_RETENTION_1H", timedelta(days=730)),
             maintenance_seconds=env_int(env, "VIGIE_MAINTENANCE_SECONDS", 60, minimum=0),
+            rollup_seconds=env_float(env, "VIGIE_ROLLUP_SECONDS", 10.0, 0.0, 3600),
         )
 
     def check(self) -> None:

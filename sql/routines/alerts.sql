@@ -1,20 +1,19 @@
 -- Alert evaluation in the write path, and the offline alert.
 --
--- A statement-level trigger on `metrics` sees exactly the rows an INSERT stored (its
--- transition table): a retried sample, dropped by ON CONFLICT DO NOTHING, is never
--- counted twice, and every way of writing samples is evaluated, in the same
--- transaction, so alert state and data can never disagree and nothing needs a
--- scheduler. A trigger on `servers.is_active` turns the offline transitions (stored by
--- the relay's sweep, undone by the next sample) into the `offline` alert.
+-- The write path (vigie_ingest, ingest.sql) evaluates the samples it stored, and
+-- only those: a retried sample, dropped by ON CONFLICT DO NOTHING, is never counted
+-- twice. It happens in the same transaction, so alert state and data can never
+-- disagree and nothing needs a scheduler. A trigger on `servers.is_active` turns the
+-- offline transitions (stored by the relay's sweep, undone by the next sample) into
+-- the `offline` alert.
 --
 -- Rules, per server and type (cpu, ram, disk):
 --  * fire after `for_samples` consecutive samples at or over `threshold`;
 --  * resolve on the first sample below `threshold - clear_margin` (hysteresis: a value
 --    hovering between the two neither resolves nor fires again).
--- The defaults come from the functions' configuration through the transaction-local
--- setting `vigie.alert_defaults` (JSON: {"cpu", "ram", "disk", "for_samples",
--- "clear_margin"}), which the ingest sets with its token check, at no extra round trip.
--- A write that does not set it (plain SQL) gets the built-in 90 / 3 / 5.
+-- The defaults come from the functions' configuration, passed by the API to
+-- vigie_ingest (JSON: {"cpu", "ram", "disk", "for_samples", "clear_margin"}); a
+-- rule or default missing there is the built-in 90 / 3 / 5.
 --
 -- Time only moves forward. Samples are evaluated in recorded_at order; a sample
 -- older than one its server already stored (a straggler) is stored but changes no
@@ -22,10 +21,10 @@
 -- drained late (old samples, in order, newer than what was stored) is evaluated like
 -- live data, and its alerts carry the samples' times.
 --
--- The common write costs one read-only query (vigie_alerts_unchanged) over the
--- smallest and largest value of each metric in the statement: no lock, no row
--- written. Only a write that may change something sorts its samples and takes the
--- state row's lock (bench/alerts_cost.py measures both).
+-- The common write costs a few comparisons: the server's row, which the write
+-- locks and updates anyway, keeps the band of values that change no alert
+-- (vigie_alert_band). Only a write with a value outside it evaluates in full, sorts
+-- its samples and takes the state row's lock, then stores the band anew.
 --
 -- Each firing and each resolution is announced once, in the same transaction: one
 -- NOTIFY on `vigie_events` ({"kind": "alert", ...}) and one row in the webhook outbox.
@@ -70,31 +69,71 @@ BEGIN
 END
 $$;
 
--- True when new samples whose smallest and largest values are p_min and p_max
--- (cpu, ram, disk) can change nothing: no count is running, and for each metric
--- either no alert fires and every value stays under the threshold, or an alert fires
--- and every value stays between its clear level and its peak so far. PL/pgSQL rather
--- than SQL: its plan is cached for the session, where a SQL function with subqueries
--- is planned at every call.
-CREATE OR REPLACE FUNCTION vigie_alerts_unchanged(
-    p_server_id integer, p_min real[], p_max real[], p_defaults jsonb)
-RETURNS boolean
+-- Where a sample changes no alert, per metric (cpu, ram, disk): the band the write
+-- path checks before evaluating (vigie_ingest), kept in the server's row. Nine
+-- values: [1..3] below which a value is quiet (the threshold; infinity for a rule
+-- turned off), [4..6] up to which it is quiet (the peak of a firing alert), [7..9]
+-- from which it is quiet (a firing alert's clear level). NULL when any sample may
+-- change something: a count running towards a threshold, a firing alert whose rule
+-- is off. A value v of a metric t is quiet when v >= band[6 + t] (or there is none)
+-- and v < band[t] or v <= band[3 + t].
+CREATE OR REPLACE FUNCTION vigie_alert_band(p_server_id integer, p_defaults jsonb)
+RETURNS real[]
 LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    v_band real[] := array_fill(NULL::real, ARRAY[9]);
+    r      record;
+    i      integer;
 BEGIN
-    RETURN NOT EXISTS (SELECT 1 FROM alert_state s
-                        WHERE s.server_id = p_server_id AND s.over <> '{0,0,0}')
-       AND NOT EXISTS (
-           SELECT 1
-             FROM vigie_alert_rules(p_server_id, p_defaults) r
-             CROSS JOIN LATERAL (SELECT array_position(ARRAY['cpu', 'ram', 'disk'], r.type)) AS k (i)
-             LEFT JOIN alerts a
-                    ON a.server_id = p_server_id AND a.type = r.type AND a.resolved_at IS NULL
-            WHERE r.type <> 'offline'
-              AND CASE WHEN a.id IS NULL
-                       THEN r.enabled AND p_max[k.i] >= r.threshold
-                       ELSE NOT r.enabled OR p_max[k.i] > a.peak
-                            OR p_min[k.i] < r.threshold - r.clear_margin
-                  END);
+    IF EXISTS (SELECT 1 FROM alert_state s
+                WHERE s.server_id = p_server_id AND s.over <> '{0,0,0}') THEN
+        RETURN NULL;
+    END IF;
+    FOR r IN SELECT x.type, x.threshold, x.clear_margin, x.enabled, a.id, a.peak
+               FROM vigie_alert_rules(p_server_id, p_defaults) x
+               LEFT JOIN alerts a
+                      ON a.server_id = p_server_id AND a.type = x.type AND a.resolved_at IS NULL
+              WHERE x.type <> 'offline'
+    LOOP
+        i := array_position(ARRAY['cpu', 'ram', 'disk'], r.type);
+        IF r.id IS NOT NULL THEN
+            IF NOT r.enabled THEN
+                RETURN NULL;
+            END IF;
+            v_band[3 + i] := r.peak;
+            v_band[6 + i] := r.threshold - r.clear_margin;
+        ELSIF r.enabled THEN
+            v_band[i] := r.threshold;
+        ELSE
+            v_band[i] := 'Infinity';
+        END IF;
+    END LOOP;
+    RETURN v_band;
+END
+$$;
+
+-- New samples of a server that may change an alert: those newer than every
+-- sample it had before (p_before) are evaluated in time order; older ones arrived
+-- late and change nothing (counting them would splice them into a sequence they
+-- were not part of). Returns the band to keep for the next samples.
+CREATE OR REPLACE FUNCTION vigie_alerts_fold(
+    p_server_id integer, p_at timestamptz[], p_values real[], p_before timestamptz,
+    p_defaults jsonb)
+RETURNS real[]
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_at     timestamptz[];
+    v_values real[];
+BEGIN
+    SELECT array_agg(p_at[k] ORDER BY p_at[k]),
+           array_agg(ARRAY[p_values[k][1], p_values[k][2], p_values[k][3]] ORDER BY p_at[k])
+      INTO v_at, v_values
+      FROM generate_subscripts(p_at, 1) AS k
+     WHERE p_at[k] > coalesce(p_before, '-infinity');
+    IF v_at IS NOT NULL THEN
+        PERFORM vigie_alerts_evaluate(p_server_id, v_at, v_values, p_defaults);
+    END IF;
+    RETURN vigie_alert_band(p_server_id, p_defaults);
 END
 $$;
 
@@ -184,59 +223,6 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION vigie_alerts_on_metrics() RETURNS trigger
-LANGUAGE plpgsql AS $$
-DECLARE
-    v_defaults jsonb := coalesce(
-        nullif(current_setting('vigie.alert_defaults', true), '')::jsonb, '{}');
-    v_before   timestamptz;
-    v_at       timestamptz[];
-    v_values   real[];
-    s          record;
-BEGIN
-    -- Servers in id order, so two statements writing the same servers lock their
-    -- states in the same order.
-    FOR s IN
-        SELECT n.server_id,
-               ARRAY[min(n.cpu_percent), min(n.ram_percent), min(n.disk_percent)] AS low,
-               ARRAY[max(n.cpu_percent), max(n.ram_percent), max(n.disk_percent)] AS high
-          FROM new_samples n
-         GROUP BY n.server_id
-         ORDER BY n.server_id
-    LOOP
-        CONTINUE WHEN vigie_alerts_unchanged(s.server_id, s.low, s.high, v_defaults);
-
-        -- The newest sample this server had before this statement: anything older
-        -- arrived late, and is not evaluated. NOT IN (a hashed subplan) rather than
-        -- NOT EXISTS: the latter became a nested loop over the whole batch for each
-        -- of its rows (200 ms for 1000 samples, against under 1 ms).
-        SELECT m.recorded_at INTO v_before
-          FROM metrics m
-         WHERE m.server_id = s.server_id
-           AND m.recorded_at NOT IN (SELECT n.recorded_at FROM new_samples n
-                                      WHERE n.server_id = s.server_id)
-         ORDER BY m.recorded_at DESC
-         LIMIT 1;
-
-        SELECT array_agg(n.recorded_at ORDER BY n.recorded_at),
-               array_agg(ARRAY[n.cpu_percent, n.ram_percent, n.disk_percent]
-                         ORDER BY n.recorded_at)
-          INTO v_at, v_values
-          FROM new_samples n
-         WHERE n.server_id = s.server_id
-           AND n.recorded_at > coalesce(v_before, '-infinity');
-        IF v_at IS NOT NULL THEN
-            PERFORM vigie_alerts_evaluate(s.server_id, v_at, v_values, v_defaults);
-        END IF;
-    END LOOP;
-    RETURN NULL;
-END
-$$;
-
-CREATE OR REPLACE TRIGGER metrics_alerts
-    AFTER INSERT ON metrics REFERENCING NEW TABLE AS new_samples
-    FOR EACH STATEMENT EXECUTE FUNCTION vigie_alerts_on_metrics();
-
 -- Offline is an alert of its own: it fires when the server is marked inactive and
 -- resolves when a sample marks it active again. Its metric alerts stay as they are:
 -- what was wrong when it went silent is still the last thing known.
@@ -276,6 +262,8 @@ DECLARE
     a alerts;
 BEGIN
     UPDATE alert_state SET over = '{0,0,0}' WHERE server_id = p_server_id;
+    -- The next sample evaluates in full, and computes the band anew.
+    UPDATE servers SET alert_band = NULL WHERE id = p_server_id;
     FOR a IN
         UPDATE alerts al SET resolved_at = greatest(now(), al.started_at)
           FROM alert_rules r

@@ -1,24 +1,7 @@
--- What the realtime relay needs besides NOTIFY: the triggers that log each write
--- and each status change with its transaction id (the tables are in sql/100), and
--- the offline sweep. See realtime/catchup.py for how the relay reads them.
-
-CREATE OR REPLACE FUNCTION vigie_log_metric_writes() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    INSERT INTO metric_writes (server_id, count, first_at, last_at)
-    SELECT n.server_id, count(*), min(n.recorded_at), max(n.recorded_at)
-      FROM new_rows n
-     GROUP BY n.server_id;
-    RETURN NULL;
-END
-$$;
-
--- Statement level with a transition table: one row per request, whatever the
--- batch size; a retry that stores nothing writes nothing.
-CREATE OR REPLACE TRIGGER metrics_log_writes
-    AFTER INSERT ON metrics
-    REFERENCING NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION vigie_log_metric_writes();
+-- What the realtime relay needs besides NOTIFY: the trigger that logs each status
+-- change with its transaction id (each write is logged by vigie_ingest itself; the
+-- tables are in sql/100), and the offline sweep. See realtime/catchup.py for how the
+-- relay reads them.
 
 CREATE OR REPLACE FUNCTION vigie_record_status_change() RETURNS trigger
 LANGUAGE plpgsql AS $$

@@ -109,7 +109,7 @@ BEGIN
 END
 $$;
 
--- Raw samples that arrived already expired (see vigie_metrics_inserted).
+-- Raw samples that arrived already expired (see vigie_rollup_late).
 CREATE OR REPLACE FUNCTION vigie_expire_late_samples() RETURNS bigint
 LANGUAGE sql AS $$
     WITH late AS (
@@ -153,6 +153,10 @@ BEGIN
     COMMIT;
 
     v_created := vigie_create_coming_partitions();
+    COMMIT;
+
+    -- The rollups of what was written since the relay last brought them up to date.
+    PERFORM vigie_rollup_pending();
     COMMIT;
 
     -- Move the cutoffs. Waiting for the exclusive lock lets the inserts in flight

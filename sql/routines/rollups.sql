@@ -375,158 +375,127 @@ BEGIN
             network_recv_mb = EXCLUDED.network_recv_mb;
         v_hour := v_hour + interval '1 hour';
     END LOOP;
-    -- The newest samples, should the load have brought newer ones.
-    INSERT INTO metrics_latest AS l (server_id, recorded_at, network_sent_mb,
-                                     network_recv_mb, cpu_percent, ram_percent, disk_percent)
-    SELECT s.id, n.* FROM servers s
+    -- The newest samples, should the load have brought newer ones; and nothing is
+    -- left to roll up.
+    UPDATE servers s
+       SET latest_at = n.recorded_at, latest_sent = n.network_sent_mb,
+           latest_recv = n.network_recv_mb, latest_cpu = n.cpu_percent,
+           latest_ram = n.ram_percent, latest_disk = n.disk_percent
+      FROM servers s2
      CROSS JOIN LATERAL (
            SELECT m.recorded_at, m.network_sent_mb, m.network_recv_mb, m.cpu_percent,
                   m.ram_percent, m.disk_percent
-             FROM metrics m WHERE m.server_id = s.id
+             FROM metrics m WHERE m.server_id = s2.id
             ORDER BY m.recorded_at DESC LIMIT 1) n
-    ON CONFLICT (server_id) DO UPDATE SET
-        recorded_at = EXCLUDED.recorded_at, network_sent_mb = EXCLUDED.network_sent_mb,
-        network_recv_mb = EXCLUDED.network_recv_mb, cpu_percent = EXCLUDED.cpu_percent,
-        ram_percent = EXCLUDED.ram_percent, disk_percent = EXCLUDED.disk_percent
-     WHERE EXCLUDED.recorded_at > l.recorded_at;
+     WHERE s.id = s2.id AND n.recorded_at > coalesce(s.latest_at, '-infinity');
+    UPDATE servers SET rollup_from = NULL
+     WHERE rollup_from >= vigie_bucket(3600, p_from) AND rollup_from < p_to;
     DROP TABLE vigie_rebuild_last;
     RETURN v_minutes;
 END
 $$;
 
--- Retention (retention.sql) and this trigger agree through this lock: every insert
--- statement holds it shared, and moving a cutoff takes it exclusively, so once a
--- cutoff has moved, every sample written before it was committed and every later
--- statement sees the new cutoff.
+-- Retention (retention.sql) and the roll-ups agree through this lock: the writes
+-- that read the raw horizon and the roll-ups hold it shared, and moving a cutoff
+-- takes it exclusively, so once a cutoff has moved, every sample written before it
+-- was committed and everything later sees the new cutoff.
 CREATE OR REPLACE FUNCTION vigie_retention_lock_key() RETURNS bigint
 LANGUAGE sql IMMUTABLE AS $$ SELECT 7263540190326001::bigint $$;
 
--- After every INSERT statement on metrics (one call per request, whatever the
--- number of samples): update the rollups and the latest sample of the servers
--- written to.
-CREATE OR REPLACE FUNCTION vigie_metrics_inserted() RETURNS trigger
-LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$
+-- Samples stored already older than the raw horizon (a very late backfill, called
+-- by vigie_ingest): added to the rollups as they are, since the finer data of their
+-- buckets has expired and cannot be recomputed (sums, counts and peaks stay exact);
+-- and noted, for the next maintenance run to remove them (retention.sql).
+CREATE OR REPLACE FUNCTION vigie_rollup_late(p_samples metrics[])
+RETURNS void LANGUAGE plpgsql
+SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
-    v_widths   integer[];      -- the rollup tiers, finest first: 60, 300, 3600
-    v_kept     timestamptz[];  -- from when raw samples [1], then each tier [i + 1], are kept
-    v_servers  integer[];
-    v_buckets  timestamptz[];
-    v_late     metrics[];
-    v_new      metrics[];
-    v_seeds    metrics[];
-    v_appended boolean;
-    i          integer;
+    v_tier record;
 BEGIN
+    PERFORM pg_advisory_xact_lock_shared(vigie_retention_lock_key());
+    FOR v_tier IN SELECT t.seconds, vigie_kept_from(t.seconds, t.cutoff) AS kept,
+                         lead(vigie_kept_from(t.seconds, t.cutoff)) OVER (ORDER BY t.seconds)
+                             AS coarser_kept
+                    FROM metrics_tiers t ORDER BY t.seconds LOOP
+        CONTINUE WHEN v_tier.seconds = 0;
+        -- Into the tiers that still keep the sample's bucket.
+        PERFORM vigie_rollup_add(v_tier.seconds, array_agg(s))
+           FROM unnest(p_samples) s
+          WHERE vigie_bucket(v_tier.seconds, s.recorded_at) >= v_tier.kept
+             OR v_tier.kept = '-infinity'
+         HAVING count(*) > 0;
+    END LOOP;
+    INSERT INTO metrics_expired (server_id, recorded_at)
+    SELECT s.server_id, s.recorded_at FROM unnest(p_samples) s;
+END
+$$;
+
+-- Brings the rollups up to date for the servers written to since the last run
+-- (their `rollup_from` is set): the minutes of every sample from there on are
+-- recomputed from the raw samples, then the 5-minute and hour rows from the tier
+-- below, in set-based statements, in one transaction. A server written to while
+-- this ran stays marked (its `writes` moved) and is done again next time, so a
+-- sample is never left out; recomputing replaces rows, so a run that dies counts
+-- nothing twice. One run at a time (an advisory lock); the relay calls it every
+-- VIGIE_ROLLUP_SECONDS, `vigie maintain` and vigie_maintain() too. Returns how many
+-- servers it brought up to date.
+CREATE OR REPLACE FUNCTION vigie_rollup_pending(p_servers integer DEFAULT 5000)
+RETURNS integer LANGUAGE plpgsql
+SET plan_cache_mode = force_generic_plan AS $$
+DECLARE
+    v_ids     integer[];
+    v_from    timestamptz[];
+    v_writes  bigint[];
+    v_widths  integer[];
+    v_kept    timestamptz[];
+    v_servers integer[];
+    v_buckets timestamptz[];
+    v_done    integer;
+BEGIN
+    IF NOT pg_try_advisory_xact_lock(7263541, 0) THEN
+        RETURN 0;  -- another run is at it
+    END IF;
+    SELECT array_agg(d.id ORDER BY d.id), array_agg(d.rollup_from ORDER BY d.id),
+           array_agg(d.writes ORDER BY d.id)
+      INTO v_ids, v_from, v_writes
+      FROM (SELECT id, rollup_from, writes FROM servers WHERE rollup_from IS NOT NULL
+             ORDER BY id LIMIT p_servers) d;
+    IF v_ids IS NULL THEN
+        RETURN 0;
+    END IF;
     PERFORM pg_advisory_xact_lock_shared(vigie_retention_lock_key());
     SELECT array_agg(seconds ORDER BY seconds) FILTER (WHERE seconds > 0),
            array_agg(vigie_kept_from(seconds, cutoff) ORDER BY seconds)
       INTO v_widths, v_kept
       FROM metrics_tiers;
 
-    -- One statement at a time updates a server's rollups (vigie_ingest already
-    -- holds the server's row; plain INSERTs may not), so that each sees the other's
-    -- samples. Servers in id order: no deadlock between two statements. (The lock
-    -- space 7263540 is this trigger's.)
-    PERFORM pg_advisory_xact_lock(7263540, server_id)
-       FROM (SELECT DISTINCT n.server_id FROM new_rows n ORDER BY 1) s;
-
-    -- The common write: samples newer than every stored sample of their server. The
-    -- rollups then only grow: the new samples are added to their buckets, each
-    -- increment taken from the sample before (the server's latest).
-    SELECT bool_and(l.recorded_at IS NULL OR f.first_at > l.recorded_at),
-           array_agg(jsonb_populate_record(NULL::metrics, jsonb_build_object(
-               'server_id', l.server_id, 'recorded_at', l.recorded_at,
-               'network_sent_mb', l.network_sent_mb, 'network_recv_mb', l.network_recv_mb)))
-               FILTER (WHERE l.server_id IS NOT NULL)
-      INTO v_appended, v_seeds
-      FROM (SELECT n.server_id, min(n.recorded_at) AS first_at FROM new_rows n
-             GROUP BY n.server_id) f
-      LEFT JOIN metrics_latest l ON l.server_id = f.server_id;
-    IF v_appended THEN
-        SELECT array_agg(n) INTO v_new FROM new_rows n;
-        FOR i IN 1 .. array_length(v_widths, 1) LOOP
-            PERFORM vigie_rollup_add(v_widths[i], v_new, coalesce(v_seeds, '{}'),
-                                     v_kept[i + 1]);
-        END LOOP;
-    ELSE
-        -- Otherwise (a late sample, a backlog drained after newer samples), minutes
-        -- whose raw samples are all still kept are recomputed from them: the
-        -- minutes of the new samples, and the minute of the sample that follows each
-        -- new one (a late sample changes its successor's counter increment). The
-        -- successor can only fall in a minute not already recomputed when the next new
-        -- sample is more than a minute later, so only then is it looked up.
-        SELECT array_agg(t.server_id), array_agg(t.bucket) INTO v_servers, v_buckets
-          FROM (SELECT DISTINCT x.server_id, vigie_bucket(60, x.recorded_at) AS bucket
-                  FROM (SELECT n.server_id, n.recorded_at FROM new_rows n
-                        UNION ALL
-                        SELECT g.server_id, nx.recorded_at
-                          FROM (SELECT n.server_id, n.recorded_at,
-                                       lead(n.recorded_at) OVER (PARTITION BY n.server_id
-                                                                 ORDER BY n.recorded_at) AS next_new
-                                  FROM new_rows n) g
-                         CROSS JOIN LATERAL (
-                               SELECT m.recorded_at FROM metrics m
-                                WHERE m.server_id = g.server_id AND m.recorded_at > g.recorded_at
-                                  AND m.recorded_at < coalesce(g.next_new, 'infinity')
-                                ORDER BY m.recorded_at LIMIT 1) nx
-                         WHERE g.next_new IS NULL
-                            OR vigie_bucket(60, g.next_new) > vigie_bucket(60, g.recorded_at)
-                                                              + interval '1 minute') x) t
-         WHERE t.bucket >= v_kept[1];
-        IF v_servers IS NOT NULL THEN
-            PERFORM vigie_rollup_minutes(v_servers, v_buckets);
-        END IF;
-
-        FOR i IN 1 .. array_length(v_widths, 1) LOOP
-            -- Each coarser tier is recomputed from the tier below, for the buckets that
-            -- tier changed and those of the new samples, where the tier below still
-            -- holds the whole bucket.
-            IF i > 1 THEN
-                SELECT array_agg(t.server_id), array_agg(t.bucket) INTO v_servers, v_buckets
-                  FROM (SELECT x.server_id, vigie_bucket(v_widths[i], x.bucket) AS bucket
-                          FROM unnest(v_servers, v_buckets) AS x (server_id, bucket)
-                        UNION
-                        SELECT n.server_id, vigie_bucket(v_widths[i], n.recorded_at)
-                          FROM new_rows n) t
-                 WHERE t.bucket >= v_kept[i] AND t.bucket >= v_kept[i + 1];
-                IF v_servers IS NOT NULL THEN
-                    PERFORM vigie_rollup_from(v_widths[i], v_widths[i - 1], v_servers, v_buckets);
-                END IF;
-            END IF;
-            -- A very late sample, in a bucket whose finer data has (partly) expired, is
-            -- added to the bucket as it is: it cannot be recomputed.
-            IF v_kept[i] > '-infinity' THEN
-                SELECT array_agg(n) INTO v_late FROM new_rows n
-                 WHERE vigie_bucket(v_widths[i], n.recorded_at) < v_kept[i]
-                   AND vigie_bucket(v_widths[i], n.recorded_at) >= v_kept[i + 1];
-                IF v_late IS NOT NULL THEN
-                    PERFORM vigie_rollup_add(v_widths[i], v_late);
-                END IF;
-            END IF;
+    -- The minutes that hold a sample from each server's rollup_from on, where the
+    -- raw samples are still kept.
+    SELECT array_agg(k.server_id), array_agg(k.bucket) INTO v_servers, v_buckets
+      FROM (SELECT DISTINCT d.id AS server_id, vigie_bucket(60, m.recorded_at) AS bucket
+              FROM unnest(v_ids, v_from) AS d (id, from_at)
+             CROSS JOIN LATERAL (
+                   SELECT m.recorded_at FROM metrics m
+                    WHERE m.server_id = d.id
+                      AND m.recorded_at >= greatest(vigie_bucket(60, d.from_at), v_kept[1])
+                   OFFSET 0) m) k;
+    IF v_servers IS NOT NULL THEN
+        PERFORM vigie_rollup_minutes(v_servers, v_buckets);
+        -- Each coarser tier from the one below, for the buckets it changed.
+        FOR i IN 2 .. array_length(v_widths, 1) LOOP
+            SELECT array_agg(t.server_id), array_agg(t.bucket) INTO v_servers, v_buckets
+              FROM (SELECT DISTINCT x.server_id, vigie_bucket(v_widths[i], x.bucket) AS bucket
+                      FROM unnest(v_servers, v_buckets) AS x (server_id, bucket)) t
+             WHERE t.bucket >= v_kept[i] AND t.bucket >= v_kept[i + 1];
+            EXIT WHEN v_servers IS NULL;
+            PERFORM vigie_rollup_from(v_widths[i], v_widths[i - 1], v_servers, v_buckets);
         END LOOP;
     END IF;
 
-    -- Raw samples stored already past the raw horizon: the next maintenance run
-    -- removes them (retention.sql), having missed them.
-    IF v_kept[1] > '-infinity' THEN
-        INSERT INTO metrics_expired (server_id, recorded_at)
-        SELECT n.server_id, n.recorded_at FROM new_rows n WHERE n.recorded_at < v_kept[1];
-    END IF;
-
-    INSERT INTO metrics_latest AS l (server_id, recorded_at, network_sent_mb,
-                                     network_recv_mb, cpu_percent, ram_percent, disk_percent)
-    SELECT DISTINCT ON (n.server_id) n.server_id, n.recorded_at, n.network_sent_mb,
-           n.network_recv_mb, n.cpu_percent, n.ram_percent, n.disk_percent
-      FROM new_rows n ORDER BY n.server_id, n.recorded_at DESC
-    ON CONFLICT (server_id) DO UPDATE SET
-        recorded_at = EXCLUDED.recorded_at, network_sent_mb = EXCLUDED.network_sent_mb,
-        network_recv_mb = EXCLUDED.network_recv_mb, cpu_percent = EXCLUDED.cpu_percent,
-        ram_percent = EXCLUDED.ram_percent, disk_percent = EXCLUDED.disk_percent
-     WHERE EXCLUDED.recorded_at > l.recorded_at;
-    RETURN NULL;
+    UPDATE servers s SET rollup_from = NULL
+      FROM unnest(v_ids, v_writes) AS d (id, writes)
+     WHERE s.id = d.id AND s.writes = d.writes;
+    GET DIAGNOSTICS v_done = ROW_COUNT;
+    RETURN v_done;
 END
 $$;
-
-CREATE OR REPLACE TRIGGER metrics_rollup_after_insert
-    AFTER INSERT ON metrics REFERENCING NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION vigie_metrics_inserted();
