@@ -30,6 +30,9 @@ from .pgbouncer import start as start_pgbouncer
 ENROLL = "test-enroll-token"
 ADMIN = "test-admin-token"
 
+# The collector tests' fixtures: a real API process, a state directory, a CLI runner.
+pytest_plugins = ["tests.collector_helpers"]
+
 
 @pytest.fixture(scope="session")
 def server_url() -> str:
