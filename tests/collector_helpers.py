@@ -9,8 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import closing
 from datetime import datetime
 from pathlib import Path
@@ -141,14 +140,3 @@ def assert_same_samples(rows: list[dict], samples: list[dict]) -> None:
     for row, sample in zip(rows, samples, strict=True):
         for name in FIELDS:
             assert row[name] == pytest.approx(sample[name], rel=1e-6, abs=1e-6), name
-
-
-def wait_until(condition: Callable[[], object], timeout: float = 60, what: str = "") -> object:
-    """Poll for a condition with a generous timeout (the machine is shared)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise TimeoutError(f"timed out waiting for {what or condition}")

@@ -5,7 +5,9 @@ against the OpenAPI document."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from urllib.parse import urlsplit, urlunsplit
 
@@ -65,19 +67,27 @@ def pgbouncer(server_url: str) -> Iterator[PgBouncer]:
     bouncer.stop()
 
 
+@contextmanager
+def scratch_database(server_url: str, name: str) -> Iterator[str]:
+    """A new, empty database ``name`` on that server (replacing one an earlier
+    run left), dropped when done; its URL."""
+    with admin_connect(server_url) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield with_dbname(server_url, name)
+    finally:
+        with admin_connect(server_url) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 @pytest.fixture(scope="session")
 def direct_database_url(server_url: str, worker_id: str) -> Iterator[str]:
     """A database of our own on that server, migrated, dropped at the end; always
     a direct connection (what LISTEN, migrations and assertions need)."""
-    name = f"vigie_test_{os.getpid()}_{worker_id}"
-    with admin_connect(server_url) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = with_dbname(server_url, name)
-    migrate(url)
-    yield url
-    with admin_connect(server_url) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with scratch_database(server_url, f"vigie_test_{os.getpid()}_{worker_id}") as url:
+        migrate(url)
+        yield url
 
 
 @pytest.fixture
@@ -200,6 +210,18 @@ def app(settings: Settings, openapi: OpenAPI):
 @pytest.fixture
 def client(app) -> FlaskClient:
     return app.test_client()
+
+
+def wait_until(condition: Callable[[], object], timeout: float = 60, what: str = "") -> object:
+    """Poll until ``condition()`` is true and return it, with a generous timeout
+    (the machine is shared)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"{what or condition} not reached within {timeout} s")
 
 
 def bearer(token: str) -> dict[str, str]:

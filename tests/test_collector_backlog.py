@@ -23,9 +23,8 @@ from .collector_helpers import (
     credentials,
     parse_time,
     stored,
-    wait_until,
 )
-from .conftest import ENROLL
+from .conftest import ENROLL, wait_until
 from .helpers import free_port, process, with_dbname
 
 pytestmark = pytest.mark.slow

@@ -28,9 +28,8 @@ from .collector_helpers import (
     give_machine_id,
     parse_time,
     stored,
-    wait_until,
 )
-from .conftest import ENROLL
+from .conftest import ENROLL, wait_until
 from .helpers import process
 
 pytestmark = pytest.mark.slow

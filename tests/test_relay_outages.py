@@ -24,7 +24,7 @@ from psycopg.rows import dict_row
 from vigie import embedded
 from vigie.migrate import migrate
 
-from .conftest import ENROLL, bearer
+from .conftest import ENROLL, bearer, scratch_database, wait_until
 from .helpers import (
     admin_connect,
     free_port,
@@ -32,23 +32,12 @@ from .helpers import (
     gunicorn_relay,
     iso,
     sample,
-    with_dbname,
 )
 from .socket_client import EventClient
 
 pytestmark = pytest.mark.slow
 
 FAST = {"VIGIE_SWEEP_SECONDS": "0.5", "VIGIE_RELAY_CHECK_SECONDS": "0.5"}
-
-
-def wait_until(condition, timeout: float = 60, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"{what} not reached within {timeout}s")
 
 
 def wait_for_more(writer: Writer, n: int = 10) -> None:
@@ -419,17 +408,12 @@ def private_server():
     restart of a shared server would break every test running beside this one.
     """
     url = embedded.start(RESTART_SERVER, stop_when_unused=True)
-    name = f"vigie_restart_{os.getpid()}"
-    with admin_connect(url) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    database = with_dbname(url, name)
-    migrate(database)
-    yield database
-    if embedded.url_if_running(RESTART_SERVER) is None:
-        start_private_server(url)
-    with admin_connect(url) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with scratch_database(url, f"vigie_restart_{os.getpid()}") as database:
+        migrate(database)
+        yield database
+        # Running again (the test may have failed while it was down) to drop it.
+        if embedded.url_if_running(RESTART_SERVER) is None:
+            start_private_server(url)
     # pgserver would not stop a server it did not start itself (this one was
     # restarted here): stop it now.
     embedded.stop(RESTART_SERVER)

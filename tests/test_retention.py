@@ -19,16 +19,14 @@ from vigie.maintenance import maintain
 from vigie.migrate import migrate
 from vigie.settings import RetentionSettings
 
-from .conftest import bearer
+from .conftest import bearer, scratch_database
 from .helpers import (
     ROOT,
-    admin_connect,
     free_port,
     gunicorn_relay,
     iso,
     previous_layout,
     sample,
-    with_dbname,
 )
 
 ORIGIN = datetime(2000, 1, 1, tzinfo=UTC)
@@ -305,12 +303,7 @@ def test_stats_needs_the_dashboard_token_when_one_is_set(settings):
 
 
 def test_existing_samples_survive_the_move_to_partitions(server_url, tmp_path, monkeypatch):
-    name = "vigie_test_partitioning"
-    with admin_connect(server_url) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = with_dbname(server_url, name)
-    try:
+    with scratch_database(server_url, "vigie_test_partitioning") as url:
         # An installation from before partitions: the first two migrations of the
         # earlier layout, samples, and a trigger on metrics that another feature added.
         monkeypatch.setenv("VIGIE_SQL_DIR", str(previous_layout(tmp_path, before="010")))
@@ -364,9 +357,6 @@ def test_existing_samples_survive_the_move_to_partitions(server_url, tmp_path, m
             row = conn.execute("SELECT * FROM vigie_ingest(1, %s)", [Jsonb([one])]).fetchone()
             assert row[2] == [31]
             assert conn.execute("SELECT count(*) FROM seen").fetchone()[0] == 1
-    finally:
-        with admin_connect(server_url) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.mark.slow
