@@ -7,9 +7,14 @@
 --
 -- Channel `vigie_events`, payload (JSON, well under the 8000-byte limit):
 --   {"kind": "metrics", "server_id": 1, "count": 3, "first": ts, "last": ts,
---    "online": true|false, "last_seen": ts}
+--    "online": true|false, "last_seen": ts,
+--    "latest": {"recorded_at": ts, "cpu_percent": 12.5, "ram_percent": 40.1,
+--               "disk_percent": 55.0}}
 -- `count` new samples were stored with recorded_at in [first, last]; `online` is
--- true when this write brought an inactive server back.
+-- true when this write brought an inactive server back; `latest` is the server's
+-- newest stored sample (null when this write stored none): the relay's fleet view
+-- needs no read of its own, and a late batch of older samples does not make it
+-- show older values.
 --
 -- Its plans are made once per connection (force_generic_plan). Over partitions,
 -- custom plans always look cheaper than a generic one that lists every partition,
@@ -26,6 +31,7 @@ DECLARE
     v_total      integer;
     v_first      timestamptz;
     v_last       timestamptz;
+    v_latest     json;
 BEGIN
     -- The row lock orders this server's writes with the offline sweep, so a status
     -- change is seen, and announced, by exactly one transaction.
@@ -74,9 +80,18 @@ BEGIN
     UPDATE servers SET last_seen = now(), is_active = true WHERE servers.id = p_server_id;
 
     IF inserted > 0 OR online THEN
+        IF inserted > 0 THEN
+            -- From this write's newest on: the partitions before it are pruned.
+            SELECT json_build_object('recorded_at', m.recorded_at, 'cpu_percent', m.cpu_percent,
+                                     'ram_percent', m.ram_percent, 'disk_percent', m.disk_percent)
+              INTO v_latest
+              FROM metrics m WHERE m.server_id = p_server_id AND m.recorded_at >= v_last
+             ORDER BY m.recorded_at DESC LIMIT 1;
+        END IF;
         PERFORM pg_notify('vigie_events', json_build_object(
             'kind', 'metrics', 'server_id', p_server_id, 'count', inserted,
-            'first', v_first, 'last', v_last, 'online', online, 'last_seen', now())::text);
+            'first', v_first, 'last', v_last, 'online', online, 'last_seen', now(),
+            'latest', v_latest)::text);
     END IF;
     RETURN NEXT;
 END
