@@ -13,6 +13,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
+import requests
 from flask.testing import FlaskClient
 from openapi_core import OpenAPI
 from openapi_core.contrib.werkzeug import WerkzeugOpenAPIRequest, WerkzeugOpenAPIResponse
@@ -226,6 +227,18 @@ def wait_until(condition: Callable[[], object], timeout: float = 60, what: str =
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+def register_at(api_url: str, hostname: str = "web-01", **fields) -> tuple[int, str]:
+    """Register a server with an API that runs as a process: (id, ingest token)."""
+    response = requests.post(
+        f"{api_url}/api/servers/register",
+        json={"hostname": hostname, **fields},
+        headers=bearer(ENROLL),
+        timeout=30,
+    )
+    assert response.status_code == 201, response.text
+    return response.json()["id"], response.json()["ingest_token"]
 
 
 class Api:
