@@ -151,21 +151,24 @@ def test_a_sample_older_than_the_raw_horizon_counts_in_the_rollups_and_then_goes
     late = stored + timedelta(microseconds=1)
     if floor_to(late, 60) != floor_to(stored, 60):
         late = stored - timedelta(microseconds=1)
-    minute_before = db.execute(
-        "SELECT * FROM metrics_1m WHERE server_id = %s AND bucket = %s", [sid, floor_to(late, 60)]
-    ).fetchone()
-    hour_before = db.execute(
-        "SELECT * FROM metrics_1h WHERE server_id = %s AND bucket = %s", [sid, floor_to(late, 3600)]
-    ).fetchone()
+
+    def rollups_of_late() -> tuple[dict, dict]:
+        """The minute and the hour the late sample counts in."""
+        minute = db.execute(
+            "SELECT * FROM metrics_1m WHERE server_id = %s AND bucket = %s",
+            [sid, floor_to(late, 60)],
+        ).fetchone()
+        hour = db.execute(
+            "SELECT * FROM metrics_1h WHERE server_id = %s AND bucket = %s",
+            [sid, floor_to(late, 3600)],
+        ).fetchone()
+        return minute, hour
+
+    minute_before, hour_before = rollups_of_late()
     response = api.post_sample(sid, token, recorded_at=iso(late), cpu_percent=99.5)
     assert response.status_code == 201
 
-    minute = db.execute(
-        "SELECT * FROM metrics_1m WHERE server_id = %s AND bucket = %s", [sid, floor_to(late, 60)]
-    ).fetchone()
-    hour = db.execute(
-        "SELECT * FROM metrics_1h WHERE server_id = %s AND bucket = %s", [sid, floor_to(late, 3600)]
-    ).fetchone()
+    minute, hour = rollups_of_late()
     assert minute["samples"] == minute_before["samples"] + 1
     assert minute["cpu_percent_sum"] == pytest.approx(minute_before["cpu_percent_sum"] + 99.5)
     assert minute["cpu_percent_max"] == 99.5
