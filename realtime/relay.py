@@ -100,10 +100,11 @@ def create_relay(settings: Settings | None = None) -> tuple[Flask, SocketIO, Fee
 
     @app.get("/health")
     def health():
+        # 503 while the relay does not listen or a catch-up it owes keeps failing;
+        # "reason" says which (realtime/health.py).
         status = feed.status()
-        return jsonify({"status": "ok" if status["listening"] else "degraded", **status}), (
-            200 if status["listening"] else 503
-        )
+        well = status["reason"] is None
+        return jsonify({"status": "ok" if well else "degraded", **status}), 200 if well else 503
 
     feed.start(socketio.start_background_task)
     socketio.start_background_task(drainer.run)
