@@ -2,6 +2,8 @@
 
     .venv/bin/python bench/relay_latency.py [--seconds 30] [--clients 100] [--servers 1000]
                                             [--rate 200] [--overview 0]
+    .venv/bin/python bench/relay_latency.py --fleet [--seconds 60] [--servers 5000]
+                                            [--rate 600] [--clients 100]
 
 Two scenarios against one real relay (gunicorn, gevent worker) on one PostgreSQL
 (the embedded one unless DATABASE_URL is set):
@@ -17,6 +19,15 @@ latency is counted from the COMMIT being acknowledged to the writer (a lower
 bound: PostgreSQL signals listeners just before) and from COMMIT being sent
 (an upper bound). Prints p50/p99/max, samples delivered, and the relay's CPU.
 The machine is shared: other processes' load shows in the figures.
+
+`--fleet` runs the fleet-scale scenario instead: `--servers` registered servers
+(5,000), `--rate` samples/s (600) spread over all of them, `--clients` clients
+(100): half follow the fleet (join-all), half join one written server each. It
+prints commit -> `metrics-update` at the joined clients (p50/p99), the samples
+each joined server was sent and its client received (dropped: the difference),
+the `fleet-update` events per second each fleet client got (and any
+`metrics-update` they got, which should be none), and the relay's CPU-seconds
+(from /proc, utime + stime of the worker).
 """
 
 from __future__ import annotations
@@ -62,7 +73,8 @@ def run_clients(
     import socketio
 
     received: dict[tuple[int, float], float] = {}
-    overview_seen = 0
+    # Per overview client: [metrics-update events, fleet-update events, their entries].
+    overview_seen: list[list[int]] = []
     lock = threading.Lock()
     clients = []
 
@@ -71,10 +83,17 @@ def run_clients(
         with lock:
             received.setdefault(key(data["server_id"], data["recorded_at"]), now)
 
-    def on_overview(data: dict) -> None:
-        nonlocal overview_seen
-        with lock:
-            overview_seen += 1
+    def overview_handlers(counts: list[int]):
+        def on_overview(data: dict) -> None:
+            with lock:
+                counts[0] += 1
+
+        def on_fleet(data: dict) -> None:
+            with lock:
+                counts[1] += 1
+                counts[2] += len(data.get("servers", []))
+
+        return on_overview, on_fleet
 
     for servers in rooms:
         client = socketio.Client(reconnection=False)
@@ -85,7 +104,11 @@ def run_clients(
         clients.append(client)
     for _ in range(overview):
         client = socketio.Client(reconnection=False)
+        counts = [0, 0, 0]
+        overview_seen.append(counts)
+        on_overview, on_fleet = overview_handlers(counts)
         client.on("metrics-update", on_overview)
+        client.on("fleet-update", on_fleet)
         client.connect(url, transports=["websocket"], wait_timeout=30)
         client.call("join-all", timeout=30)
         clients.append(client)
@@ -157,11 +180,12 @@ def scenario(
     seconds: float,
     overview: int = 0,
     client_processes: int = 4,
+    rooms: list[list[int]] | None = None,
 ) -> dict:
     ctx = mp.get_context("spawn")
-    per_client = [servers[i::clients] for i in range(clients)]
+    per_client = rooms if rooms is not None else [servers[i::clients] for i in range(clients)]
     groups = [per_client[i::client_processes] for i in range(client_processes)]
-    groups = [g for g in groups if g]
+    groups = [g for g in groups if g] or [[] for _ in range(client_processes)]
     extra = [overview // len(groups) + (1 if i < overview % len(groups) else 0)
              for i in range(len(groups))]  # fmt: skip
     stop = ctx.Event()
@@ -210,7 +234,7 @@ def scenario(
     wall = time.monotonic() - wall_before
     stop.set()
     received: dict = {}
-    overview_seen = 0
+    overview_seen: list[list[int]] = []
     for _ in procs:
         got, seen = results.get()
         received.update(got)
@@ -241,7 +265,13 @@ def scenario(
         "p50_upper": statistics.median(upper) if upper else float("nan"),
         "p99_upper": percentile(upper, 99) if upper else float("nan"),
         "relay_cpu": cpu * 100,
-        "overview_events": overview_seen,
+        "relay_cpu_seconds": cpu * wall,
+        "wall": wall,
+        "span": span,
+        "overview_events": sum(c[0] for c in overview_seen),
+        "overview": overview_seen,
+        "sent": sent,
+        "received": received,
         "backlog": backlog["max"],
     }
 
@@ -255,6 +285,72 @@ def report(r: dict) -> None:
     )
 
 
+def proc_cpu_seconds(pid: int) -> float:
+    """utime + stime of a process, from /proc/<pid>/stat."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def fleet_scenario(url: str, worker: int, db_url: str, ids: list[int], args) -> None:
+    """5,000 servers written at 600 samples/s; half the clients follow the fleet,
+    half watch one written server each."""
+    fleet_clients = args.clients // 2
+    watched = ids[:: max(1, len(ids) // (args.clients - fleet_clients))][
+        : args.clients - fleet_clients
+    ]
+    rooms = [[sid] for sid in watched]
+    cpu_before = proc_cpu_seconds(worker)
+    # Every server is written; the watched ones are among them.
+    r = scenario(
+        f"fleet: {args.clients} clients, {len(ids)} servers",
+        url,
+        worker,
+        db_url,
+        ids,
+        len(rooms),
+        args.rate,
+        args.seconds,
+        overview=fleet_clients,
+        rooms=rooms,
+    )
+    cpu = proc_cpu_seconds(worker) - cpu_before
+    sent, received = r["sent"], r["received"]
+    per_server = {sid: [0, 0] for sid in watched}
+    for k in sent:
+        if k[0] in per_server:
+            per_server[k[0]][0] += 1
+            per_server[k[0]][1] += k in received
+    expected = sum(e for e, _ in per_server.values())
+    got = sum(g for _, g in per_server.values())
+    short = {sid: e - g for sid, (e, g) in per_server.items() if e != g}
+    print(
+        f"  writes: {len(sent)} samples in {r['span']:.1f}s ({r['rate']:.0f}/s) "
+        f"over {len(ids)} servers"
+    )
+    print(
+        f"  joined clients ({len(rooms)}, one server each): commit -> metrics-update "
+        f"p50 {r['p50']:.1f} ms, p99 {r['p99']:.1f} ms, max {r['max']:.1f} ms "
+        f"(commit sent: {r['p50_upper']:.1f} / {r['p99_upper']:.1f})"
+    )
+    print(
+        f"  dropped: {expected - got} of {expected} samples of the joined servers "
+        f"(per server: {min(e for e, _ in per_server.values())}-"
+        f"{max(e for e, _ in per_server.values())} sent)" + (f"; short: {short}" if short else "")
+    )
+    listened = r["wall"]
+    rates = sorted(c[1] / r["span"] for c in r["overview"])
+    entries = sum(c[2] for c in r["overview"]) / max(1, sum(c[1] for c in r["overview"]))
+    print(
+        f"  fleet clients ({len(r['overview'])}): fleet-update {rates[0]:.2f}-{rates[-1]:.2f}"
+        f" events/s each, {entries:.0f} servers per event on average; "
+        f"metrics-update received: {r['overview_events']}"
+    )
+    print(
+        f"  relay CPU: {cpu:.1f} CPU-seconds over {listened:.1f}s "
+        f"({cpu / listened * 100:.0f}% of a core); queue <= {r['backlog']}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=30)
@@ -263,7 +359,14 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=200, help="samples per second")
     parser.add_argument("--overview", type=int, default=0, help="clients following all servers")
     parser.add_argument("--low-rate", type=float, default=5)
+    parser.add_argument("--fleet", action="store_true", help="the fleet-scale scenario (see above)")
     args = parser.parse_args()
+    if args.fleet:
+        # Its own defaults, unless given.
+        given = set(sys.argv)
+        args.seconds = args.seconds if "--seconds" in given else 60
+        args.servers = args.servers if "--servers" in given else 5000
+        args.rate = args.rate if "--rate" in given else 600
 
     server = os.environ.get("DATABASE_URL") or embedded.start("bench-pgdata")
     name = f"vigie_bench_relay_{os.getpid()}"
@@ -272,14 +375,17 @@ def main() -> None:
     results_dir.mkdir(parents=True, exist_ok=True)
     try:
         migrate(db_url)
+        # Each server reports as often as the rate spread over them makes it (with
+        # room for writers running late), so the offline sweep finds none silent.
+        interval = max(5.0, 2 * args.servers / args.rate)
         with psycopg.connect(db_url, autocommit=True) as conn:
             ids = [
                 row[0]
                 for row in conn.execute(
-                    """INSERT INTO servers (name, hostname, token_hash)
-                       SELECT 'bench-' || i, 'bench-' || i, %s
+                    """INSERT INTO servers (name, hostname, token_hash, interval_seconds)
+                       SELECT 'bench-' || i, 'bench-' || i, %s, %s
                          FROM generate_series(1, %s) AS i RETURNING id""",
-                    [hash_token("unused"), max(args.servers, 1)],
+                    [hash_token("unused"), interval, max(args.servers, 1)],
                 ).fetchall()
             ]
         port = free_port()
@@ -291,6 +397,9 @@ def main() -> None:
                 f"PostgreSQL: {server.split('@')[-1]}  relay: gunicorn -k gevent -w 1, pid {worker}"
             )
             print(f"{os.cpu_count()} cores, shared with whatever else runs on this machine\n")
+            if args.fleet:
+                fleet_scenario(url, worker, db_url, ids, args)
+                return
             print(
                 "commit acknowledged -> metrics-update at the client, ms (commit sent: p50 / p99)"
             )

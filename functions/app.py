@@ -10,6 +10,7 @@ invocations.
 | ``functions.app:servers_app`` / ``functions.app.servers_handler`` | register, list, detail |
 | ``metrics_app`` / ``metrics_handler``  | ingest (one sample, a batch), latest sample |
 | ``history_app`` / ``history_handler``  | history                                 |
+| ``fleet_app`` / ``fleet_handler``      | many servers' history at once (the overview's trends) |
 | ``alerts_app`` / ``alerts_handler``    | alerts and alert rules                  |
 | ``stats_app`` / ``stats_handler``      | what history costs                      |
 
@@ -82,6 +83,8 @@ metrics_app = LazyApp(["metrics"])
 metrics_handler = LazyHandler(metrics_app)
 history_app = LazyApp(["history"])
 history_handler = LazyHandler(history_app)
+fleet_app = LazyApp(["fleet"])
+fleet_handler = LazyHandler(fleet_app)
 alerts_app = LazyApp(["alerts"])
 alerts_handler = LazyHandler(alerts_app)
 stats_app = LazyApp(["stats"])

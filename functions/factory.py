@@ -1,7 +1,7 @@
 """The application factory: ``create_app(settings, groups)`` builds the API, or
 only some of its groups, and registers their blueprints.
 
-Each group is a blueprint module (servers, metrics, history, alerts, stats) that
+Each group is a blueprint module (servers, metrics, history, fleet, alerts, stats) that
 imports only what it needs (``db``, ``auth``, ``requests``, ``schemas``,
 ``errors``); this module imports them, never the reverse. Every app also serves
 ``/api/health`` and ``/api/openapi.json`` (``openapi``). Building an app connects to
@@ -16,7 +16,7 @@ from flask import Blueprint, Flask
 
 from vigie.settings import Settings
 
-from . import alerts, db, errors, history, metrics, openapi, servers, stats
+from . import alerts, db, errors, fleet, history, metrics, openapi, servers, stats
 from .encoding import JSONProvider
 from .requests import IdConverter
 
@@ -24,6 +24,7 @@ GROUPS: dict[str, Blueprint] = {
     "servers": servers.bp,
     "metrics": metrics.bp,
     "history": history.bp,
+    "fleet": fleet.bp,
     "alerts": alerts.bp,
     "stats": stats.bp,
 }

@@ -15,7 +15,7 @@ from pydantic.json_schema import models_json_schema
 from . import schemas as s
 from .db import connection
 from .schemas import ALERT_STATES as STATES
-from .schemas import INTERVALS
+from .schemas import FLEET_INTERVALS, INTERVALS, MAX_FLEET_IDS
 from .schemas import MAX_ALERT_LIMIT as MAX_LIMIT
 
 bp = Blueprint("meta", __name__, url_prefix="/api")
@@ -25,7 +25,7 @@ REQUESTS: list[type[BaseModel]] = [
 ]  # fmt: skip
 RESPONSES: list[type[BaseModel]] = [
     s.Error, s.Registered, s.Server, s.Stored, s.BatchStored, s.CurrentMetrics, s.HistoryPoint,
-    s.Health, s.AlertRules, s.Alert, s.HistoryStats,
+    s.Health, s.AlertRules, s.Alert, s.HistoryStats, s.FleetHistory,
 ]  # fmt: skip
 ERRORS = {
     400: "Malformed input: one entry in `details` per bad field",
@@ -206,6 +206,54 @@ def build_spec() -> dict[str, Any]:
                         "name": "interval",
                         "in": "query",
                         "schema": {"type": "string", "enum": list(INTERVALS)},
+                    },
+                ],
+            )  # fmt: skip
+        },
+        "/api/metrics/fleet-history": {
+            "get": operation(
+                "Many servers' CPU, RAM and disk over a time range, in buckets",
+                {
+                    200: (
+                        "One entry per known server of `ids`, in id order; unknown ids "
+                        "are left out",
+                        {"type": "array", "items": ref(s.FleetHistory)},
+                    )
+                },
+                (400, *READ_ERRORS),
+                security="dashboard",
+                description=f"The overview's trends: bucket averages, as GET "
+                f"/api/metrics/history gives them, for up to {MAX_FLEET_IDS} servers in "
+                "one request. The current bucket is included. The range spans at most 6 h "
+                "at interval 1m, 24 h at 5m; a parameter sent empty is refused.",
+                parameters=[
+                    {
+                        "name": "ids",
+                        "in": "query",
+                        "required": True,
+                        "schema": {"type": "string", "pattern": r"^[0-9]+(,[0-9]+)*$"},
+                        "description": f"Server ids, comma-separated (at most {MAX_FLEET_IDS})",
+                    },
+                    {
+                        "name": "from",
+                        "in": "query",
+                        "schema": time_param,
+                        "description": "Start (ISO-8601). Default: 30 minutes before `to`.",
+                    },
+                    {
+                        "name": "to",
+                        "in": "query",
+                        "schema": time_param,
+                        "description": "End, inclusive (ISO-8601). Default: now.",
+                    },
+                    {
+                        "name": "interval",
+                        "in": "query",
+                        "schema": {
+                            "type": "string",
+                            "enum": list(FLEET_INTERVALS),
+                            "default": "1m",
+                        },
                     },
                 ],
             )  # fmt: skip

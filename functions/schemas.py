@@ -282,6 +282,18 @@ class HistoryPoint(BaseModel):
     network_recv_mb_s_max: float | None
 
 
+class FleetPoint(BaseModel):
+    recorded_at: datetime = Field(description="start of the bucket")
+    cpu_percent: float = Field(description="average over the bucket")
+    ram_percent: float
+    disk_percent: float
+
+
+class FleetHistory(BaseModel):
+    server_id: int
+    points: list[FleetPoint] = Field(description="buckets in time order; empty: no samples")
+
+
 class TierStats(BaseModel):
     tier: str = Field(description="raw, 1m or 1h")
     bucket_seconds: int | None = Field(description="width of a rollup row; null for raw samples")
@@ -361,6 +373,9 @@ class Alert(BaseModel):
 
 # History buckets a request may name (`interval`), in seconds.
 INTERVALS = {"1m": 60, "5m": 300, "15m": 900, "1h": 3600}
+# Fleet history (trends of many servers): its buckets, and servers per request.
+FLEET_INTERVALS = {"1m": 60, "5m": 300}
+MAX_FLEET_IDS = 500
 ALERT_STATES = ("active", "resolved", "all")
 DEFAULT_ALERT_LIMIT = 50
 MAX_ALERT_LIMIT = 500

@@ -29,6 +29,13 @@ notification before that one: when the relay's own notification comes back, all
 of them have been processed and S becomes the horizon. The same round trip proves
 the LISTEN connection alive; if it does not come back within ``listen_timeout``
 the relay reconnects.
+
+One bad row never stops it. A row of the log, or a sample, that the driver cannot
+convert (a time before year 1 in UTC, stored before ingest refused such times) is
+skipped: logged once, counted in ``/health``, and the rest emitted in order. A
+catch-up that keeps failing for another reason (the database refusing the relay)
+is retried with backoff, and ``/health`` says the relay is degraded until one
+succeeds.
 """
 
 from __future__ import annotations
@@ -77,6 +84,35 @@ SELECT xid::text::bigint AS xid, id, payload
 """
 OUTBOX_ONLY = ("server_name", "hostname")
 
+# Retries of a catch-up that failed: soon, then less often, so live events keep
+# flowing between attempts.
+RETRY_FIRST = 0.5
+RETRY_MOST = 5.0
+
+
+def one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
+
+
+def readable_rows(cursor: Any, skipped: Callable[[int, psycopg.DataError], None]) -> list[dict]:
+    """The rows of an executed query, but those the driver cannot convert: each is
+    passed to ``skipped`` with its position, and left behind."""
+    rows = []
+    while True:
+        position = cursor.rownumber
+        try:
+            row = cursor.fetchone()
+        except psycopg.DataError as exc:
+            skipped(position, exc)
+            # A row that fails to load is not consumed: step over it.
+            if position + 1 >= cursor.rowcount:
+                return rows
+            cursor.scroll(position + 1, mode="absolute")
+            continue
+        if row is None:
+            return rows
+        rows.append(row)
+
 
 @dataclass
 class Check:
@@ -109,6 +145,11 @@ class CatchUp:
         self._check: Check | None = None
         self._checks_sent = 0
         self._last_check = 0.0
+        self._retry_at = 0.0
+        self._retry_delay = RETRY_FIRST
+        # What was skipped since the horizon moved: logged and counted once.
+        self._skipped: set[tuple] = set()
+        health.unwell_after = settings.check_seconds * health.FAILING_CHECKS
 
     def lost_track(self, why: str) -> None:
         """Something announced could not be emitted: read it again from the log."""
@@ -131,9 +172,9 @@ class CatchUp:
                 self.run()
                 return
             except (psycopg.Error, OSError) as exc:
-                self.health.last_error = f"catch-up: {exc}"
                 if time.monotonic() + delay > deadline:
-                    log.warning("catch-up failed, will retry: %s", exc)
+                    log.warning("catch-up failed, will retry: %s", one_line(exc))
+                    self._retry_later(time.monotonic())
                     return
             time.sleep(delay)
             delay = min(delay * 2, 2.0)
@@ -146,11 +187,16 @@ class CatchUp:
             return
         now = time.monotonic()
         if self.needed:
+            if now < self._retry_at:
+                return
             try:
                 self.run()
             except (psycopg.Error, OSError) as exc:
-                self.health.last_error = f"catch-up: {exc}"
-                log.warning("catch-up failed, will retry: %s", exc)
+                log.warning("catch-up failed, will retry: %s", one_line(exc))
+                self._retry_later(now)
+            except Exception:
+                log.exception("catch-up failed, will retry")
+                self._retry_later(now)
             return
         check = self._check
         if check is None:
@@ -164,6 +210,10 @@ class CatchUp:
             log.warning("LISTEN connection silent for %.0fs: reconnecting", now - check.sent)
             self._check = None
             self.listener.reconnect()
+
+    def _retry_later(self, now: float) -> None:
+        self._retry_at = now + self._retry_delay
+        self._retry_delay = min(self._retry_delay * 2, RETRY_MOST)
 
     def _send_check(self) -> None:
         started = time.monotonic()
@@ -193,6 +243,7 @@ class CatchUp:
     def _advance(self, snapshot: str, taken: float) -> None:
         self._horizon = snapshot
         self._horizon_taken = taken
+        self._skipped.clear()  # the horizon sees them now: never read again
         self.emission.forget_before(taken)
         self._horizons.append((taken, int(snapshot.split(":", 1)[0])))
         while len(self._horizons) > 1 and self._horizons[1][0] < taken - 2 * (
@@ -210,6 +261,16 @@ class CatchUp:
     # -- reading what was missed --------------------------------------------------
 
     def run(self) -> None:
+        """Emit what the horizon does not see, then move the horizon."""
+        try:
+            self._run()
+        except Exception as exc:
+            self.health.catch_up_failed(f"{type(exc).__name__}: {one_line(exc)}")
+            raise
+        self._retry_at, self._retry_delay = 0.0, RETRY_FIRST
+        self.health.catch_up_succeeded()
+
+    def _run(self) -> None:
         started = time.monotonic()
         horizon = self._horizon
         with self.pool.connection() as conn:
@@ -223,7 +284,7 @@ class CatchUp:
             missed, counts = self._missed(conn, horizon)
             todo = {w.key: w for _, what, w in missed if what == "write"}
             todo = {k: w for k, w in todo.items() if not self.emission.seen(k)}
-            samples = self.emission.fetch_samples(conn, todo.values()) if todo else {}
+            samples = self.fetch_samples(conn, list(todo.values())) if todo else {}
             before = self.health.emitted
             sent = alerted = 0
             for _, what, data in missed:
@@ -252,14 +313,61 @@ class CatchUp:
         self.needed = False
         self._advance(snapshot, started)
 
+    def fetch_samples(self, conn: Any, writes: list[Write]) -> dict[tuple, list[dict]]:
+        """The samples of these writes, in one query; if a row cannot be read back,
+        write by write, leaving out the writes that cannot. Each attempt in a
+        savepoint: an error the server raises leaves the snapshot usable."""
+        try:
+            with conn.transaction():
+                return self.emission.fetch_samples(conn, writes)
+        except psycopg.DataError:
+            pass  # one of them, at least: find which
+        samples: dict[tuple, list[dict]] = {}
+        for write in writes:
+            try:
+                with conn.transaction():
+                    samples.update(self.emission.fetch_samples(conn, [write]))
+            except psycopg.DataError as exc:
+                self._skip(
+                    write.key,
+                    f"the samples of server {write.server_id} stored from "
+                    f"{write.first.isoformat()} to {write.last.isoformat()}",
+                    exc,
+                )
+        return samples
+
+    def _skip(self, key: tuple, what: str, exc: psycopg.DataError) -> None:
+        """A row the relay cannot read: said once (one line), counted, left out."""
+        if key in self._skipped:
+            return
+        self._skipped.add(key)
+        self.health.skipped_rows += 1
+        log.warning("skipped %s, which cannot be read back: %s", what, one_line(exc))
+
+    def _read_log(self, conn: Any, query: str, horizon: str, table: str) -> list[dict]:
+        """The rows of one log the horizon does not see, but those the driver
+        cannot convert (named in the warning by their first two columns)."""
+        cursor = conn.execute(query, {"h": horizon})
+
+        def skipped(position: int, exc: psycopg.DataError) -> None:
+            names = [column.name for column in cursor.description[:2]]
+            values = [cursor.pgresult.get_value(position, i) for i in range(2)]
+            named = ", ".join(
+                f"{name} {(value or b'').decode(errors='replace')}"
+                for name, value in zip(names, values, strict=True)
+            )
+            self._skip((table, *values), f"a row of {table} ({named})", exc)
+
+        return readable_rows(cursor, skipped)
+
     def _missed(self, conn: Any, horizon: str) -> tuple[list[tuple[tuple, str, Any]], dict]:
         """Every event the horizon does not see, in the order to emit them:
         (transaction, rank, order within it), and in each transaction alerts, status,
         samples, as their notifications are sent (alerts by triggers during the
         write, the rest at its end)."""
-        writes = conn.execute(MISSED_WRITES, {"h": horizon}).fetchall()
-        changes = conn.execute(MISSED_CHANGES, {"h": horizon}).fetchall()
-        alerts = conn.execute(MISSED_ALERTS, {"h": horizon}).fetchall()
+        writes = self._read_log(conn, MISSED_WRITES, horizon, "metric_writes")
+        changes = self._read_log(conn, MISSED_CHANGES, horizon, "server_status_changes")
+        alerts = self._read_log(conn, MISSED_ALERTS, horizon, "alert_notifications")
         missed: list[tuple[tuple, str, Any]] = []
         for a in alerts:
             event = {k: v for k, v in a["payload"].items() if k not in OUTBOX_ONLY}

@@ -6,7 +6,10 @@ vigie.wire). A record of what was emitted since the horizon was taken
 arrives live or is read again by a catch-up.
 
 Rooms: ``server:<id>`` for the browsers watching one server, ``all`` for the
-overview (``join-all``).
+overview (``join-all``). A server's room gets every sample; the overview gets, at
+most once per ``fleet_seconds``, one ``fleet-update`` with the latest state of each
+server that changed (``Fleet``): a person reads a thousand servers, not a thousand
+events a second. Status changes, alerts and registrations go to it at once.
 """
 
 from __future__ import annotations
@@ -36,12 +39,19 @@ def parse_time(value: str | None) -> datetime | None:
 
 @dataclass
 class Write:
-    """A write that stored samples: what a metrics notification announces."""
+    """A write that stored samples: what a metrics notification announces.
+
+    ``latest`` is its newest sample's values as the notification carries them
+    (``{"recorded_at": datetime, "cpu_percent", "ram_percent", "disk_percent"}``),
+    None when it does not (the catch-up's log, routines older than the relay);
+    ``last_seen`` when the server was last heard of, if said."""
 
     server_id: int
     count: int
     first: datetime
     last: datetime
+    latest: dict | None = None
+    last_seen: datetime | None = None
 
     @property
     def key(self) -> tuple:
@@ -112,11 +122,81 @@ def sample_json(row: dict) -> dict:
     return data
 
 
+LATEST_FIELDS = ("cpu_percent", "ram_percent", "disk_percent")
+
+
+def parse_latest(value: Any) -> dict | None:
+    """A notification's ``latest`` object, or None when it has none (or a bad one)."""
+    if not isinstance(value, dict):
+        return None
+    try:
+        latest = {"recorded_at": parse_time(value["recorded_at"])}
+        for name in LATEST_FIELDS:
+            number = value[name]
+            if isinstance(number, bool) or not isinstance(number, int | float):
+                return None
+            latest[name] = number
+    except (KeyError, TypeError, ValueError):
+        return None
+    return latest if latest["recorded_at"] is not None else None
+
+
+class Fleet:
+    """What the overview is still to be told: per server that changed since the
+    last ``fleet-update``, its newest values (by ``recorded_at``: a late older
+    sample never replaces a newer one), whether it is active, when it was last
+    heard of. One entry per server, however often it writes; sent, it is gone.
+    (Between periods, the notification's values are the server's newest stored
+    sample, so a late batch does not bring older values either.)"""
+
+    def __init__(self) -> None:
+        self._pending: dict[int, dict] = {}
+
+    def sample(self, server_id: int, latest: dict, last_seen: datetime | None) -> None:
+        seen = last_seen or latest["recorded_at"]
+        entry = self._pending.get(server_id)
+        if entry is None:
+            self._pending[server_id] = {
+                "server_id": server_id,
+                "is_active": True,  # it wrote: the write marked it active
+                "last_seen": seen,
+                "latest": latest,
+            }
+            return
+        if latest["recorded_at"] > entry["latest"]["recorded_at"]:
+            entry["latest"] = latest
+            entry["is_active"] = True
+        if seen > entry["last_seen"]:
+            entry["last_seen"] = seen
+
+    def status(self, server_id: int, is_active: bool, last_seen: datetime | None) -> None:
+        """A status change goes out at once as `server-status`; what is still to
+        send must not say otherwise afterwards."""
+        entry = self._pending.get(server_id)
+        if entry is not None:
+            entry["is_active"] = is_active
+            if last_seen is not None and last_seen > entry["last_seen"]:
+                entry["last_seen"] = last_seen
+
+    def take(self) -> list[dict]:
+        """The entries of the servers that changed since the last call."""
+        entries, self._pending = list(self._pending.values()), {}
+        return entries
+
+
+def newest_of(samples: list[dict]) -> dict | None:
+    if not samples:
+        return None
+    row = max(samples, key=lambda r: r["recorded_at"])
+    return {"recorded_at": row["recorded_at"], **{name: row[name] for name in LATEST_FIELDS}}
+
+
 class Emission:
     def __init__(self, emit: Emitter, health: Health, max_live_samples: int) -> None:
         self.emit = emit
         self.health = health
         self.max_live_samples = max_live_samples
+        self.fleet = Fleet()
         # What was emitted since the horizon was taken: key -> monotonic receive time.
         self._seen: dict[tuple, float] = {}
 
@@ -161,6 +241,7 @@ class Emission:
             "is_active": is_active,
             "last_seen": isoformat(last_seen) if last_seen else None,
         }
+        self.fleet.status(server_id, is_active, last_seen)
         self.send("server-status", data, [server_room(server_id), ALL])
 
     def fetch_samples(self, conn: Any, writes: Iterable[Write]) -> dict[tuple, list[dict]]:
@@ -181,11 +262,20 @@ class Emission:
             found[todo[row["ord"] - 1].key].append(row)
         return found
 
-    def write(self, write: Write, samples: list[dict], received: float) -> int:
+    def write(self, write: Write, samples: list[dict] | None, received: float) -> int:
+        """Emit a write: every sample (``samples``, as fetched) to the server's room,
+        its newest values to the fleet. ``samples`` is None when nobody watches the
+        room and the notification carries the newest values: nothing was read."""
         if write.key in self._seen:
             return 0
         self._seen[write.key] = received
-        if write.count > len(samples) and samples:
+        latest = write.latest or newest_of(samples or [])
+        if latest is not None:
+            self.fleet.sample(write.server_id, latest, write.last_seen)
+        if not samples:
+            return 0
+        room = [server_room(write.server_id)]
+        if write.count > len(samples):
             data = {
                 "server_id": write.server_id,
                 "count": write.count,
@@ -193,12 +283,16 @@ class Emission:
                 "last": isoformat(write.last),
                 "live": len(samples),
             }
-            self.send("metrics-backfill", data, [server_room(write.server_id)])
-        for i, row in enumerate(samples):
-            rooms = [server_room(write.server_id)]
-            if i == len(samples) - 1:
-                # The overview follows each server's latest values: the newest
-                # sample of each write.
-                rooms.append(ALL)
-            self.send("metrics-update", sample_json(row), rooms)
+            self.send("metrics-backfill", data, room)
+        for row in samples:
+            self.send("metrics-update", sample_json(row), room)
         return len(samples)
+
+    def flush_fleet(self, watched: bool = True) -> int:
+        """One `fleet-update` with the servers that changed since the last one
+        (none sent when nothing changed); the number of servers in it."""
+        entries = self.fleet.take()
+        if not entries or not watched:
+            return 0
+        self.send("fleet-update", {"servers": entries}, [ALL])
+        return len(entries)

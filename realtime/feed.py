@@ -1,15 +1,22 @@
 """The relay's feed: PostgreSQL notifications in, socket.io events out.
 
-Three loops run in each relay process (greenlets under gevent), each its own part:
+Four loops run in each relay process (greenlets under gevent), each its own part:
 
 * **listen** (realtime/listener.py) holds the LISTEN connection and queues every
   notification;
 * **process** (here) takes the queue in order, reads what a notification announces
-  on a pooled connection (a metrics notification carries a time range, not rows),
-  and hands it to the emission (realtime/emission.py); after a new LISTEN, the
-  catch-up (realtime/catchup.py) first emits what was missed;
+  on a pooled connection (a metrics notification carries a time range and the
+  newest sample's values, not rows), and hands it to the emission
+  (realtime/emission.py); after a new LISTEN, the catch-up (realtime/catchup.py)
+  first emits what was missed;
+* **fleet** (here) sends the overview, every ``fleet_seconds``, the latest state
+  of the servers that changed;
 * **upkeep** (realtime/upkeep.py) runs the offline sweep, prunes the catch-up log,
   and offers to run history maintenance.
+
+Samples are read only for the rooms someone watches: the overview needs only the
+values the notification carries. (A notification without them, from routines
+older than this relay, is read as before.)
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from __future__ import annotations
 import logging
 import queue
 import secrets
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -26,7 +34,7 @@ from vigie.db import make_pool
 from vigie.settings import RelaySettings
 
 from .catchup import CatchUp
-from .emission import ALL, Emission, Emitter, Write, parse_time, server_room
+from .emission import ALL, Emission, Emitter, Write, parse_latest, parse_time, server_room
 from .health import Health
 from .listener import Listener
 from .upkeep import Upkeep
@@ -34,6 +42,8 @@ from .upkeep import Upkeep
 log = logging.getLogger("vigie.relay")
 
 Spawner = Callable[..., Any]
+# watched(room): does this room have members here?
+Watched = Callable[[str], bool]
 
 __all__ = ["ALL", "Feed", "server_room"]
 
@@ -51,7 +61,14 @@ def parse(payload: dict, received: float, relay_id: str) -> list[tuple[str, Any,
             first, last = parse_time(payload["first"]), parse_time(payload["last"])
             if first is None or last is None:
                 raise ValueError("a metrics notification without its time range")
-            write = Write(server_id, int(payload["count"]), first, last)
+            write = Write(
+                server_id,
+                int(payload["count"]),
+                first,
+                last,
+                latest=parse_latest(payload.get("latest")),
+                last_seen=parse_time(payload.get("last_seen")),
+            )
             actions.append(("write", write, received))
         return actions
     if what == "status":
@@ -72,8 +89,15 @@ def parse(payload: dict, received: float, relay_id: str) -> list[tuple[str, Any,
 
 
 class Feed:
-    def __init__(self, settings: RelaySettings, emit: Emitter, database_url: str) -> None:
+    def __init__(
+        self,
+        settings: RelaySettings,
+        emit: Emitter,
+        database_url: str,
+        watched: Watched = lambda room: True,
+    ) -> None:
         self.settings = settings
+        self.watched = watched
         self.url = database_url
         self.relay_id = secrets.token_hex(8)
         self.pool = make_pool(database_url, name="vigie-relay", max_size=settings.pool_size)
@@ -91,6 +115,7 @@ class Feed:
         self.pool.open(wait=False)
         spawn(self.listener.run_forever)
         spawn(self._process_forever)
+        spawn(self._fleet_forever)
         spawn(self.upkeep.sweep_forever)
 
     def stop(self) -> None:
@@ -101,6 +126,18 @@ class Feed:
 
     def status(self) -> dict:
         return self.health.report(self._queue.qsize())
+
+    # -- fleet ------------------------------------------------------------------
+
+    def _fleet_forever(self) -> None:
+        """One `fleet-update` per period at most: the processing loop only records
+        what changed (one entry per server), this sends it."""
+        while not self._stopping:
+            time.sleep(self.settings.fleet_seconds)
+            try:
+                self.emission.flush_fleet(self.watched(ALL))
+            except Exception:  # never let the loop die: the overview would go still
+                log.exception("failed to send the fleet update")
 
     # -- process ----------------------------------------------------------------
 
@@ -149,9 +186,15 @@ class Feed:
             except (KeyError, TypeError, ValueError):
                 log.warning("ignored a malformed notification: %r", payload)
 
-        # A write announced twice (a reconnection may repeat a few) is read once.
+        # A write announced twice (a reconnection may repeat a few) is read once,
+        # and only if its room has members or its notification lacks the values
+        # the fleet needs.
         writes = {
-            w.key: w for what, w, _ in actions if what == "write" and not self.emission.seen(w.key)
+            w.key: w
+            for what, w, _ in actions
+            if what == "write"
+            and not self.emission.seen(w.key)
+            and (w.latest is None or self.watched(server_room(w.server_id)))
         }
         samples: dict[tuple, list[dict]] | None = {}
         if writes:
@@ -166,6 +209,8 @@ class Feed:
             if what == "write":
                 if samples is not None and data.key in samples:
                     self.emission.write(data, samples[data.key], received)
+                elif data.key not in writes and data.latest is not None:
+                    self.emission.write(data, None, received)
             elif what == "status":
                 self.emission.status(*data, received)
             elif what == "alert":

@@ -2,8 +2,9 @@
 
     gunicorn -k gevent -w 1 realtime.relay:app        # the relay (Procfile `realtime`)
 
-The relay emits ``metrics-update``, ``metrics-backfill``, ``server-status``,
-``server-update``, ``alert`` and ``resync`` (see README, "The realtime relay");
+The relay emits ``metrics-update``, ``metrics-backfill``, ``fleet-update``,
+``server-status``, ``server-update``, ``alert`` and ``resync`` (see README, "The
+realtime relay");
 what clients send is handled in realtime/handlers.py, the feed from PostgreSQL in
 realtime/feed.py and the parts it drives.
 
@@ -90,15 +91,20 @@ def create_relay(settings: Settings | None = None) -> tuple[Flask, SocketIO, Fee
         if event == "alert":
             drainer.wake()
 
-    feed = Feed(relay, emit, database_url)
+    def watched(room: str) -> bool:
+        # Members in this process (rooms are per process: one worker per relay).
+        return next(iter(socketio.server.manager.get_participants("/", room)), None) is not None
+
+    feed = Feed(relay, emit, database_url, watched)
     socketio.on_namespace(RelayNamespace(relay.dashboard_token, feed.server_state))
 
     @app.get("/health")
     def health():
+        # 503 while the relay does not listen or a catch-up it owes keeps failing;
+        # "reason" says which (realtime/health.py).
         status = feed.status()
-        return jsonify({"status": "ok" if status["listening"] else "degraded", **status}), (
-            200 if status["listening"] else 503
-        )
+        well = status["reason"] is None
+        return jsonify({"status": "ok" if well else "degraded", **status}), 200 if well else 503
 
     feed.start(socketio.start_background_task)
     socketio.start_background_task(drainer.run)

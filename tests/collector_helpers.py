@@ -1,18 +1,22 @@
 """What the collector tests share: a real API that can be stopped and started again
-on the same port, the collector as a process, and readers for what it stored."""
+on the same port, the collector as a process, and readers for what it stored.
+
+Its fixtures (``api_process``, ``state``, ``runner``) reach every test through
+``pytest_plugins`` in conftest.py."""
 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
-import time
-from collections.abc import Callable
+from collections.abc import Iterator
 from contextlib import closing
 from datetime import datetime
 from pathlib import Path
 
 import psycopg
 import pytest
+from click.testing import CliRunner
 
 from .conftest import ENROLL
 from .helpers import BIN, METRIC_FIELDS, free_port, gunicorn_api, process
@@ -59,6 +63,31 @@ class ApiProcess:
         if self._running is not None:
             running, self._running = self._running, None
             running.__exit__(None, None, None)
+
+
+@pytest.fixture
+def api_process(database_url, db, tmp_path) -> Iterator[ApiProcess]:
+    api = ApiProcess(database_url, tmp_path / "api.log")
+    api.start()
+    yield api
+    api.stop()
+
+
+@pytest.fixture
+def state(tmp_path) -> Path:
+    """A collector's state directory, with a machine id of its own."""
+    path = tmp_path / "state"
+    give_machine_id(path)
+    return path
+
+
+@pytest.fixture
+def runner(monkeypatch) -> CliRunner:
+    # The developer's own settings must not leak into what the tests check.
+    for name in list(os.environ):
+        if name.startswith("VIGIE_"):
+            monkeypatch.delenv(name)
+    return CliRunner()
 
 
 def collector_env(api: ApiProcess | str, state_dir: Path, **extra: str) -> dict[str, str]:
@@ -111,14 +140,3 @@ def assert_same_samples(rows: list[dict], samples: list[dict]) -> None:
     for row, sample in zip(rows, samples, strict=True):
         for name in FIELDS:
             assert row[name] == pytest.approx(sample[name], rel=1e-6, abs=1e-6), name
-
-
-def wait_until(condition: Callable[[], object], timeout: float = 60, what: str = "") -> object:
-    """Poll for a condition with a generous timeout (the machine is shared)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise TimeoutError(f"timed out waiting for {what or condition}")

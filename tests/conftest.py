@@ -5,12 +5,15 @@ against the OpenAPI document."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
+import requests
 from flask.testing import FlaskClient
 from openapi_core import OpenAPI
 from openapi_core.contrib.werkzeug import WerkzeugOpenAPIRequest, WerkzeugOpenAPIResponse
@@ -29,6 +32,9 @@ from .pgbouncer import start as start_pgbouncer
 
 ENROLL = "test-enroll-token"
 ADMIN = "test-admin-token"
+
+# The collector tests' fixtures: a real API process, a state directory, a CLI runner.
+pytest_plugins = ["tests.collector_helpers"]
 
 
 @pytest.fixture(scope="session")
@@ -62,19 +68,27 @@ def pgbouncer(server_url: str) -> Iterator[PgBouncer]:
     bouncer.stop()
 
 
+@contextmanager
+def scratch_database(server_url: str, name: str) -> Iterator[str]:
+    """A new, empty database ``name`` on that server (replacing one an earlier
+    run left), dropped when done; its URL."""
+    with admin_connect(server_url) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield with_dbname(server_url, name)
+    finally:
+        with admin_connect(server_url) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 @pytest.fixture(scope="session")
 def direct_database_url(server_url: str, worker_id: str) -> Iterator[str]:
     """A database of our own on that server, migrated, dropped at the end; always
     a direct connection (what LISTEN, migrations and assertions need)."""
-    name = f"vigie_test_{os.getpid()}_{worker_id}"
-    with admin_connect(server_url) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = with_dbname(server_url, name)
-    migrate(url)
-    yield url
-    with admin_connect(server_url) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with scratch_database(server_url, f"vigie_test_{os.getpid()}_{worker_id}") as url:
+        migrate(url)
+        yield url
 
 
 @pytest.fixture
@@ -199,8 +213,32 @@ def client(app) -> FlaskClient:
     return app.test_client()
 
 
+def wait_until(condition: Callable[[], object], timeout: float = 60, what: str = "") -> object:
+    """Poll until ``condition()`` is true and return it, with a generous timeout
+    (the machine is shared)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"{what or condition} not reached within {timeout} s")
+
+
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+def register_at(api_url: str, hostname: str = "web-01", **fields) -> tuple[int, str]:
+    """Register a server with an API that runs as a process: (id, ingest token)."""
+    response = requests.post(
+        f"{api_url}/api/servers/register",
+        json={"hostname": hostname, **fields},
+        headers=bearer(ENROLL),
+        timeout=30,
+    )
+    assert response.status_code == 201, response.text
+    return response.json()["id"], response.json()["ingest_token"]
 
 
 class Api:

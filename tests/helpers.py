@@ -17,6 +17,8 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 import requests
 
+from vigie.serve import RELAY_WORKER, WEB_WORKER
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 # VIGIE_TEST_POOLER=pgbouncer: the functions reach the database through PgBouncer
@@ -134,6 +136,8 @@ def gunicorn_api(
     args = [
         str(BIN / "gunicorn"),
         "--no-control-socket",
+        "-k",
+        WEB_WORKER,
         "--bind",
         f"127.0.0.1:{port}",
         "--workers",
@@ -165,7 +169,7 @@ def gunicorn_relay(
         str(BIN / "gunicorn"),
         "--no-control-socket",
         "-k",
-        "gevent",
+        RELAY_WORKER,
         "-w",
         "1",
         # Open sockets would hold a stop for gunicorn's default 30 s.

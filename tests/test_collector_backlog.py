@@ -4,10 +4,8 @@ through outages, crashes, refusals and retries."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
-from collections.abc import Iterator
 
 import pytest
 from click.testing import CliRunner
@@ -23,38 +21,13 @@ from .collector_helpers import (
     backlog_samples,
     collector_env,
     credentials,
-    give_machine_id,
     parse_time,
     stored,
-    wait_until,
 )
-from .conftest import ENROLL
+from .conftest import ENROLL, wait_until
 from .helpers import free_port, process, with_dbname
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def api_process(database_url, db, tmp_path) -> Iterator[ApiProcess]:
-    api = ApiProcess(database_url, tmp_path / "api.log")
-    api.start()
-    yield api
-    api.stop()
-
-
-@pytest.fixture
-def state(tmp_path):
-    path = tmp_path / "state"
-    give_machine_id(path)
-    return path
-
-
-@pytest.fixture
-def runner(monkeypatch) -> CliRunner:
-    for name in list(os.environ):
-        if name.startswith("VIGIE_"):
-            monkeypatch.delenv(name)
-    return CliRunner()
 
 
 def register(runner: CliRunner, env: dict[str, str]) -> None:

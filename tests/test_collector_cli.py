@@ -8,7 +8,6 @@ import subprocess
 import sys
 
 import pytest
-from click.testing import CliRunner
 from vigie_collector.cli import cli
 
 from .helpers import METRIC_FIELDS, free_port
@@ -16,15 +15,6 @@ from .helpers import METRIC_FIELDS, free_port
 COMMANDS = ["run", "once", "register", "sample", "status"]
 # Nothing listens there: status and friends answer without waiting.
 DEAD_API = f"http://127.0.0.1:{free_port()}"
-
-
-@pytest.fixture
-def runner(monkeypatch) -> CliRunner:
-    # The developer's own settings must not leak into what the tests check.
-    for name in list(os.environ):
-        if name.startswith("VIGIE_"):
-            monkeypatch.delenv(name)
-    return CliRunner()
 
 
 @pytest.mark.parametrize("command", [[], *[[c] for c in COMMANDS]])

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from .collector_helpers import wait_until
+from .conftest import wait_until
 from .helpers import BIN, free_port, process
 
 

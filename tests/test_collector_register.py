@@ -4,19 +4,14 @@ the API no longer knows the server the collector was registered as."""
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Iterator
 
 import pytest
-from click.testing import CliRunner
 from vigie_collector.cli import cli
 
 from .collector_helpers import (
-    ApiProcess,
     backlog_samples,
     collector_env,
     credentials,
-    give_machine_id,
     stored,
 )
 from .conftest import ENROLL
@@ -24,29 +19,6 @@ from .conftest import ENROLL
 pytestmark = pytest.mark.slow
 
 LONG_HOSTNAME = ".".join(["node-" + "a" * 40] * 5)  # 229 characters: a hostname, not a name
-
-
-@pytest.fixture
-def api_process(database_url, db, tmp_path) -> Iterator[ApiProcess]:
-    api = ApiProcess(database_url, tmp_path / "api.log")
-    api.start()
-    yield api
-    api.stop()
-
-
-@pytest.fixture
-def runner(monkeypatch) -> CliRunner:
-    for name in list(os.environ):
-        if name.startswith("VIGIE_"):
-            monkeypatch.delenv(name)
-    return CliRunner()
-
-
-@pytest.fixture
-def state(tmp_path):
-    path = tmp_path / "state"
-    give_machine_id(path)
-    return path
 
 
 def test_a_host_with_a_hostname_longer_than_a_name_registers_and_sends(

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 import re
 import signal
 import threading
@@ -18,22 +17,19 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
-from click.testing import CliRunner
 from vigie_collector.agent import Agent, Settings
 from vigie_collector.cli import cli
 
 from .collector_helpers import (
     COLLECTOR,
-    ApiProcess,
     backlog_samples,
     collector_env,
     credentials,
     give_machine_id,
     parse_time,
     stored,
-    wait_until,
 )
-from .conftest import ENROLL
+from .conftest import ENROLL, wait_until
 from .helpers import process
 
 pytestmark = pytest.mark.slow
@@ -177,35 +173,27 @@ def test_sampling_keeps_its_interval_while_every_request_outlasts_it(slow_api, t
 
 
 def test_once_the_slow_api_answers_the_backlog_arrives_in_order_without_a_hole(
-    slow_api, database_url, db, tmp_path, monkeypatch
+    api_process, slow_api, db, state, tmp_path, runner
 ):
-    api = ApiProcess(database_url, tmp_path / "api.log")
-    api.start()
-    try:
-        state = tmp_path / "state"
-        give_machine_id(state)
-        for name in [n for n in os.environ if n.startswith("VIGIE_")]:
-            monkeypatch.delenv(name)
-        env = collector_env(slow_api.url, state)
-        slow_api.upstream, slow_api.delay = api.url, 0.0
-        result = CliRunner().invoke(cli, ["register"], env={**env, "VIGIE_ENROLL_TOKEN": ENROLL})
-        assert result.exit_code == 0, result.output
-        server_id = credentials(state)["server_id"]
+    # Set up after api_process, slow_api is torn down first: it lets its waiting
+    # requests go before the API stops.
+    env = collector_env(slow_api.url, state)
+    slow_api.upstream, slow_api.delay = api_process.url, 0.0
+    result = runner.invoke(cli, ["register"], env={**env, "VIGIE_ENROLL_TOKEN": ENROLL})
+    assert result.exit_code == 0, result.output
+    server_id = credentials(state)["server_id"]
 
-        # The API takes 3 s to answer 503, then 1.5 s to answer for real: both
-        # longer than the interval.
-        slow_api.upstream, slow_api.delay = None, 3.0
-        log = tmp_path / "collector.log"
-        args = [COLLECTOR, "run", "--interval", str(INTERVAL), "--retry-max", "1"]
-        with process(args, {**env, "VIGIE_LOG_LEVEL": "debug"}, log=log) as proc:
-            wait_until(lambda: len(slow_api.batches()) >= 2, timeout=120, what="refused sends")
-            slow_api.upstream, slow_api.delay = api.url, 1.5
-            wait_until(lambda: len(stored(db, server_id)) >= 12, timeout=120, what="12 stored")
-            proc.send_signal(signal.SIGTERM)
-            assert proc.wait(60) == 0
-    finally:
-        slow_api.release.set()
-        api.stop()
+    # The API takes 3 s to answer 503, then 1.5 s to answer for real: both
+    # longer than the interval.
+    slow_api.upstream, slow_api.delay = None, 3.0
+    log = tmp_path / "collector.log"
+    args = [COLLECTOR, "run", "--interval", str(INTERVAL), "--retry-max", "1"]
+    with process(args, {**env, "VIGIE_LOG_LEVEL": "debug"}, log=log) as proc:
+        wait_until(lambda: len(slow_api.batches()) >= 2, timeout=120, what="refused sends")
+        slow_api.upstream, slow_api.delay = api_process.url, 1.5
+        wait_until(lambda: len(stored(db, server_id)) >= 12, timeout=120, what="12 stored")
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(60) == 0
 
     taken = re.findall(r"sample taken at (\S+)", log.read_text())
     rows = stored(db, server_id)

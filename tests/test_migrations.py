@@ -4,8 +4,8 @@ by the earlier layout (migrations 001-040, kept in tests/fixtures) upgrades with
 no data change to the same schema as a new one."""
 
 import shutil
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -14,7 +14,8 @@ from psycopg.types.json import Jsonb
 from realtime.catchup import MISSED_ALERTS
 from vigie.migrate import MigrationError, migrate, pending, sql_dir
 
-from .helpers import admin_connect, iso, previous_layout, sample, with_dbname
+from .conftest import scratch_database
+from .helpers import admin_connect, iso, previous_layout, sample
 
 
 def schema_of(url):
@@ -24,18 +25,6 @@ def schema_of(url):
                  FROM information_schema.columns WHERE table_schema = 'public'
                 ORDER BY table_name, column_name"""
         ).fetchall()
-
-
-@contextmanager
-def scratch_database(server_url, name):
-    with admin_connect(server_url) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield with_dbname(server_url, name)
-    finally:
-        with admin_connect(server_url) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def catalog(url) -> dict[str, list]:
@@ -130,13 +119,19 @@ def test_every_routine_is_defined_in_exactly_one_file():
     assert all(next(iter(f)).startswith("routines/") for f in defined.values())
 
 
-def test_a_changed_routine_file_is_applied_again_once(server_url, tmp_path, monkeypatch):
-    folder = tmp_path / "sql"
-    shutil.copytree(sql_dir(), folder)
-    monkeypatch.setenv("VIGIE_SQL_DIR", str(folder))
+@pytest.fixture
+def sql_copy(tmp_path, monkeypatch) -> Path:
+    """A copy of sql/, which migrate reads and the test may change."""
+    copy = tmp_path / "sql"
+    shutil.copytree(sql_dir(), copy)
+    monkeypatch.setenv("VIGIE_SQL_DIR", str(copy))
+    return copy
+
+
+def test_a_changed_routine_file_is_applied_again_once(server_url, sql_copy):
     with scratch_database(server_url, "vigie_test_routines") as url:
         migrate(url)
-        rollups = folder / "routines" / "rollups.sql"
+        rollups = sql_copy / "routines" / "rollups.sql"
         text = rollups.read_text()
         rule = "ELSE p_current - p_previous END"
         changed = text.replace(rule, rule + " + 0")
@@ -152,16 +147,13 @@ def test_a_changed_routine_file_is_applied_again_once(server_url, tmp_path, monk
         assert "+ 0" in source
 
 
-def test_a_routine_file_that_fails_applies_nothing(server_url, tmp_path, monkeypatch):
-    folder = tmp_path / "sql"
-    shutil.copytree(sql_dir(), folder)
-    monkeypatch.setenv("VIGIE_SQL_DIR", str(folder))
+def test_a_routine_file_that_fails_applies_nothing(server_url, sql_copy):
     with scratch_database(server_url, "vigie_test_routines_fail") as url:
         migrate(url)
-        (folder / "routines" / "alerts.sql").write_text(
-            "-- changed\n" + (folder / "routines" / "alerts.sql").read_text()
+        (sql_copy / "routines" / "alerts.sql").write_text(
+            "-- changed\n" + (sql_copy / "routines" / "alerts.sql").read_text()
         )
-        (folder / "routines" / "rollups.sql").write_text("CREATE FUNCTION broken(")
+        (sql_copy / "routines" / "rollups.sql").write_text("CREATE FUNCTION broken(")
         with pytest.raises(psycopg.errors.SyntaxError):
             migrate(url)
         # Neither file is recorded: both are tried again next time.

@@ -15,6 +15,8 @@ import pytest
 import requests
 from honcho.environ import parse_procfile
 
+from vigie.serve import RELAY_WORKER, WEB_WORKER
+
 from .conftest import ENROLL, bearer
 from .helpers import (
     BIN,
@@ -42,7 +44,9 @@ def test_the_procfile_declares_web_realtime_and_release():
     assert "--workers ${WEB_CONCURRENCY:-2}" in procs["web"]
     assert procs["realtime"].startswith("gunicorn ")
     assert procs["realtime"].endswith(" realtime.relay:app")
-    assert "-k gevent -w 1 " in procs["realtime"]
+    # Vigie's workers: gunicorn's own error pages are JSON (vigie/workers.py).
+    assert f"-k {WEB_WORKER} " in procs["web"]
+    assert f"-k {RELAY_WORKER} -w 1 " in procs["realtime"]
     for name in ("web", "realtime"):
         assert "--bind 0.0.0.0:${PORT:-" in procs[name]
     assert procs["release"] == "vigie migrate"

@@ -145,25 +145,35 @@ def test_the_overview_follows_every_server(api, connect):
     [registered] = overview.wait_for("server-update")
     assert registered == {"server_id": sid, "event": "registered"}
 
-    # A batch: the overview gets its newest sample only, the room gets all three.
+    # A batch: the overview gets its newest values only (in a `fleet-update`),
+    # the room gets all three samples.
     room = connect()
     room.join(sid)
-    start = datetime.now(UTC) - timedelta(seconds=30)
+    # Its newest sample is newer than any earlier test's (ids start again at 1).
+    start = datetime.now(UTC) - timedelta(seconds=10)
     batch = [sample(recorded_at=iso(start + timedelta(seconds=5 * i)), cpu_percent=i)
              for i in range(3)]  # fmt: skip
     assert api.post_batch(sid, token, batch).status_code == 201
     [status] = overview.wait_for("server-status")
     assert status["server_id"] == sid and status["is_active"] is True
-    [latest] = overview.wait_for("metrics-update")
-    assert latest["cpu_percent"] == 2
+
+    def fleet_entries(server_id: int) -> list[dict]:
+        return [e for u in overview.of("fleet-update") for e in u["servers"]
+                if e["server_id"] == server_id]  # fmt: skip
+
+    overview.wait_for("fleet-update", lambda u: any(e["server_id"] == sid for e in u["servers"]))
+    [latest] = fleet_entries(sid)
+    assert latest["latest"]["cpu_percent"] == 2
+    assert same_instant(latest["latest"]["recorded_at"], batch[-1]["recorded_at"])
     room_events = room.wait_for("metrics-update", count=3)
     assert [e["cpu_percent"] for e in room_events] == [0, 1, 2]
     assert room.of("server-status") == [status]
     # Every server, without joining each room.
     other, other_token = api.register("web-other")
     api.post_sample(other, other_token, recorded_at=now_iso())
-    overview.wait_for("metrics-update", lambda d: d["server_id"] == other)
-    assert len(overview.of("metrics-update", lambda d: d["server_id"] == sid)) == 1
+    overview.wait_for("fleet-update", lambda u: any(e["server_id"] == other for e in u["servers"]))
+    assert len(fleet_entries(sid)) == 1
+    assert overview.of("metrics-update") == []
 
 
 def test_a_large_batch_sends_its_newest_samples_and_one_backfill_event(api, connect):

@@ -24,7 +24,7 @@ from psycopg.rows import dict_row
 from vigie import embedded
 from vigie.migrate import migrate
 
-from .conftest import ENROLL, bearer
+from .conftest import ENROLL, bearer, register_at, scratch_database, wait_until
 from .helpers import (
     admin_connect,
     free_port,
@@ -32,23 +32,12 @@ from .helpers import (
     gunicorn_relay,
     iso,
     sample,
-    with_dbname,
 )
 from .socket_client import EventClient
 
 pytestmark = pytest.mark.slow
 
 FAST = {"VIGIE_SWEEP_SECONDS": "0.5", "VIGIE_RELAY_CHECK_SECONDS": "0.5"}
-
-
-def wait_until(condition, timeout: float = 60, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"{what} not reached within {timeout}s")
 
 
 def wait_for_more(writer: Writer, n: int = 10) -> None:
@@ -69,6 +58,19 @@ def health(relay: str) -> tuple[int, dict]:
     except requests.RequestException:
         return 0, {}
     return response.status_code, response.json()
+
+
+def terminate(database_url: str, pid: int) -> None:
+    with admin_connect(database_url) as conn:
+        conn.execute("SELECT pg_terminate_backend(%s)", [pid])
+
+
+def cut_listen(relay: str, database_url: str, allow_login: Callable[[bool], None]) -> None:
+    """Kill the relay's LISTEN session and keep it from connecting again until
+    ``allow_login(True)`` (``allow_login``: from the relay_role fixture)."""
+    allow_login(False)
+    terminate(database_url, health(relay)[1]["listen_backend_pid"])
+    wait_until(lambda: health(relay)[0] == 503, what="relay reporting it lost LISTEN")
 
 
 def no_change(n: int) -> dict:
@@ -134,17 +136,6 @@ class Writer:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(60)
-
-
-def register(api: str, hostname: str, **fields) -> tuple[int, str]:
-    response = requests.post(
-        f"{api}/api/servers/register",
-        json={"hostname": hostname, **fields},
-        headers=bearer(ENROLL),
-        timeout=30,
-    )
-    assert response.status_code == 201, response.text
-    return response.json()["id"], response.json()["ingest_token"]
 
 
 def received_times(client: EventClient, server_id: int) -> list[datetime]:
@@ -214,9 +205,9 @@ def test_samples_and_alerts_committed_while_the_relay_cannot_listen_still_arrive
     api_url, relay_role, direct_database_url, tmp_path
 ):
     relay_url_as_role, allow_login = relay_role
-    sid, token = register(api_url, "web-01")
+    sid, token = register_at(api_url, "web-01")
     # A server that goes offline and comes back while the relay is away.
-    quiet_sid, quiet_token = register(api_url, "web-02", interval_seconds=0.5)
+    quiet_sid, quiet_token = register_at(api_url, "web-02", interval_seconds=0.5)
     port = free_port()
     relay = f"http://127.0.0.1:{port}"
     env = {**FAST, "REALTIME_DATABASE_URL": relay_url_as_role, "VIGIE_OFFLINE_AFTER": "3"}
@@ -234,12 +225,7 @@ def test_samples_and_alerts_committed_while_the_relay_cannot_listen_still_arrive
             [ram] = client.wait_for("alert")
             assert (ram["type"], ram["state"]) == ("ram", "firing")
 
-            # Cut the LISTEN session and keep the relay from reconnecting.
-            allow_login(False)
-            pid = health(relay)[1]["listen_backend_pid"]
-            with admin_connect(direct_database_url) as conn:
-                conn.execute("SELECT pg_terminate_backend(%s)", [pid])
-            wait_until(lambda: health(relay)[0] == 503, what="relay reporting it lost LISTEN")
+            cut_listen(relay, direct_database_url, allow_login)
             # Meanwhile: CPU fires, RAM resolves, disk fires and resolves.
             for _ in range(3):
                 assert writer.post_one(cpu_percent=99, ram_percent=99)
@@ -326,7 +312,7 @@ def test_samples_and_alerts_committed_while_the_relay_cannot_listen_still_arrive
 def test_killing_the_listen_session_repeatedly_loses_nothing(
     api_url, direct_database_url, tmp_path
 ):
-    sid, token = register(api_url, "web-01")
+    sid, token = register_at(api_url, "web-01")
     port = free_port()
     relay = f"http://127.0.0.1:{port}"
     with gunicorn_relay(direct_database_url, port, FAST, log=tmp_path / "relay.log"):
@@ -342,8 +328,7 @@ def test_killing_the_listen_session_repeatedly_loses_nothing(
                 for _ in range(4):
                     pid = wait_until(lambda: fresh_listen_pid(relay, killed), what="new session")
                     wait_for_more(writer)
-                    with admin_connect(direct_database_url) as conn:
-                        conn.execute("SELECT pg_terminate_backend(%s)", [pid])
+                    terminate(direct_database_url, pid)
                     killed.add(pid)
                 wait_until(lambda: fresh_listen_pid(relay, killed), what="new session")
                 wait_for_more(writer)
@@ -366,7 +351,7 @@ def test_the_catch_up_log_is_pruned_and_a_relay_away_too_long_asks_for_a_resync(
     api_url, relay_role, direct_database_url, db, tmp_path
 ):
     relay_url_as_role, allow_login = relay_role
-    sid, token = register(api_url, "web-01")
+    sid, token = register_at(api_url, "web-01")
     port = free_port()
     relay = f"http://127.0.0.1:{port}"
     env = {**FAST, "REALTIME_DATABASE_URL": relay_url_as_role, "VIGIE_RELAY_LOG_RETENTION": "2"}
@@ -384,11 +369,7 @@ def test_the_catch_up_log_is_pruned_and_a_relay_away_too_long_asks_for_a_resync(
             )
             assert client.of("resync") == []
 
-            allow_login(False)
-            pid = health(relay)[1]["listen_backend_pid"]
-            with admin_connect(direct_database_url) as conn:
-                conn.execute("SELECT pg_terminate_backend(%s)", [pid])
-            wait_until(lambda: health(relay)[0] == 503, what="relay reporting it lost LISTEN")
+            cut_listen(relay, direct_database_url, allow_login)
             assert writer.post_one()
             time.sleep(3)  # disconnected for longer than the log is kept
             allow_login(True)
@@ -419,17 +400,12 @@ def private_server():
     restart of a shared server would break every test running beside this one.
     """
     url = embedded.start(RESTART_SERVER, stop_when_unused=True)
-    name = f"vigie_restart_{os.getpid()}"
-    with admin_connect(url) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    database = with_dbname(url, name)
-    migrate(database)
-    yield database
-    if embedded.url_if_running(RESTART_SERVER) is None:
-        start_private_server(url)
-    with admin_connect(url) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with scratch_database(url, f"vigie_restart_{os.getpid()}") as database:
+        migrate(database)
+        yield database
+        # Running again (the test may have failed while it was down) to drop it.
+        if embedded.url_if_running(RESTART_SERVER) is None:
+            start_private_server(url)
     # pgserver would not stop a server it did not start itself (this one was
     # restarted here): stop it now.
     embedded.stop(RESTART_SERVER)
@@ -450,7 +426,7 @@ def test_a_postgresql_restart_loses_no_sample(private_server, tmp_path):
         gunicorn_api(private_server, api_port, env, log=tmp_path / "api.log"),
         gunicorn_relay(private_server, relay_port, FAST, log=tmp_path / "relay.log"),
     ):
-        sid, token = register(api, "web-01")
+        sid, token = register_at(api, "web-01")
         clients = [EventClient(relay) for _ in range(2)]
         try:
             for client in clients:

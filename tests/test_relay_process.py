@@ -165,12 +165,17 @@ def test_the_browser_socket_io_client_receives_samples(guarded_relay, api):
     try:
         joined = node.wait_for("joined")
         assert joined["ack"]["ok"] is True and joined["ack"]["server_id"] == sid
+        assert node.wait_for("followed") == {"ack": {"ok": True}}
         posted = sample(cpu_percent=66.5)
         assert api.post_sample(sid, token, **posted).status_code == 201
         status = node.wait_for("server-status")
         assert status["server_id"] == sid and status["is_active"] is True
         event = node.wait_for("metrics-update")
         assert event["server_id"] == sid and event["cpu_percent"] == 66.5
+        # The overview's coalesced update, once per period, with the same values.
+        [entry] = [e for e in node.wait_for("fleet-update")["servers"] if e["server_id"] == sid]
+        assert entry["is_active"] is True and entry["latest"]["cpu_percent"] == 66.5
+        assert entry["latest"]["recorded_at"] == event["recorded_at"]
     finally:
         node.close()
 

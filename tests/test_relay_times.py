@@ -14,7 +14,7 @@ import requests
 
 from vigie.wire import isoformat, wire
 
-from .conftest import ENROLL, bearer
+from .conftest import ENROLL, bearer, register_at
 from .helpers import free_port, gunicorn_api, gunicorn_relay, iso, sample
 from .socket_client import EventClient
 
@@ -93,13 +93,7 @@ def test_every_event_writes_times_as_the_api_does(database_url, direct_database_
         room = EventClient(relay)
         try:
             assert overview.call("join-all") == {"ok": True}
-            response = requests.post(
-                f"{api}/api/servers/register",
-                json={"hostname": "web-01", "interval_seconds": 0.3},
-                headers=bearer(ENROLL),
-                timeout=30,
-            )
-            sid, token = response.json()["id"], response.json()["ingest_token"]
+            sid, token = register_at(api, "web-01", interval_seconds=0.3)
             overview.wait_for("server-update")
             room.join(sid)
 

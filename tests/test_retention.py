@@ -19,10 +19,9 @@ from vigie.maintenance import maintain
 from vigie.migrate import migrate
 from vigie.settings import RetentionSettings
 
-from .conftest import bearer
+from .conftest import bearer, scratch_database
 from .helpers import (
     ROOT,
-    admin_connect,
     free_port,
     gunicorn_relay,
     iso,
@@ -30,7 +29,6 @@ from .helpers import (
     previous_layout,
     roll_up,
     sample,
-    with_dbname,
 )
 
 ORIGIN = datetime(2000, 1, 1, tzinfo=UTC)
@@ -159,21 +157,24 @@ def test_a_sample_older_than_the_raw_horizon_counts_in_the_rollups_and_then_goes
     late = stored + timedelta(microseconds=1)
     if floor_to(late, 60) != floor_to(stored, 60):
         late = stored - timedelta(microseconds=1)
-    minute_before = db.execute(
-        "SELECT * FROM metrics_1m WHERE server_id = %s AND bucket = %s", [sid, floor_to(late, 60)]
-    ).fetchone()
-    hour_before = db.execute(
-        "SELECT * FROM metrics_1h WHERE server_id = %s AND bucket = %s", [sid, floor_to(late, 3600)]
-    ).fetchone()
+
+    def rollups_of_late() -> tuple[dict, dict]:
+        """The minute and the hour the late sample counts in."""
+        minute = db.execute(
+            "SELECT * FROM metrics_1m WHERE server_id = %s AND bucket = %s",
+            [sid, floor_to(late, 60)],
+        ).fetchone()
+        hour = db.execute(
+            "SELECT * FROM metrics_1h WHERE server_id = %s AND bucket = %s",
+            [sid, floor_to(late, 3600)],
+        ).fetchone()
+        return minute, hour
+
+    minute_before, hour_before = rollups_of_late()
     response = api.post_sample(sid, token, recorded_at=iso(late), cpu_percent=99.5)
     assert response.status_code == 201
 
-    minute = db.execute(
-        "SELECT * FROM metrics_1m WHERE server_id = %s AND bucket = %s", [sid, floor_to(late, 60)]
-    ).fetchone()
-    hour = db.execute(
-        "SELECT * FROM metrics_1h WHERE server_id = %s AND bucket = %s", [sid, floor_to(late, 3600)]
-    ).fetchone()
+    minute, hour = rollups_of_late()
     assert minute["samples"] == minute_before["samples"] + 1
     assert minute["cpu_percent_sum"] == pytest.approx(minute_before["cpu_percent_sum"] + 99.5)
     assert minute["cpu_percent_max"] == 99.5
@@ -312,12 +313,7 @@ def test_stats_needs_the_dashboard_token_when_one_is_set(settings):
 
 
 def test_existing_samples_survive_the_move_to_partitions(server_url, tmp_path, monkeypatch):
-    name = "vigie_test_partitioning"
-    with admin_connect(server_url) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = with_dbname(server_url, name)
-    try:
+    with scratch_database(server_url, "vigie_test_partitioning") as url:
         # An installation from before partitions: the first two migrations of the
         # earlier layout, samples, and a trigger on metrics that another feature added.
         monkeypatch.setenv("VIGIE_SQL_DIR", str(previous_layout(tmp_path, before="010")))
@@ -371,9 +367,6 @@ def test_existing_samples_survive_the_move_to_partitions(server_url, tmp_path, m
             row = conn.execute("SELECT * FROM vigie_ingest(1, %s)", [Jsonb([one])]).fetchone()
             assert row[2] == [31]
             assert conn.execute("SELECT count(*) FROM seen").fetchone()[0] == 1
-    finally:
-        with admin_connect(server_url) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.mark.slow

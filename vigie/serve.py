@@ -8,6 +8,10 @@ these), with the host's ``$PORT``:
   keeps each connection's state in the process that accepted it);
 - the local run (``vigie run``): the relay serving the API and the dashboard too,
   ``vigie.local:app``, on one port.
+
+Each runs one of Vigie's worker classes (vigie/workers.py): gunicorn's threaded or
+gevent worker, whose own error pages (414, 431, 400) are JSON like every other
+error.
 """
 
 from __future__ import annotations
@@ -16,8 +20,18 @@ from pathlib import Path
 
 # Never --preload for the relay: gevent must patch the worker before it imports
 # psycopg (realtime/green.py).
-RELAY_OPTIONS = ("--no-control-socket", "-k", "gevent", "-w", "1", "--graceful-timeout", "5")
-WEB_OPTIONS = ("--no-control-socket",)
+RELAY_WORKER = "vigie.workers.GeventWorker"
+WEB_WORKER = "vigie.workers.ThreadWorker"
+RELAY_OPTIONS = (
+    "--no-control-socket",
+    "-k",
+    RELAY_WORKER,
+    "-w",
+    "1",
+    "--graceful-timeout",
+    "5",
+)
+WEB_OPTIONS = ("--no-control-socket", "-k", WEB_WORKER)
 WEB_WORKERS = ("--workers", "${WEB_CONCURRENCY:-2}", "--threads", "4", "--access-logfile", "-")
 RELAY_APP = "realtime.relay:app"
 WEB_APP = "functions.app:app"

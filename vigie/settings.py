@@ -326,6 +326,9 @@ class RelaySettings:
     check_seconds: float = 2.0
     listen_timeout: float = 15.0
     pool_size: int = 4
+    # The overview (join-all) gets at most one `fleet-update` per this many
+    # seconds: the latest state of each server that changed, not every sample.
+    fleet_seconds: float = 1.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> RelaySettings:
@@ -340,6 +343,7 @@ class RelaySettings:
             check_seconds=env_float(env, "VIGIE_RELAY_CHECK_SECONDS", 2.0, 0.1),
             listen_timeout=env_float(env, "VIGIE_RELAY_LISTEN_TIMEOUT", 15.0, 1.0),
             pool_size=env_int(env, "VIGIE_RELAY_POOL_SIZE", 4, minimum=2),
+            fleet_seconds=env_float(env, "VIGIE_FLEET_SECONDS", 1.0, 0.05, 60),
         )
 
     def check(self) -> None:

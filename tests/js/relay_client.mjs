@@ -11,6 +11,8 @@ socket.onAny((event, data) => print(event, data));
 socket.on('connect', async () => {
   const ack = await socket.timeout(20000).emitWithAck('join-server', { serverId: Number(serverId) });
   print('joined', { ack, transport: socket.io.engine.transport.name });
+  // The overview too: its `fleet-update` events.
+  print('followed', { ack: await socket.timeout(20000).emitWithAck('join-all') });
 });
 socket.on('connect_error', (error) => print('connect_error', { message: error.message, data: error.data ?? null }));
 socket.io.on('open', () => socket.io.engine.on('upgrade', (t) => print('upgrade', t.name)));
