@@ -32,11 +32,28 @@ MAX_RANGE = {"1m": timedelta(hours=6), "5m": timedelta(hours=24)}
 # More digits than any id can have is not an id (and int() of a huge string is slow).
 MAX_DIGITS = 20
 
+# A server's rollups may be behind from its `rollup_from` on (they are brought up
+# to date off the write path): a rollup row is used only when it ends before that
+# minute, and the raw samples of the rows left out stand in for them.
 TIER_PIECE = """
-SELECT server_id, bucket, samples, cpu_percent_sum, ram_percent_sum, disk_percent_sum
-  FROM {table}
- WHERE server_id = ANY(%(ids)s::integer[]) AND seconds = {seconds}
-   AND bucket >= %({start})s AND bucket < %({end})s"""
+SELECT r.server_id, r.bucket, r.samples, r.cpu_percent_sum, r.ram_percent_sum,
+       r.disk_percent_sum
+  FROM {table} r JOIN servers s ON s.id = r.server_id
+ WHERE r.server_id = ANY(%(ids)s::integer[]) AND r.seconds = {seconds}
+   AND r.bucket >= %({start})s AND r.bucket < %({end})s
+   AND r.bucket + interval '{seconds} seconds'
+       <= coalesce(vigie_bucket(60, s.rollup_from), 'infinity')"""
+NOT_ROLLED = """
+SELECT m.server_id, m.recorded_at, 1, m.cpu_percent::float8, m.ram_percent::float8,
+       m.disk_percent::float8
+  FROM servers s
+ CROSS JOIN LATERAL (
+       SELECT * FROM metrics m
+        WHERE m.server_id = s.id AND m.recorded_at < %({end})s
+          AND m.recorded_at >= greatest(%({start})s,
+                                        vigie_bucket({seconds}, vigie_bucket(60, s.rollup_from)))
+       OFFSET 0) m
+ WHERE s.id = ANY(%(ids)s::integer[]) AND s.rollup_from IS NOT NULL"""
 
 RAW_PIECE = """
 SELECT server_id, recorded_at, 1, cpu_percent::float8, ram_percent::float8,
@@ -98,6 +115,7 @@ def fleet_query(ids: list[int], start: datetime, end: datetime, bucket: int) -> 
         else:
             table = TIER_TABLES[piece.source]
             parts.append(TIER_PIECE.format(table=table, seconds=piece.source, **names))
+            parts.append(NOT_ROLLED.format(seconds=piece.source, **names))
     if not parts:  # an empty range: every known server, without buckets
         parts.append(RAW_PIECE.format(start="start_none", end="start_none"))
         params["start_none"] = start

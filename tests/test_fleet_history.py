@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from .conftest import bearer, with_settings
-from .helpers import iso, sample
+from .helpers import iso, roll_up, sample
 
 POINT_KEYS = {"recorded_at", "cpu_percent", "ram_percent", "disk_percent"}
 
@@ -167,3 +167,14 @@ def test_the_dashboard_token_is_needed_when_it_is_set(app, client, two_servers):
     assert wrong.status_code == 403
     ok = client.get(f"/api/metrics/fleet-history?ids={a}", headers=bearer("dash"))
     assert ok.status_code == 200 and ok.json[0]["server_id"] == a
+
+
+@pytest.mark.parametrize("interval", ["1m", "5m"])
+def test_the_trends_are_the_same_before_and_after_the_roll_up(client, db, two_servers, interval):
+    now, (a, b), _ = two_servers
+    params = {"ids": f"{a},{b}", "from": iso(now - timedelta(minutes=25)), "to": iso(now),
+              "interval": interval}  # fmt: skip
+    before = fleet(client, **params).json
+    assert roll_up(db) == 2
+    assert fleet(client, **params).json == before
+    assert all(s["points"] for s in before)

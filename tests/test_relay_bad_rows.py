@@ -103,6 +103,12 @@ def store_unreadable_sample(url: str, server_id: int) -> None:
                VALUES (%s, %s, 10, 20, 100, 1000, 30, 10, 100, 1, 2)""",
             [server_id, UNREADABLE],
         )
+        # and logged for the relay's catch-up, as its write path did
+        conn.execute(
+            "INSERT INTO metric_writes (server_id, count, first_at, last_at)"
+            " VALUES (%s, 1, %s, %s)",
+            [server_id, UNREADABLE, UNREADABLE],
+        )
 
 
 def skipped_lines(log) -> list[str]:
@@ -190,6 +196,11 @@ def test_a_live_notification_of_an_unreadable_write_goes_through_the_catch_up(
                            disk_used_gb, disk_total_gb, network_sent_mb, network_recv_mb)
                        VALUES (%s, %s, 10, 20, 100, 1000, 30, 10, 100, 1, 2)""",
                     [old_sid, UNREADABLE],
+                )
+                conn.execute(
+                    "INSERT INTO metric_writes (server_id, count, first_at, last_at)"
+                    " VALUES (%s, 1, %s, %s)",
+                    [old_sid, UNREADABLE, UNREADABLE],
                 )
                 conn.execute(
                     "SELECT pg_notify('vigie_events', json_build_object('kind', 'metrics',"
