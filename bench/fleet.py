@@ -1,0 +1,223 @@
+"""A fleet of servers posting samples, open loop, through the API as the Procfile
+runs it, beside the stack's floor route (bench/floor.py) at the same loads.
+
+For each fleet size (servers posting one single-sample POST /api/metrics every
+--interval seconds, phases spread evenly), for --seconds: achieved requests/s,
+latency p50/p99 (from each request's scheduled time, so saturation shows as
+latency, not as a slower schedule), errors, samples sent / acknowledged /
+stored, and the CPU-seconds of the API's processes and of PostgreSQL's. Then the
+floor route under the same load, and the ratio of the two.
+
+    .venv/bin/python bench/fleet.py --sizes 500,1000,2000,3000 --seconds 60
+
+With no DATABASE_URL, a private embedded PostgreSQL (.vigie/bench-fleet-pgdata) is
+used. The load generator runs on this machine too, so its CPU is not the API's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import aiohttp  # noqa: E402
+import psycopg  # noqa: E402
+
+from bench.common import SAMPLE, add_servers, create_database  # noqa: E402
+from tests.helpers import BIN, free_port, wait_for_http  # noqa: E402
+from vigie import embedded  # noqa: E402
+from vigie.migrate import migrate  # noqa: E402
+from vigie.serve import WEB_OPTIONS  # noqa: E402
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / TICKS
+    return total
+
+
+def children(pid: int) -> list[int]:
+    found = [pid]
+    for task in Path("/proc").glob("[0-9]*"):
+        try:
+            if int((task / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found += children(int(task.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return found
+
+
+def postgres_pids(url: str) -> list[int]:
+    """The postmaster and its children (backends, WAL writer, checkpointer…)."""
+    with psycopg.connect(url) as conn:
+        data_dir = conn.execute("SHOW data_directory").fetchone()[0]
+    try:
+        postmaster = int(Path(data_dir, "postmaster.pid").read_text().split()[0])
+    except (OSError, PermissionError):
+        return []
+    return children(postmaster)
+
+
+def start_gunicorn(app: str, port: int, env: dict[str, str], workers: int, threads: int):
+    args = [
+        str(BIN / "gunicorn"), *WEB_OPTIONS, "--bind", f"127.0.0.1:{port}",
+        "--workers", str(workers), "--threads", str(threads), "--access-logfile", "-", app,
+    ]  # fmt: skip
+    proc = subprocess.Popen(
+        args, env={**os.environ, **env}, cwd=ROOT,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    return proc
+
+
+async def drive(base: str, servers: list[tuple[int, str]], interval: float, seconds: float):
+    """Each server posts at phase + k * interval, whatever the answers."""
+    latencies: list[float] = []
+    errors: dict[str, int] = {}
+    acked = 0
+    sent = 0
+    connector = aiohttp.TCPConnector(limit=0)
+    timeout = aiohttp.ClientTimeout(total=30)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+        start = time.monotonic() + 0.5
+        tasks = []
+
+        async def one(sid: int, token: str, due: float) -> None:
+            nonlocal acked
+            await asyncio.sleep(max(0.0, due - time.monotonic()))
+            body = {"server_id": sid, **SAMPLE, "recorded_at": datetime.now(UTC).isoformat()}
+            try:
+                async with session.post(
+                    f"{base}/api/metrics", json=body,
+                    headers={"Authorization": f"Bearer {token}"},
+                ) as response:  # fmt: skip
+                    await response.read()
+                    if response.status in (200, 201):
+                        acked += 1
+                    else:
+                        errors[str(response.status)] = errors.get(str(response.status), 0) + 1
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
+            latencies.append(time.monotonic() - due)
+
+        n = len(servers)
+        for k in range(int(seconds / interval)):
+            for i, (sid, token) in enumerate(servers):
+                due = start + k * interval + interval * i / n
+                tasks.append(asyncio.ensure_future(one(sid, token, due)))
+                sent += 1
+        began = time.monotonic()
+        await asyncio.gather(*tasks)
+        took = time.monotonic() - began
+    return {"sent": sent, "acked": acked, "errors": errors, "latencies": latencies, "took": took}
+
+
+def run_load(label: str, app: str, url: str, servers, args, count_stored) -> dict:
+    port = free_port()
+    proc = start_gunicorn(
+        app, port, {"DATABASE_URL": url, "FLOOR_DATABASE_URL": url}, args.workers, args.threads
+    )
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/api/health", timeout=60, proc=proc)
+        api_pids = children(proc.pid)
+        pg_pids = postgres_pids(url)
+        stored_before = count_stored()
+        api0, pg0 = cpu_seconds(api_pids), cpu_seconds(pg_pids)
+        base = f"http://127.0.0.1:{port}"
+        result = asyncio.run(drive(base, servers, args.interval, args.seconds))
+        api_pids = children(proc.pid)
+        pg_pids = postgres_pids(url)
+        result["api_cpu"] = cpu_seconds(api_pids) - api0
+        result["pg_cpu"] = cpu_seconds(pg_pids) - pg0
+        result["stored"] = count_stored() - stored_before
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(30)
+    lat = sorted(result["latencies"])
+    q = statistics.quantiles(lat, n=100, method="inclusive") if len(lat) > 1 else [0] * 99
+    result.update(label=label, p50=q[49] * 1000, p99=q[98] * 1000,
+                  rate=result["acked"] / max(result["took"], 1e-9))  # fmt: skip
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="500,1000,2000,3000")
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--interval", type=float, default=5.0)
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (Procfile)")
+    parser.add_argument("--threads", type=int, default=4, help="threads per worker (Procfile)")
+    parser.add_argument("--no-floor", action="store_true", help="Vigie only")
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+
+    server = os.environ.get("DATABASE_URL") or embedded.start("bench-fleet-pgdata")
+    url = create_database(server, "vigie_bench_fleet")
+    migrate(url)
+    fleet = add_servers(url, 1, max(sizes))
+
+    def stored_vigie() -> int:
+        with psycopg.connect(url) as conn:
+            return conn.execute("SELECT count(*) FROM metrics").fetchone()[0]
+
+    def stored_floor() -> int:
+        with psycopg.connect(url) as conn:
+            exists = conn.execute("SELECT to_regclass('floor_metrics')").fetchone()[0]
+            return conn.execute("SELECT count(*) FROM floor_metrics").fetchone()[0] if exists else 0
+
+    print(f"open loop, one sample per server every {args.interval:g} s, {args.seconds:g} s per "
+          f"load; gunicorn --workers {args.workers} --threads {args.threads}; "
+          f"{os.cpu_count()} cores shared with the load generator")  # fmt: skip
+    header = (f"{'route':<8}{'servers':>8}{'target/s':>9}{'req/s':>8}{'p50 ms':>9}{'p99 ms':>9}"
+              f"{'errors':>8}{'sent':>8}{'acked':>8}{'stored':>8}{'API CPU s':>10}"
+              f"{'PG CPU s':>9}")  # fmt: skip
+    print(header)
+    rows = []
+    for size in sizes:
+        servers = fleet[:size]
+        for label, app, count in (("vigie", "functions.app:app", stored_vigie),
+                                  ("floor", "bench.floor:app", stored_floor)):  # fmt: skip
+            if label == "floor" and args.no_floor:
+                continue
+            r = run_load(label, app, url, servers, args, count)
+            rows.append((size, r))
+            errors = sum(r["errors"].values())
+            print(f"{label:<8}{size:>8}{size / args.interval:>9.0f}{r['rate']:>8.0f}"
+                  f"{r['p50']:>9.1f}{r['p99']:>9.1f}{errors:>8}{r['sent']:>8}{r['acked']:>8}"
+                  f"{r['stored']:>8}{r['api_cpu']:>10.1f}{r['pg_cpu']:>9.1f}",
+                  flush=True)  # fmt: skip
+            if r["errors"]:
+                print(f"{'':<8}errors: {json.dumps(r['errors'])}")
+    if not args.no_floor:
+        print("\nVigie beside the floor (achieved req/s, Vigie / floor):")
+        by = {}
+        for size, r in rows:
+            by.setdefault(size, {})[r["label"]] = r
+        for size, pair in by.items():
+            if "floor" in pair and pair["floor"]["rate"]:
+                ratio = pair["vigie"]["rate"] / pair["floor"]["rate"]
+                print(f"  {size:>6} servers: {ratio:.2f}  (p99 {pair['vigie']['p99']:.0f} ms "
+                      f"against {pair['floor']['p99']:.0f} ms)")  # fmt: skip
+    print("\nPer-sample costs side by side: .venv/bin/python bench/write_path.py")
+
+
+if __name__ == "__main__":
+    main()
