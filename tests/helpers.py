@@ -17,7 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 import requests
 
-from vigie.serve import RELAY_WORKER, WEB_WORKER
+from vigie.serve import RELAY_APP, RELAY_OPTIONS, WEB_APP, WEB_OPTIONS
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -113,15 +113,20 @@ def process(
             wait_for_http(ready_url, proc=proc)
         yield proc
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+        stop(proc, timeout=10)
         if log:
             out.close()
+
+
+def stop(proc: subprocess.Popen, timeout: float) -> None:
+    """SIGTERM to the process's group; SIGKILL if it is not gone within `timeout`."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
 
 
 def gunicorn_api(
@@ -135,16 +140,14 @@ def gunicorn_api(
     env = {"DATABASE_URL": database_url, **POOLER_ENV, **(extra_env or {})}
     args = [
         str(BIN / "gunicorn"),
-        "--no-control-socket",
-        "-k",
-        WEB_WORKER,
+        *WEB_OPTIONS,
         "--bind",
         f"127.0.0.1:{port}",
         "--workers",
         str(workers),
         "--threads",
         "4",
-        "functions.app:app",
+        WEB_APP,
     ]
     return process(args, env, ready_url=f"http://127.0.0.1:{port}/api/health", log=log)
 
@@ -154,7 +157,7 @@ def gunicorn_relay(
     port: int,
     extra_env: dict[str, str] | None = None,
     log: Path | None = None,
-    entry: str = "realtime.relay:app",
+    entry: str = RELAY_APP,
 ):
     """The realtime relay under a real gunicorn gevent worker, as the Procfile runs it."""
     # No history maintenance unless a test asks: retention would expire the other
@@ -165,20 +168,7 @@ def gunicorn_relay(
         "VIGIE_MAINTENANCE_SECONDS": "0",
         **(extra_env or {}),
     }
-    args = [
-        str(BIN / "gunicorn"),
-        "--no-control-socket",
-        "-k",
-        RELAY_WORKER,
-        "-w",
-        "1",
-        # Open sockets would hold a stop for gunicorn's default 30 s.
-        "--graceful-timeout",
-        "5",
-        "--bind",
-        f"127.0.0.1:{port}",
-        entry,
-    ]
+    args = [str(BIN / "gunicorn"), *RELAY_OPTIONS, "--bind", f"127.0.0.1:{port}", entry]
     return process(args, env, ready_url=f"http://127.0.0.1:{port}/health", log=log)
 
 

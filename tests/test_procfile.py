@@ -5,7 +5,6 @@ reaches a socket.io client of `realtime` through PostgreSQL alone."""
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 from pathlib import Path
@@ -25,6 +24,7 @@ from .helpers import (
     admin_connect,
     free_port,
     sample,
+    stop,
     wait_for_http,
     with_dbname,
 )
@@ -76,16 +76,6 @@ def honcho(args: list[str], env_file: Path, log: Path) -> subprocess.Popen:
     )
 
 
-def stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-
-
 def write_env(path: Path, values: dict[str, str]) -> Path:
     path.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
     return path
@@ -105,7 +95,7 @@ def test_release_applies_the_migrations(server_url, tmp_path):
             try:
                 assert proc.wait(120) == 0, log.read_text()
             finally:
-                stop(proc)
+                stop(proc, timeout=20)
             assert expected in log.read_text()
         with psycopg.connect(url) as conn:
             assert conn.execute("SELECT to_regclass('metrics') IS NOT NULL").fetchone()[0]
@@ -177,7 +167,7 @@ def test_web_and_realtime_under_honcho_carry_a_sample_to_a_socket(
     finally:
         if client is not None:
             client.close()
-        stop(proc)
+        stop(proc, timeout=20)
     # honcho stops both processes when it is stopped.
     for port in (base, base + 100):
         with socket.socket() as s:

@@ -28,6 +28,7 @@ RELAY_OPTIONS = (
     RELAY_WORKER,
     "-w",
     "1",
+    # Open sockets would hold a stop for gunicorn's default 30 s.
     "--graceful-timeout",
     "5",
 )
