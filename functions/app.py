@@ -74,18 +74,16 @@ class LazyHandler:
         return self._handler(event, context)
 
 
-app = LazyApp(None)
-handler = LazyHandler(app)
+def entry_points(groups: list[str] | None) -> tuple[LazyApp, LazyHandler]:
+    """The WSGI app and the Lambda handler serving these groups (None: all)."""
+    wsgi = LazyApp(groups)
+    return wsgi, LazyHandler(wsgi)
 
-servers_app = LazyApp(["servers"])
-servers_handler = LazyHandler(servers_app)
-metrics_app = LazyApp(["metrics"])
-metrics_handler = LazyHandler(metrics_app)
-history_app = LazyApp(["history"])
-history_handler = LazyHandler(history_app)
-fleet_app = LazyApp(["fleet"])
-fleet_handler = LazyHandler(fleet_app)
-alerts_app = LazyApp(["alerts"])
-alerts_handler = LazyHandler(alerts_app)
-stats_app = LazyApp(["stats"])
-stats_handler = LazyHandler(stats_app)
+
+app, handler = entry_points(None)
+servers_app, servers_handler = entry_points(["servers"])
+metrics_app, metrics_handler = entry_points(["metrics"])
+history_app, history_handler = entry_points(["history"])
+fleet_app, fleet_handler = entry_points(["fleet"])
+alerts_app, alerts_handler = entry_points(["alerts"])
+stats_app, stats_handler = entry_points(["stats"])

@@ -97,18 +97,12 @@ def ingest_batch():
 
 
 # The latest sample, and the throughput since the one before it (the counter rule
-# is the database's: vigie_counter_rate, sql/routines/rollups.sql).
+# is the database's: vigie_sample_rates, sql/routines/rollups.sql).
 CURRENT = f"""
-SELECT m.id, m.recorded_at, {", ".join("m." + c for c in SAMPLE_FIELDS)},
-       vigie_counter_rate(m.network_sent_mb, p.network_sent_mb, p.seconds) AS network_sent_mb_s,
-       vigie_counter_rate(m.network_recv_mb, p.network_recv_mb, p.seconds) AS network_recv_mb_s
+SELECT m.id, m.recorded_at, {", ".join("m." + c for c in SAMPLE_FIELDS)}, r.*
   FROM (SELECT * FROM metrics WHERE server_id = %s ORDER BY recorded_at DESC LIMIT 1) m
-  LEFT JOIN LATERAL (
-        SELECT p.network_sent_mb, p.network_recv_mb,
-               extract(epoch FROM m.recorded_at - p.recorded_at)::float8 AS seconds
-          FROM metrics p
-         WHERE p.server_id = m.server_id AND p.recorded_at < m.recorded_at
-         ORDER BY p.recorded_at DESC LIMIT 1) p ON true
+ CROSS JOIN LATERAL vigie_sample_rates(m.server_id, m.recorded_at, m.network_sent_mb,
+                                       m.network_recv_mb) r
 """  # noqa: S608 - column names are constants
 
 

@@ -79,11 +79,10 @@ def alert_key(data: dict) -> tuple | None:
 # The samples one write stored: its rows are those of the range whose xmin is the
 # transaction of its first row (a range can also hold older samples), newest
 # first so a large batch can be cut; with, per sample, the throughput since the
-# one stored before it (the counter rule is the database's: vigie_counter_rate).
+# one stored before it (the counter rule is the database's: vigie_sample_rates).
 FETCH_SAMPLES = f"""
 SELECT w.ord, m.id, m.server_id, m.recorded_at, {", ".join("m." + c for c in SAMPLE_FIELDS)},
-       vigie_counter_rate(m.network_sent_mb, p.network_sent_mb, p.seconds) AS network_sent_mb_s,
-       vigie_counter_rate(m.network_recv_mb, p.network_recv_mb, p.seconds) AS network_recv_mb_s
+       r.network_sent_mb_s, r.network_recv_mb_s
   FROM unnest(%(servers)s::integer[], %(firsts)s::timestamptz[], %(lasts)s::timestamptz[])
        WITH ORDINALITY AS w(server_id, first_at, last_at, ord)
   -- LIMIT keeps these lookups per write (an index probe each): joined, the
@@ -98,12 +97,8 @@ SELECT w.ord, m.id, m.server_id, m.recorded_at, {", ".join("m." + c for c in SAM
            AND m.xmin = f.xmin
          ORDER BY m.recorded_at DESC
          LIMIT %(limit)s) m
-  LEFT JOIN LATERAL (
-        SELECT p.network_sent_mb, p.network_recv_mb,
-               extract(epoch FROM m.recorded_at - p.recorded_at)::float8 AS seconds
-          FROM metrics p
-         WHERE p.server_id = m.server_id AND p.recorded_at < m.recorded_at
-         ORDER BY p.recorded_at DESC LIMIT 1) p ON true
+  CROSS JOIN LATERAL vigie_sample_rates(m.server_id, m.recorded_at, m.network_sent_mb,
+                                        m.network_recv_mb) r
  ORDER BY w.ord, m.recorded_at
 """  # noqa: S608 - column names are constants
 

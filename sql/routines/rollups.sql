@@ -28,6 +28,23 @@ RETURNS float8 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
                            6)::float8 END
 $$;
 
+-- A stored sample's throughput since the sample its server stored before it (the
+-- latest sample's, the relay's events).
+CREATE OR REPLACE FUNCTION vigie_sample_rates(p_server_id integer, p_at timestamptz,
+                                              p_sent float8, p_recv float8)
+RETURNS TABLE (network_sent_mb_s float8, network_recv_mb_s float8)
+LANGUAGE sql STABLE AS $$
+    SELECT vigie_counter_rate(p_sent, p.network_sent_mb, p.seconds),
+           vigie_counter_rate(p_recv, p.network_recv_mb, p.seconds)
+      FROM (SELECT) AS one
+      LEFT JOIN LATERAL (
+            SELECT m.network_sent_mb, m.network_recv_mb,
+                   extract(epoch FROM p_at - m.recorded_at)::float8 AS seconds
+              FROM metrics m
+             WHERE m.server_id = p_server_id AND m.recorded_at < p_at
+             ORDER BY m.recorded_at DESC LIMIT 1) p ON true
+$$;
+
 -- Buckets are aligned like the history API's: on 2000-01-01 00:00 UTC.
 CREATE OR REPLACE FUNCTION vigie_bucket(p_seconds integer, p_at timestamptz)
 RETURNS timestamptz LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
@@ -52,6 +69,10 @@ CREATE OR REPLACE FUNCTION vigie_rollup_minutes(p_servers integer[], p_buckets t
 RETURNS void LANGUAGE plpgsql
 SET plan_cache_mode = force_generic_plan AS $$
 BEGIN
+    -- Recomputed whole: the old rows go first.
+    DELETE FROM metrics_rollup r
+     USING (SELECT DISTINCT * FROM unnest(p_servers, p_buckets)) AS k (server_id, bucket)
+     WHERE r.server_id = k.server_id AND r.seconds = 60 AND r.bucket = k.bucket;
     WITH keys AS (
         SELECT DISTINCT k.server_id, k.bucket
           FROM unnest(p_servers, p_buckets) AS k (server_id, bucket)
@@ -111,23 +132,7 @@ BEGIN
            (array_agg(network_sent_mb ORDER BY recorded_at DESC))[1],
            (array_agg(network_recv_mb ORDER BY recorded_at DESC))[1]
       FROM increments
-     GROUP BY server_id, bucket
-    ON CONFLICT (server_id, seconds, bucket) DO UPDATE SET
-        samples = EXCLUDED.samples, last_at = EXCLUDED.last_at,
-        cpu_percent_sum = EXCLUDED.cpu_percent_sum, cpu_percent_max = EXCLUDED.cpu_percent_max,
-        ram_percent_sum = EXCLUDED.ram_percent_sum, ram_percent_max = EXCLUDED.ram_percent_max,
-        ram_used_mb_sum = EXCLUDED.ram_used_mb_sum, ram_total_mb_max = EXCLUDED.ram_total_mb_max,
-        disk_percent_sum = EXCLUDED.disk_percent_sum,
-        disk_percent_max = EXCLUDED.disk_percent_max,
-        disk_used_gb_sum = EXCLUDED.disk_used_gb_sum,
-        disk_total_gb_max = EXCLUDED.disk_total_gb_max,
-        network_seconds = EXCLUDED.network_seconds,
-        network_sent_mb_inc = EXCLUDED.network_sent_mb_inc,
-        network_recv_mb_inc = EXCLUDED.network_recv_mb_inc,
-        network_sent_mb_s_max = EXCLUDED.network_sent_mb_s_max,
-        network_recv_mb_s_max = EXCLUDED.network_recv_mb_s_max,
-        network_sent_mb_last = EXCLUDED.network_sent_mb_last,
-        network_recv_mb_last = EXCLUDED.network_recv_mb_last;
+     GROUP BY server_id, bucket;
 END
 $$;
 
@@ -138,6 +143,10 @@ CREATE OR REPLACE FUNCTION vigie_rollup_from(p_seconds integer, p_source integer
 RETURNS void LANGUAGE plpgsql
 SET plan_cache_mode = force_generic_plan AS $$
 BEGIN
+    -- Recomputed whole: the old rows go first.
+    DELETE FROM metrics_rollup r
+     USING (SELECT DISTINCT * FROM unnest(p_servers, p_buckets)) AS k (server_id, bucket)
+     WHERE r.server_id = k.server_id AND r.seconds = p_seconds AND r.bucket = k.bucket;
     WITH keys AS (
         SELECT DISTINCT k.server_id, k.bucket
           FROM unnest(p_servers, p_buckets) AS k (server_id, bucket)
@@ -165,23 +174,7 @@ BEGIN
               AND m.bucket >= k.bucket
               AND m.bucket < k.bucket + make_interval(secs => p_seconds)
            OFFSET 0) m
-     GROUP BY k.server_id, k.bucket
-    ON CONFLICT (server_id, seconds, bucket) DO UPDATE SET
-        samples = EXCLUDED.samples, last_at = EXCLUDED.last_at,
-        cpu_percent_sum = EXCLUDED.cpu_percent_sum, cpu_percent_max = EXCLUDED.cpu_percent_max,
-        ram_percent_sum = EXCLUDED.ram_percent_sum, ram_percent_max = EXCLUDED.ram_percent_max,
-        ram_used_mb_sum = EXCLUDED.ram_used_mb_sum, ram_total_mb_max = EXCLUDED.ram_total_mb_max,
-        disk_percent_sum = EXCLUDED.disk_percent_sum,
-        disk_percent_max = EXCLUDED.disk_percent_max,
-        disk_used_gb_sum = EXCLUDED.disk_used_gb_sum,
-        disk_total_gb_max = EXCLUDED.disk_total_gb_max,
-        network_seconds = EXCLUDED.network_seconds,
-        network_sent_mb_inc = EXCLUDED.network_sent_mb_inc,
-        network_recv_mb_inc = EXCLUDED.network_recv_mb_inc,
-        network_sent_mb_s_max = EXCLUDED.network_sent_mb_s_max,
-        network_recv_mb_s_max = EXCLUDED.network_recv_mb_s_max,
-        network_sent_mb_last = EXCLUDED.network_sent_mb_last,
-        network_recv_mb_last = EXCLUDED.network_recv_mb_last;
+     GROUP BY k.server_id, k.bucket;
 END
 $$;
 
@@ -260,17 +253,18 @@ BEGIN
 END
 $$;
 
--- Recomputes every server's rollup rows for [p_from, p_to), widened to whole hours, from the raw samples, an hour at a time. For samples loaded without
--- the trigger (COPY under session_replication_role = replica, a restore): the
--- trigger's per-bucket work is right for a request's samples, this is right for
--- millions. Raw samples must still be kept for the whole range.
+-- Recomputes every server's rollup rows for [p_from, p_to), widened to whole hours,
+-- from the raw samples, an hour at a time, with the functions the roll-ups use. For
+-- samples loaded without vigie_ingest (COPY, a restore): raw samples must still be
+-- kept for the whole range. Returns the number of minute rows written.
 CREATE OR REPLACE FUNCTION vigie_rebuild_rollups(p_from timestamptz, p_to timestamptz)
 RETURNS bigint LANGUAGE plpgsql
 SET work_mem = '256MB' AS $$
 DECLARE
     v_hour    timestamptz := vigie_bucket(3600, p_from);
     v_minutes bigint := 0;
-    v_count   bigint;
+    v_servers integer[];
+    v_buckets timestamptz[];
     v_tier    record;
 BEGIN
     IF v_hour < (SELECT cutoff FROM metrics_tiers WHERE seconds = 0) THEN
@@ -278,83 +272,26 @@ BEGIN
             (SELECT cutoff FROM metrics_tiers WHERE seconds = 0)
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    -- The sample before each hour gives its first sample's counter increment: looked
-    -- up once per server, then carried from one hour to the next.
-    CREATE TEMP TABLE vigie_rebuild_last ON COMMIT DROP AS
-    SELECT s.id AS server_id, p.recorded_at, p.network_sent_mb, p.network_recv_mb
-      FROM servers s
-     CROSS JOIN LATERAL (
-           SELECT m.recorded_at, m.network_sent_mb, m.network_recv_mb FROM metrics m
-            WHERE m.server_id = s.id AND m.recorded_at < v_hour
-            ORDER BY m.recorded_at DESC LIMIT 1) p;
-    CREATE UNIQUE INDEX ON vigie_rebuild_last (server_id);
-
     WHILE v_hour < p_to LOOP
-        WITH samples AS (
-            SELECT m.server_id, m.recorded_at, m.network_sent_mb, m.network_recv_mb,
-                   m.cpu_percent, m.ram_percent, m.ram_used_mb, m.ram_total_mb,
-                   m.disk_percent, m.disk_used_gb, m.disk_total_gb, true AS in_hour
-              FROM metrics m
-             WHERE m.recorded_at >= v_hour AND m.recorded_at < v_hour + interval '1 hour'
-            UNION ALL
-            SELECT l.server_id, l.recorded_at, l.network_sent_mb, l.network_recv_mb,
-                   NULL, NULL, NULL, NULL, NULL, NULL, NULL, false
-              FROM vigie_rebuild_last l
-        ), steps AS (
-            SELECT s.*,
-                   extract(epoch FROM s.recorded_at - lag(s.recorded_at) OVER w)::float8 AS dt,
-                   vigie_counter_increment(s.network_sent_mb, lag(s.network_sent_mb) OVER w) AS inc_sent,
-                   vigie_counter_increment(s.network_recv_mb, lag(s.network_recv_mb) OVER w) AS inc_recv
-              FROM samples s
-            WINDOW w AS (PARTITION BY s.server_id ORDER BY s.recorded_at)
-        ), increments AS (
-            SELECT st.*, vigie_bucket(60, st.recorded_at) AS bucket
-              FROM steps st WHERE in_hour
-        )
-        INSERT INTO metrics_rollup AS r (
-            server_id, seconds, bucket, samples, last_at,
-            cpu_percent_sum, cpu_percent_max, ram_percent_sum, ram_percent_max,
-            ram_used_mb_sum, ram_total_mb_max, disk_percent_sum, disk_percent_max,
-            disk_used_gb_sum, disk_total_gb_max, network_seconds, network_sent_mb_inc,
-            network_recv_mb_inc, network_sent_mb_s_max, network_recv_mb_s_max,
-            network_sent_mb_last, network_recv_mb_last)
-        SELECT server_id, 60, bucket, count(*), max(recorded_at),
-               sum(cpu_percent::float8), max(cpu_percent), sum(ram_percent::float8),
-               max(ram_percent), sum(ram_used_mb::float8), max(ram_total_mb),
-               sum(disk_percent::float8), max(disk_percent), sum(disk_used_gb::float8),
-               max(disk_total_gb),
-               coalesce(sum(dt) FILTER (WHERE inc_sent IS NOT NULL), 0),
-               coalesce(sum(inc_sent), 0), coalesce(sum(inc_recv), 0),
-               max(inc_sent / dt), max(inc_recv / dt),
-               (array_agg(network_sent_mb ORDER BY recorded_at DESC))[1],
-               (array_agg(network_recv_mb ORDER BY recorded_at DESC))[1]
-          FROM increments
-         GROUP BY server_id, bucket
-        ON CONFLICT (server_id, seconds, bucket) DO UPDATE SET
-            samples = EXCLUDED.samples, last_at = EXCLUDED.last_at,
-            cpu_percent_sum = EXCLUDED.cpu_percent_sum,
-            cpu_percent_max = EXCLUDED.cpu_percent_max,
-            ram_percent_sum = EXCLUDED.ram_percent_sum,
-            ram_percent_max = EXCLUDED.ram_percent_max,
-            ram_used_mb_sum = EXCLUDED.ram_used_mb_sum,
-            ram_total_mb_max = EXCLUDED.ram_total_mb_max,
-            disk_percent_sum = EXCLUDED.disk_percent_sum,
-            disk_percent_max = EXCLUDED.disk_percent_max,
-            disk_used_gb_sum = EXCLUDED.disk_used_gb_sum,
-            disk_total_gb_max = EXCLUDED.disk_total_gb_max,
-            network_seconds = EXCLUDED.network_seconds,
-            network_sent_mb_inc = EXCLUDED.network_sent_mb_inc,
-            network_recv_mb_inc = EXCLUDED.network_recv_mb_inc,
-            network_sent_mb_s_max = EXCLUDED.network_sent_mb_s_max,
-            network_recv_mb_s_max = EXCLUDED.network_recv_mb_s_max,
-            network_sent_mb_last = EXCLUDED.network_sent_mb_last,
-            network_recv_mb_last = EXCLUDED.network_recv_mb_last;
-        GET DIAGNOSTICS v_count = ROW_COUNT;
-        v_minutes := v_minutes + v_count;
-
+        -- The hour's minutes are recomputed whole: rows of minutes left with no
+        -- sample go too.
+        DELETE FROM metrics_rollup
+         WHERE seconds = 60 AND bucket >= v_hour AND bucket < v_hour + interval '1 hour';
+        SELECT array_agg(k.server_id), array_agg(k.bucket) INTO v_servers, v_buckets
+          FROM (SELECT DISTINCT m.server_id, vigie_bucket(60, m.recorded_at) AS bucket
+                  FROM metrics m
+                 WHERE m.recorded_at >= v_hour
+                   AND m.recorded_at < v_hour + interval '1 hour') k;
+        IF v_servers IS NOT NULL THEN
+            PERFORM vigie_rollup_minutes(v_servers, v_buckets);
+            v_minutes := v_minutes + cardinality(v_servers);
+        END IF;
         -- Then each coarser tier from the one below it.
         FOR v_tier IN SELECT seconds, lag(seconds) OVER (ORDER BY seconds) AS source
                         FROM metrics_tiers WHERE seconds > 0 ORDER BY seconds OFFSET 1 LOOP
+            DELETE FROM metrics_rollup
+             WHERE seconds = v_tier.seconds AND bucket >= vigie_bucket(v_tier.seconds, v_hour)
+               AND bucket < v_hour + interval '1 hour';
             PERFORM vigie_rollup_from(v_tier.seconds, v_tier.source, array_agg(k.server_id),
                                       array_agg(k.bucket))
                FROM (SELECT DISTINCT server_id, vigie_bucket(v_tier.seconds, bucket) AS bucket
@@ -363,16 +300,6 @@ BEGIN
                         AND bucket < v_hour + interval '1 hour') k
              HAVING count(*) > 0;
         END LOOP;
-
-        INSERT INTO vigie_rebuild_last AS l
-        SELECT DISTINCT ON (m.server_id) m.server_id, m.recorded_at, m.network_sent_mb,
-               m.network_recv_mb
-          FROM metrics m
-         WHERE m.recorded_at >= v_hour AND m.recorded_at < v_hour + interval '1 hour'
-         ORDER BY m.server_id, m.recorded_at DESC
-        ON CONFLICT (server_id) DO UPDATE SET
-            recorded_at = EXCLUDED.recorded_at, network_sent_mb = EXCLUDED.network_sent_mb,
-            network_recv_mb = EXCLUDED.network_recv_mb;
         v_hour := v_hour + interval '1 hour';
     END LOOP;
     -- The newest samples, should the load have brought newer ones; and nothing is
@@ -390,7 +317,6 @@ BEGIN
      WHERE s.id = s2.id AND n.recorded_at > coalesce(s.latest_at, '-infinity');
     UPDATE servers SET rollup_from = NULL
      WHERE rollup_from >= vigie_bucket(3600, p_from) AND rollup_from < p_to;
-    DROP TABLE vigie_rebuild_last;
     RETURN v_minutes;
 END
 $$;
