@@ -29,12 +29,14 @@ from .helpers import POOLER, admin_connect, sample, with_dbname
 from .pgbouncer import PgBouncer
 from .pgbouncer import skip_if_missing as skip_without_pgbouncer
 from .pgbouncer import start as start_pgbouncer
+from .socket_client import EventClient
 
 ENROLL = "test-enroll-token"
 ADMIN = "test-admin-token"
 
-# The collector tests' fixtures: a real API process, a state directory, a CLI runner.
-pytest_plugins = ["tests.collector_helpers"]
+# The collector tests' fixtures: a real API process, a state directory, a CLI runner;
+# the relay tests' API process.
+pytest_plugins = ["tests.collector_helpers", "tests.relay_helpers"]
 
 
 @pytest.fixture(scope="session")
@@ -229,14 +231,14 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+def post_to(api_url: str, path: str, token: str, body: dict) -> requests.Response:
+    """POST a JSON body, with a bearer token, to an API that runs as a process."""
+    return requests.post(f"{api_url}{path}", json=body, headers=bearer(token), timeout=30)
+
+
 def register_at(api_url: str, hostname: str = "web-01", **fields) -> tuple[int, str]:
     """Register a server with an API that runs as a process: (id, ingest token)."""
-    response = requests.post(
-        f"{api_url}/api/servers/register",
-        json={"hostname": hostname, **fields},
-        headers=bearer(ENROLL),
-        timeout=30,
-    )
+    response = post_to(api_url, "/api/servers/register", ENROLL, {"hostname": hostname, **fields})
     assert response.status_code == 201, response.text
     return response.json()["id"], response.json()["ingest_token"]
 
@@ -272,3 +274,19 @@ class Api:
 @pytest.fixture
 def api(client: FlaskClient) -> Api:
     return Api(client)
+
+
+@pytest.fixture
+def connect(relay_url: str) -> Iterator[Callable[..., EventClient]]:
+    """``connect(url=relay_url, **kwargs)``: a socket.io client of the test module's
+    relay (its ``relay_url`` fixture) or of another, closed after the test."""
+    made: list[EventClient] = []
+
+    def connect(url: str = relay_url, **kwargs) -> EventClient:
+        client = EventClient(url, **kwargs)
+        made.append(client)
+        return client
+
+    yield connect
+    for client in made:
+        client.close()

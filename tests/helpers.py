@@ -172,6 +172,16 @@ def gunicorn_relay(
     return process(args, env, ready_url=f"http://127.0.0.1:{port}/health", log=log)
 
 
+@contextmanager
+def running_relay(
+    database_url: str, extra_env: dict[str, str] | None = None, log: Path | None = None
+) -> Iterator[str]:
+    """A relay on a port of its own, as gunicorn_relay runs it, for a block: its URL."""
+    port = free_port()
+    with gunicorn_relay(database_url, port, extra_env, log=log):
+        yield f"http://127.0.0.1:{port}"
+
+
 # The migrations of the earlier layout (001-040, which defined the routines too), as
 # a database of the last release before sql/routines/ was migrated with them.
 PREVIOUS_LAYOUT = ROOT / "tests" / "fixtures" / "previous_layout_sql.tar.gz"

@@ -64,3 +64,9 @@ class EventClient:
 
     def close(self) -> None:
         self.sio.disconnect()
+
+    def __enter__(self) -> EventClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

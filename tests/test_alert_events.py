@@ -7,13 +7,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from .helpers import free_port, gunicorn_relay, iso, sample
-from .socket_client import EventClient
+from .helpers import iso, running_relay, sample
+from .relay_helpers import FAST
 from .webhook_receiver import Receiver
 
 pytestmark = pytest.mark.slow
 
-FAST = {"VIGIE_SWEEP_SECONDS": "0.5", "VIGIE_RELAY_CHECK_SECONDS": "0.5"}
 START = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=30)
 
 
@@ -29,29 +28,14 @@ def receiver():
 
 @pytest.fixture(scope="module")
 def relay_url(direct_database_url, receiver, tmp_path_factory):
-    port = free_port()
     log = tmp_path_factory.mktemp("relay") / "relay.log"
     env = {
         **FAST,
         "VIGIE_ALERT_WEBHOOK_URL": f"{receiver.base}/vigie",
         "VIGIE_ALERT_WEBHOOK_FORMAT": "json",
     }
-    with gunicorn_relay(direct_database_url, port, env, log=log):
-        yield f"http://127.0.0.1:{port}"
-
-
-@pytest.fixture
-def connect(relay_url):
-    made: list[EventClient] = []
-
-    def connect() -> EventClient:
-        client = EventClient(relay_url)
-        made.append(client)
-        return client
-
-    yield connect
-    for client in made:
-        client.close()
+    with running_relay(direct_database_url, env, log=log) as url:
+        yield url
 
 
 def test_cpu_at_99_three_times_shows_one_alert_everywhere_and_50_resolves_it(

@@ -5,13 +5,14 @@ room still gets every sample; status changes and alerts at once. A real relay
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from psycopg.types.json import Jsonb
 
-from .helpers import admin_connect, free_port, gunicorn_relay, iso, sample
+from .conftest import wait_until
+from .helpers import iso, running_relay, sample
+from .relay_helpers import cut_listen, health
 from .socket_client import EventClient
 
 pytestmark = pytest.mark.slow
@@ -19,16 +20,6 @@ pytestmark = pytest.mark.slow
 FAST = {"VIGIE_SWEEP_SECONDS": "0.2", "VIGIE_RELAY_CHECK_SECONDS": "0.5"}
 ENTRY_KEYS = {"server_id", "is_active", "last_seen", "latest"}
 LATEST_KEYS = {"recorded_at", "cpu_percent", "ram_percent", "disk_percent"}
-
-
-def wait_until(condition, timeout: float = 30, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"{what} not reached within {timeout}s")
 
 
 def ingest(db, server_id: int, recorded_at: datetime, **values) -> None:
@@ -64,24 +55,9 @@ def events_with(client: EventClient, server_ids: set[int]) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def relay_url(direct_database_url, tmp_path_factory):
-    port = free_port()
     log = tmp_path_factory.mktemp("fleet") / "relay.log"
-    with gunicorn_relay(direct_database_url, port, {**FAST, "VIGIE_FLEET_SECONDS": "1"}, log=log):
-        yield f"http://127.0.0.1:{port}"
-
-
-@pytest.fixture
-def connect(relay_url):
-    made: list[EventClient] = []
-
-    def connect(url: str = relay_url) -> EventClient:
-        client = EventClient(url)
-        made.append(client)
-        return client
-
-    yield connect
-    for client in made:
-        client.close()
+    with running_relay(direct_database_url, {**FAST, "VIGIE_FLEET_SECONDS": "1"}, log=log) as url:
+        yield url
 
 
 def test_200_samples_over_50_servers_make_a_handful_of_fleet_updates(api, db, connect):
@@ -173,31 +149,27 @@ def test_status_changes_and_alerts_reach_the_fleet_at_once(api, db, direct_datab
     # A period longer than the test: whatever comes to the overview meanwhile did
     # not wait for a fleet update.
     env = {**FAST, "VIGIE_OFFLINE_AFTER": "2", "VIGIE_FLEET_SECONDS": "60"}
-    port = free_port()
-    with gunicorn_relay(direct_database_url, port, env, log=tmp_path / "relay.log"):
-        overview = EventClient(f"http://127.0.0.1:{port}")
-        try:
-            overview.call("join-all")
-            sid, token = api.register("fleet-quiet", interval_seconds=0.5)
-            overview.wait_for("server-update")
-            start = datetime.now(UTC) - timedelta(seconds=3)
-            for i in range(3):
-                at = iso(start + timedelta(seconds=i))
-                assert (
-                    api.post_sample(sid, token, recorded_at=at, cpu_percent=99).status_code == 201
-                )
-            [online] = overview.wait_for("server-status", lambda s: s["is_active"])
-            assert online["server_id"] == sid
-            [firing] = overview.wait_for("alert", lambda d: d["type"] == "cpu")
-            assert (firing["server_id"], firing["state"]) == (sid, "firing")
-            # Silent for two of its intervals: the sweep takes it offline.
-            [offline] = overview.wait_for("server-status", lambda s: not s["is_active"])
-            assert offline["server_id"] == sid and offline["last_seen"].endswith("Z")
-            overview.wait_for("alert", lambda d: d["type"] == "offline")
-            assert overview.of("fleet-update") == []
-            assert overview.of("metrics-update") == []
-        finally:
-            overview.close()
+    with (
+        running_relay(direct_database_url, env, log=tmp_path / "relay.log") as relay,
+        EventClient(relay) as overview,
+    ):
+        overview.call("join-all")
+        sid, token = api.register("fleet-quiet", interval_seconds=0.5)
+        overview.wait_for("server-update")
+        start = datetime.now(UTC) - timedelta(seconds=3)
+        for i in range(3):
+            at = iso(start + timedelta(seconds=i))
+            assert api.post_sample(sid, token, recorded_at=at, cpu_percent=99).status_code == 201
+        [online] = overview.wait_for("server-status", lambda s: s["is_active"])
+        assert online["server_id"] == sid
+        [firing] = overview.wait_for("alert", lambda d: d["type"] == "cpu")
+        assert (firing["server_id"], firing["state"]) == (sid, "firing")
+        # Silent for two of its intervals: the sweep takes it offline.
+        [offline] = overview.wait_for("server-status", lambda s: not s["is_active"])
+        assert offline["server_id"] == sid and offline["last_seen"].endswith("Z")
+        overview.wait_for("alert", lambda d: d["type"] == "offline")
+        assert overview.of("fleet-update") == []
+        assert overview.of("metrics-update") == []
 
 
 def test_the_catch_up_after_a_killed_listen_session_feeds_the_fleet(
@@ -205,55 +177,38 @@ def test_the_catch_up_after_a_killed_listen_session_feeds_the_fleet(
 ):
     relay_url_as_role, allow_login = relay_role
     servers = [api.register(f"fleet-away-{i}")[0] for i in range(5)]
-    port = free_port()
-    relay = f"http://127.0.0.1:{port}"
     env = {**FAST, "REALTIME_DATABASE_URL": relay_url_as_role}
-    with gunicorn_relay(direct_database_url, port, env, log=tmp_path / "relay.log"):
-        overview, room = EventClient(relay), EventClient(relay)
-        try:
-            overview.call("join-all")
-            room.join(servers[0])
-            now = datetime.now(UTC).replace(microsecond=0)
-            ingest(db, servers[0], now - timedelta(seconds=10), cpu_percent=5)
-            room.wait_for("metrics-update")
-            wait_until(lambda: newest_by_server(overview, {servers[0]}), what="a first update")
+    with (
+        running_relay(direct_database_url, env, log=tmp_path / "relay.log") as relay,
+        EventClient(relay) as overview,
+        EventClient(relay) as room,
+    ):
+        overview.call("join-all")
+        room.join(servers[0])
+        now = datetime.now(UTC).replace(microsecond=0)
+        ingest(db, servers[0], now - timedelta(seconds=10), cpu_percent=5)
+        room.wait_for("metrics-update")
+        wait_until(lambda: newest_by_server(overview, {servers[0]}), what="a first update")
 
-            # Cut the LISTEN session and keep the relay from listening again.
-            allow_login(False)
-            pid = relay_health(relay)["listen_backend_pid"]
-            with admin_connect(direct_database_url) as conn:
-                conn.execute("SELECT pg_terminate_backend(%s)", [pid])
-            wait_until(lambda: not relay_health(relay).get("listening"), what="LISTEN lost")
-            for i, sid in enumerate(servers):
-                for k in range(3):
-                    ingest(db, sid, now + timedelta(seconds=k), cpu_percent=60 + 10 * k + i)
-            allow_login(True)
+        # Cut the LISTEN session and keep the relay from listening again.
+        cut_listen(relay, direct_database_url, allow_login)
+        for i, sid in enumerate(servers):
+            for k in range(3):
+                ingest(db, sid, now + timedelta(seconds=k), cpu_percent=60 + 10 * k + i)
+        allow_login(True)
 
-            # Missed while away, read from the log: the room gets each sample, the
-            # overview the newest of each server.
-            got = room.wait_for("metrics-update", count=4)
-            assert [e["cpu_percent"] for e in got[1:]] == [60, 70, 80]
-            wait_until(
-                lambda: all(
-                    e["latest"]["cpu_percent"] == 80 + i
-                    for i, e in enumerate(
-                        newest_by_server(overview, set(servers)).get(s, {"latest": {}})
-                        for s in servers
-                    )
-                ),
-                what="the newest missed sample of each server in the fleet updates",
-            )
-            assert relay_health(relay)["caught_up_samples"] >= 15
-            assert overview.of("metrics-update") == []
-        finally:
-            overview.close()
-            room.close()
-
-
-def relay_health(relay: str) -> dict:
-    import requests
-
-    try:
-        return requests.get(f"{relay}/health", timeout=5).json()
-    except (requests.RequestException, ValueError):
-        return {}
+        # Missed while away, read from the log: the room gets each sample, the
+        # overview the newest of each server.
+        got = room.wait_for("metrics-update", count=4)
+        assert [e["cpu_percent"] for e in got[1:]] == [60, 70, 80]
+        wait_until(
+            lambda: all(
+                e["latest"]["cpu_percent"] == 80 + i
+                for i, e in enumerate(
+                    newest_by_server(overview, set(servers)).get(s, {"latest": {}}) for s in servers
+                )
+            ),
+            what="the newest missed sample of each server in the fleet updates",
+        )
+        assert health(relay)[1]["caught_up_samples"] >= 15
+        assert overview.of("metrics-update") == []

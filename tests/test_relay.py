@@ -9,13 +9,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import requests
 
-from .helpers import free_port, gunicorn_relay, iso, sample
+from .helpers import iso, running_relay, sample
+from .relay_helpers import FAST
 from .socket_client import EventClient
 
 pytestmark = pytest.mark.slow
 
-# Short periods: the horizon moves and the sweep runs often while tests run.
-FAST = {"VIGIE_SWEEP_SECONDS": "0.5", "VIGIE_RELAY_CHECK_SECONDS": "0.5"}
 VALUES = ["cpu_percent", "ram_percent", "ram_used_mb", "ram_total_mb", "disk_percent",
           "disk_used_gb", "disk_total_gb", "network_sent_mb", "network_recv_mb"]  # fmt: skip
 
@@ -30,24 +29,9 @@ def same_instant(a: str, b: str) -> bool:
 
 @pytest.fixture(scope="module")
 def relay_url(direct_database_url, tmp_path_factory):
-    port = free_port()
     log = tmp_path_factory.mktemp("relay") / "relay.log"
-    with gunicorn_relay(direct_database_url, port, FAST, log=log):
-        yield f"http://127.0.0.1:{port}"
-
-
-@pytest.fixture
-def connect(relay_url):
-    made: list[EventClient] = []
-
-    def connect(url: str = relay_url, **kwargs) -> EventClient:
-        client = EventClient(url, **kwargs)
-        made.append(client)
-        return client
-
-    yield connect
-    for client in made:
-        client.close()
+    with running_relay(direct_database_url, FAST, log=log) as url:
+        yield url
 
 
 def metrics_for(client: EventClient, server_id: int) -> list[dict]:
@@ -246,9 +230,8 @@ def test_alert_notifications_are_forwarded_to_the_room_and_the_overview(api, con
 
 def test_two_relays_both_deliver(api, connect, direct_database_url, relay_url, tmp_path):
     sid, token = api.register("web-01")
-    port = free_port()
-    with gunicorn_relay(direct_database_url, port, FAST, log=tmp_path / "relay2.log"):
-        first, second = connect(relay_url), connect(f"http://127.0.0.1:{port}")
+    with running_relay(direct_database_url, FAST, log=tmp_path / "relay2.log") as other:
+        first, second = connect(relay_url), connect(other)
         first.join(sid)
         second.join(sid)
         posted = now_iso()

@@ -6,13 +6,11 @@ says when a catch-up keeps failing, and when it is well again."""
 from __future__ import annotations
 
 import queue
-import time
 from datetime import UTC, datetime, timedelta, timezone
 from urllib.parse import urlsplit
 
 import psycopg
 import pytest
-import requests
 
 from realtime.catchup import CatchUp, readable_rows
 from realtime.emission import Emission, Write
@@ -21,8 +19,16 @@ from realtime.listener import Listener
 from vigie.db import make_pool
 from vigie.settings import RelaySettings
 
-from .conftest import ENROLL, bearer
-from .helpers import admin_connect, free_port, gunicorn_api, gunicorn_relay, iso, sample
+from .conftest import register_at, wait_until
+from .helpers import admin_connect, running_relay
+from .relay_helpers import (
+    FAST,
+    Writer,
+    assert_each_stored_sample_received_once,
+    cut_listen,
+    first_sample_received,
+    health,
+)
 from .socket_client import EventClient
 
 pytestmark = pytest.mark.slow
@@ -32,141 +38,64 @@ UNREADABLE = "0001-01-01T00:30:00+01:00"
 SKIPPED = "cannot be read back"
 
 
-FAST = {"VIGIE_SWEEP_SECONDS": "0.5", "VIGIE_RELAY_CHECK_SECONDS": "0.5"}
-
-
-def wait_until(condition, timeout: float = 60, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"{what} not reached within {timeout}s")
-
-
-def health(relay: str) -> tuple[int, dict]:
-    try:
-        response = requests.get(f"{relay}/health", timeout=5)
-    except requests.RequestException:
-        return 0, {}
-    return response.status_code, response.json()
-
-
-def register(api: str, hostname: str) -> tuple[int, str]:
-    response = requests.post(
-        f"{api}/api/servers/register", json={"hostname": hostname}, headers=bearer(ENROLL)
+def insert_unreadable_sample(conn: psycopg.Connection, server_id: int) -> None:
+    """As an older Vigie could have stored it: straight into the table."""
+    conn.execute(
+        """INSERT INTO metrics (server_id, recorded_at, cpu_percent, ram_percent,
+               ram_used_mb, ram_total_mb, disk_percent, disk_used_gb, disk_total_gb,
+               network_sent_mb, network_recv_mb)
+           VALUES (%s, %s, 10, 20, 100, 1000, 30, 10, 100, 1, 2)""",
+        [server_id, UNREADABLE],
     )
-    assert response.status_code == 201, response.text
-    return response.json()["id"], response.json()["ingest_token"]
-
-
-class Writer:
-    """Posts samples of one server through the API, each at its own time."""
-
-    def __init__(self, api: str, server_id: int, token: str) -> None:
-        self.api, self.server_id, self.token = api, server_id, token
-        self.stored: set[str] = set()
-        self._start = datetime.now(UTC) - timedelta(minutes=30)
-
-    def post_one(self) -> bool:
-        recorded_at = iso(self._start + timedelta(milliseconds=100 * len(self.stored)))
-        response = requests.post(
-            f"{self.api}/api/metrics",
-            json={"server_id": self.server_id, **sample(recorded_at=recorded_at)},
-            headers=bearer(self.token),
-            timeout=30,
-        )
-        assert response.status_code == 201, response.text
-        self.stored.add(recorded_at)
-        return True
-
-
-def assert_each_stored_sample_received_once(client: EventClient, writer: Writer) -> None:
-    stored = {datetime.fromisoformat(t) for t in writer.stored}
-
-    def mine(d: dict) -> bool:
-        return d["server_id"] == writer.server_id
-
-    client.wait_for("metrics-update", mine, count=len(stored), timeout=90)
-    got = [datetime.fromisoformat(d["recorded_at"]) for d in client.of("metrics-update", mine)]
-    assert sorted(got) == sorted(stored)
+    # and logged for the relay's catch-up, as its write path did
+    conn.execute(
+        "INSERT INTO metric_writes (server_id, count, first_at, last_at) VALUES (%s, 1, %s, %s)",
+        [server_id, UNREADABLE, UNREADABLE],
+    )
 
 
 def store_unreadable_sample(url: str, server_id: int) -> None:
-    """As an older Vigie could have stored it: straight into the table."""
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(
-            """INSERT INTO metrics (server_id, recorded_at, cpu_percent, ram_percent,
-                   ram_used_mb, ram_total_mb, disk_percent, disk_used_gb, disk_total_gb,
-                   network_sent_mb, network_recv_mb)
-               VALUES (%s, %s, 10, 20, 100, 1000, 30, 10, 100, 1, 2)""",
-            [server_id, UNREADABLE],
-        )
-        # and logged for the relay's catch-up, as its write path did
-        conn.execute(
-            "INSERT INTO metric_writes (server_id, count, first_at, last_at)"
-            " VALUES (%s, 1, %s, %s)",
-            [server_id, UNREADABLE, UNREADABLE],
-        )
+        insert_unreadable_sample(conn, server_id)
 
 
 def skipped_lines(log) -> list[str]:
     return [line for line in log.read_text().splitlines() if SKIPPED in line]
 
 
-@pytest.fixture
-def api_url(database_url, db, tmp_path):
-    port = free_port()
-    with gunicorn_api(database_url, port, {"VIGIE_ENROLL_TOKEN": ENROLL}, log=tmp_path / "a.log"):
-        yield f"http://127.0.0.1:{port}"
-
-
 def test_a_sample_that_cannot_be_read_is_skipped_once_and_the_others_arrive(
     api_url, relay_role, direct_database_url, tmp_path
 ):
     relay_url_as_role, allow_login = relay_role
-    old_sid, _ = register(api_url, "old-01")
-    sid, token = register(api_url, "web-01")
-    port = free_port()
-    relay = f"http://127.0.0.1:{port}"
+    old_sid, _ = register_at(api_url, "old-01")
+    sid, token = register_at(api_url, "web-01")
     log = tmp_path / "relay.log"
     env = {**FAST, "REALTIME_DATABASE_URL": relay_url_as_role}
-    with gunicorn_relay(direct_database_url, port, env, log=log):
-        client = EventClient(relay)
-        try:
-            client.join(sid)
-            client.join(old_sid)
-            writer = Writer(api_url, sid, token)
+    with running_relay(direct_database_url, env, log=log) as relay, EventClient(relay) as client:
+        client.join(sid)
+        client.join(old_sid)
+        writer = first_sample_received(client, api_url, sid, token)
+
+        # The relay away (its LISTEN session cut, new sessions refused) while
+        # the bad row and other samples are stored: the catch-up reads them all.
+        cut_listen(relay, direct_database_url, allow_login)
+        store_unreadable_sample(direct_database_url, old_sid)
+        for _ in range(5):
             assert writer.post_one()
-            client.wait_for("metrics-update")
+        allow_login(True)
 
-            # The relay away (its LISTEN session cut, new sessions refused) while
-            # the bad row and other samples are stored: the catch-up reads them all.
-            allow_login(False)
-            pid = health(relay)[1]["listen_backend_pid"]
-            with admin_connect(direct_database_url) as conn:
-                conn.execute("SELECT pg_terminate_backend(%s)", [pid])
-            wait_until(lambda: health(relay)[0] == 503, what="relay reporting it lost LISTEN")
-            store_unreadable_sample(direct_database_url, old_sid)
-            for _ in range(5):
-                assert writer.post_one()
-            allow_login(True)
-
-            assert_each_stored_sample_received_once(client, writer)
-            wait_until(lambda: health(relay)[0] == 200, what="relay well again")
-            status = health(relay)[1]
-            assert status["status"] == "ok" and status["reason"] is None
-            assert status["skipped_rows"] == 1
-            assert status["caught_up_samples"] >= 5
-            # Live again, and the bad row is not read again.
-            for _ in range(3):
-                assert writer.post_one()
-            assert_each_stored_sample_received_once(client, writer)
-            assert client.of("metrics-update", lambda d: d["server_id"] == old_sid) == []
-            assert health(relay)[1]["skipped_rows"] == 1
-        finally:
-            client.close()
+        assert_each_stored_sample_received_once(client, writer)
+        wait_until(lambda: health(relay)[0] == 200, what="relay well again")
+        status = health(relay)[1]
+        assert status["status"] == "ok" and status["reason"] is None
+        assert status["skipped_rows"] == 1
+        assert status["caught_up_samples"] >= 5
+        # Live again, and the bad row is not read again.
+        for _ in range(3):
+            assert writer.post_one()
+        assert_each_stored_sample_received_once(client, writer)
+        assert client.of("metrics-update", lambda d: d["server_id"] == old_sid) == []
+        assert health(relay)[1]["skipped_rows"] == 1
     [line] = skipped_lines(log)
     assert "metric_writes" in line and f"server_id {old_sid}" in line
     assert "Traceback" not in log.read_text()
@@ -175,47 +104,30 @@ def test_a_sample_that_cannot_be_read_is_skipped_once_and_the_others_arrive(
 def test_a_live_notification_of_an_unreadable_write_goes_through_the_catch_up(
     api_url, direct_database_url, tmp_path
 ):
-    old_sid, _ = register(api_url, "old-01")
-    sid, token = register(api_url, "web-01")
-    port = free_port()
-    relay = f"http://127.0.0.1:{port}"
+    old_sid, _ = register_at(api_url, "old-01")
+    sid, token = register_at(api_url, "web-01")
     log = tmp_path / "relay.log"
-    with gunicorn_relay(direct_database_url, port, FAST, log=log):
-        client = EventClient(relay)
-        try:
-            client.join(sid)
-            client.join(old_sid)
-            writer = Writer(api_url, sid, token)
-            # The bad row announced as an older Vigie announced a sample, in its
-            # transaction: the relay's read of it fails, and it falls back to the
-            # catch-up, which skips it and emits the rest.
-            with psycopg.connect(direct_database_url) as conn:
-                conn.execute(
-                    """INSERT INTO metrics (server_id, recorded_at, cpu_percent,
-                           ram_percent, ram_used_mb, ram_total_mb, disk_percent,
-                           disk_used_gb, disk_total_gb, network_sent_mb, network_recv_mb)
-                       VALUES (%s, %s, 10, 20, 100, 1000, 30, 10, 100, 1, 2)""",
-                    [old_sid, UNREADABLE],
-                )
-                conn.execute(
-                    "INSERT INTO metric_writes (server_id, count, first_at, last_at)"
-                    " VALUES (%s, 1, %s, %s)",
-                    [old_sid, UNREADABLE, UNREADABLE],
-                )
-                conn.execute(
-                    "SELECT pg_notify('vigie_events', json_build_object('kind', 'metrics',"
-                    " 'server_id', %s::int, 'count', 1, 'first', %s::text, 'last', %s::text,"
-                    " 'online', false)::text)",
-                    [old_sid, UNREADABLE, UNREADABLE],
-                )
-            for _ in range(5):
-                assert writer.post_one()
-            assert_each_stored_sample_received_once(client, writer)
-            wait_until(lambda: health(relay)[1].get("skipped_rows") == 1, what="row skipped")
-            assert health(relay)[0] == 200
-            assert client.of("metrics-update", lambda d: d["server_id"] == old_sid) == []
-        finally:
-            client.close()
+    with running_relay(direct_database_url, FAST, log=log) as relay, EventClient(relay) as client:
+        client.join(sid)
+        client.join(old_sid)
+        writer = Writer(api_url, sid, token)
+        # The bad row announced as an older Vigie announced a sample, in its
+        # transaction: the relay's read of it fails, and it falls back to the
+        # catch-up, which skips it and emits the rest.
+        with psycopg.connect(direct_database_url) as conn:
+            insert_unreadable_sample(conn, old_sid)
+            conn.execute(
+                "SELECT pg_notify('vigie_events', json_build_object('kind', 'metrics',"
+                " 'server_id', %s::int, 'count', 1, 'first', %s::text, 'last', %s::text,"
+                " 'online', false)::text)",
+                [old_sid, UNREADABLE, UNREADABLE],
+            )
+        for _ in range(5):
+            assert writer.post_one()
+        assert_each_stored_sample_received_once(client, writer)
+        wait_until(lambda: health(relay)[1].get("skipped_rows") == 1, what="row skipped")
+        assert health(relay)[0] == 200
+        assert client.of("metrics-update", lambda d: d["server_id"] == old_sid) == []
     assert len(skipped_lines(log)) == 1
     assert "Traceback" not in log.read_text()
 
@@ -225,45 +137,40 @@ def test_health_is_degraded_while_a_catch_up_keeps_failing_and_ok_once_it_succee
 ):
     relay_url_as_role, allow_login = relay_role
     role = urlsplit(relay_url_as_role).username
-    sid, token = register(api_url, "web-01")
-    port = free_port()
-    relay = f"http://127.0.0.1:{port}"
+    sid, token = register_at(api_url, "web-01")
     env = {**FAST, "REALTIME_DATABASE_URL": relay_url_as_role}
-    with gunicorn_relay(direct_database_url, port, env, log=tmp_path / "relay.log"):
-        client = EventClient(relay)
-        try:
-            client.join(sid)
-            writer = Writer(api_url, sid, token)
-            assert writer.post_one()
-            client.wait_for("metrics-update")
-            # The relay keeps its LISTEN session, but every other connection of
-            # its is cut and new ones refused: it hears of a sample, cannot read
-            # it, and its catch-up fails, again and again.
-            allow_login(False)
-            with admin_connect(direct_database_url) as conn:
-                conn.execute(
-                    """SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-                        WHERE usename = %s AND application_name <> 'vigie-relay-listen'""",
-                    [role],
-                )
-            assert writer.post_one()
-            code, body = wait_until(
-                lambda: (answer := health(relay))[0] == 503 and answer,
-                what="relay saying its catch-up fails",
+    with (
+        running_relay(direct_database_url, env, log=tmp_path / "relay.log") as relay,
+        EventClient(relay) as client,
+    ):
+        client.join(sid)
+        writer = first_sample_received(client, api_url, sid, token)
+        # The relay keeps its LISTEN session, but every other connection of
+        # its is cut and new ones refused: it hears of a sample, cannot read
+        # it, and its catch-up fails, again and again.
+        allow_login(False)
+        with admin_connect(direct_database_url) as conn:
+            conn.execute(
+                """SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                    WHERE usename = %s AND application_name <> 'vigie-relay-listen'""",
+                [role],
             )
-            assert body["status"] == "degraded" and body["listening"] is True
-            assert body["reason"].startswith("catching up on missed events has failed")
-            assert body["catch_up_failures"] >= 1
+        assert writer.post_one()
+        code, body = wait_until(
+            lambda: (answer := health(relay))[0] == 503 and answer,
+            what="relay saying its catch-up fails",
+        )
+        assert body["status"] == "degraded" and body["listening"] is True
+        assert body["reason"].startswith("catching up on missed events has failed")
+        assert body["catch_up_failures"] >= 1
 
-            allow_login(True)
-            code, body = wait_until(
-                lambda: (answer := health(relay))[0] == 200 and answer, what="relay well again"
-            )
-            assert body["status"] == "ok" and body["reason"] is None
-            assert body["catch_up_failing_for"] is None
-            assert_each_stored_sample_received_once(client, writer)
-        finally:
-            client.close()
+        allow_login(True)
+        code, body = wait_until(
+            lambda: (answer := health(relay))[0] == 200 and answer, what="relay well again"
+        )
+        assert body["status"] == "ok" and body["reason"] is None
+        assert body["catch_up_failing_for"] is None
+        assert_each_stored_sample_received_once(client, writer)
 
 
 def test_the_samples_of_the_writes_that_can_be_read_are_fetched_when_one_cannot(

@@ -9,10 +9,8 @@ its clients, each exactly once, and an alert's firing before its resolution.
 from __future__ import annotations
 
 import os
-import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from urllib.parse import parse_qs, urlsplit
 
@@ -24,20 +22,20 @@ from psycopg.rows import dict_row
 from vigie import embedded
 from vigie.migrate import migrate
 
-from .conftest import ENROLL, bearer, register_at, scratch_database, wait_until
-from .helpers import (
-    admin_connect,
-    free_port,
-    gunicorn_api,
-    gunicorn_relay,
-    iso,
-    sample,
+from .conftest import ENROLL, register_at, scratch_database, wait_until
+from .helpers import free_port, gunicorn_api, gunicorn_relay, running_relay
+from .relay_helpers import (
+    FAST,
+    Writer,
+    assert_each_stored_sample_received_once,
+    cut_listen,
+    first_sample_received,
+    health,
+    terminate,
 )
 from .socket_client import EventClient
 
 pytestmark = pytest.mark.slow
-
-FAST = {"VIGIE_SWEEP_SECONDS": "0.5", "VIGIE_RELAY_CHECK_SECONDS": "0.5"}
 
 
 def wait_for_more(writer: Writer, n: int = 10) -> None:
@@ -52,114 +50,10 @@ def fresh_listen_pid(relay: str, killed: set[int]) -> int | None:
     return pid if pid not in killed else None
 
 
-def health(relay: str) -> tuple[int, dict]:
-    try:
-        response = requests.get(f"{relay}/health", timeout=5)
-    except requests.RequestException:
-        return 0, {}
-    return response.status_code, response.json()
-
-
-def terminate(database_url: str, pid: int) -> None:
-    with admin_connect(database_url) as conn:
-        conn.execute("SELECT pg_terminate_backend(%s)", [pid])
-
-
-def cut_listen(relay: str, database_url: str, allow_login: Callable[[bool], None]) -> None:
-    """Kill the relay's LISTEN session and keep it from connecting again until
-    ``allow_login(True)`` (``allow_login``: from the relay_role fixture)."""
-    allow_login(False)
-    terminate(database_url, health(relay)[1]["listen_backend_pid"])
-    wait_until(lambda: health(relay)[0] == 503, what="relay reporting it lost LISTEN")
-
-
-def no_change(n: int) -> dict:
-    return {}
-
-
 def cpu_alert_every_4(n: int) -> dict:
     """CPU over its threshold (90, for 3 samples) three times, then back to 10:
     an alert fires and resolves every four samples."""
     return {"cpu_percent": 10.0 if n % 4 == 3 else 99.0}
-
-
-class Writer:
-    """Posts samples to the API through HTTP, one after the other, and remembers
-    which ones were stored (201). Runs in a thread until stopped; `values(n)` gives
-    the values of the n-th sample the thread posts."""
-
-    def __init__(
-        self, api: str, server_id: int, token: str, values: Callable[[int], dict] = no_change
-    ) -> None:
-        self.api, self.server_id, self.token = api, server_id, token
-        self.values = values
-        self.stored: list[str] = []
-        self.attempted: list[str] = []
-        self.failures = 0
-        self._stop = threading.Event()
-        self._start = datetime.now(UTC) - timedelta(minutes=30)
-        self._n = 0
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def post_one(self, **values: float) -> bool:
-        # Distinct sample times in the past: each post is a new sample.
-        recorded_at = iso(self._start + timedelta(milliseconds=100 * self._n))
-        self._n += 1
-        self.attempted.append(recorded_at)
-        body = sample(recorded_at=recorded_at, **values)
-        try:
-            response = requests.post(
-                f"{self.api}/api/metrics",
-                json={"server_id": self.server_id, **body},
-                headers=bearer(self.token),
-                timeout=30,
-            )
-        except requests.RequestException:
-            self.failures += 1
-            return False
-        if response.status_code == 201:
-            self.stored.append(recorded_at)
-            return True
-        assert response.status_code == 503, response.text  # the database is away
-        self.failures += 1
-        return False
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.post_one(**self.values(self._n))
-            time.sleep(0.02)
-
-    def start(self) -> Writer:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(60)
-
-
-def received_times(client: EventClient, server_id: int) -> list[datetime]:
-    return [
-        datetime.fromisoformat(d["recorded_at"])
-        for d in client.of("metrics-update", lambda d: d["server_id"] == server_id)
-    ]
-
-
-def assert_each_stored_sample_received_once(client: EventClient, writer: Writer) -> None:
-    stored = {datetime.fromisoformat(t) for t in writer.stored}
-    attempted = {datetime.fromisoformat(t) for t in writer.attempted}
-    client.wait_for(
-        "metrics-update",
-        lambda d: datetime.fromisoformat(d["recorded_at"]) in stored,
-        count=len(stored),
-        timeout=90,
-    )
-    got = received_times(client, writer.server_id)
-    assert len(got) == len(set(got)), "a sample was delivered twice"
-    assert stored <= set(got)
-    # A post that failed may still have committed (the answer was lost), never
-    # a sample nobody sent.
-    assert set(got) <= attempted
 
 
 # Offline alerts fire on their own once a test stops writing: left out here.
@@ -193,14 +87,6 @@ def assert_each_alert_received_once_in_order(
     return announced
 
 
-@pytest.fixture
-def api_url(database_url, db, tmp_path):
-    port = free_port()
-    env = {"VIGIE_ENROLL_TOKEN": ENROLL}
-    with gunicorn_api(database_url, port, env, log=tmp_path / "api.log"):
-        yield f"http://127.0.0.1:{port}"
-
-
 def test_samples_and_alerts_committed_while_the_relay_cannot_listen_still_arrive(
     api_url, relay_role, direct_database_url, tmp_path
 ):
@@ -208,143 +94,131 @@ def test_samples_and_alerts_committed_while_the_relay_cannot_listen_still_arrive
     sid, token = register_at(api_url, "web-01")
     # A server that goes offline and comes back while the relay is away.
     quiet_sid, quiet_token = register_at(api_url, "web-02", interval_seconds=0.5)
-    port = free_port()
-    relay = f"http://127.0.0.1:{port}"
     env = {**FAST, "REALTIME_DATABASE_URL": relay_url_as_role, "VIGIE_OFFLINE_AFTER": "3"}
-    with gunicorn_relay(direct_database_url, port, env, log=tmp_path / "relay.log"):
-        client = EventClient(relay)
-        try:
-            client.join(sid)
-            client.join(quiet_sid)
-            writer = Writer(api_url, sid, token)
-            assert writer.post_one()
-            client.wait_for("metrics-update")
-            # RAM at 99 three times: an alert fires while the relay listens.
-            for _ in range(3):
-                assert writer.post_one(ram_percent=99)
-            [ram] = client.wait_for("alert")
-            assert (ram["type"], ram["state"]) == ("ram", "firing")
+    with (
+        running_relay(direct_database_url, env, log=tmp_path / "relay.log") as relay,
+        EventClient(relay) as client,
+    ):
+        client.join(sid)
+        client.join(quiet_sid)
+        writer = first_sample_received(client, api_url, sid, token)
+        # RAM at 99 three times: an alert fires while the relay listens.
+        for _ in range(3):
+            assert writer.post_one(ram_percent=99)
+        [ram] = client.wait_for("alert")
+        assert (ram["type"], ram["state"]) == ("ram", "firing")
 
-            cut_listen(relay, direct_database_url, allow_login)
-            # Meanwhile: CPU fires, RAM resolves, disk fires and resolves.
-            for _ in range(3):
-                assert writer.post_one(cpu_percent=99, ram_percent=99)
+        cut_listen(relay, direct_database_url, allow_login)
+        # Meanwhile: CPU fires, RAM resolves, disk fires and resolves.
+        for _ in range(3):
+            assert writer.post_one(cpu_percent=99, ram_percent=99)
+        assert writer.post_one(cpu_percent=99, ram_percent=50)
+        for _ in range(3):
+            assert writer.post_one(cpu_percent=99, ram_percent=50, disk_percent=99)
+        assert writer.post_one(cpu_percent=99, ram_percent=50, disk_percent=10)
+        for _ in range(2):
             assert writer.post_one(cpu_percent=99, ram_percent=50)
-            for _ in range(3):
-                assert writer.post_one(cpu_percent=99, ram_percent=50, disk_percent=99)
-            assert writer.post_one(cpu_percent=99, ram_percent=50, disk_percent=10)
-            for _ in range(2):
-                assert writer.post_one(cpu_percent=99, ram_percent=50)
-            # The relay's sweep still runs on the connections it holds: web-02
-            # comes online, goes silent and offline (an alert fires), then a sample
-            # brings it back (the alert resolves).
-            quiet = Writer(api_url, quiet_sid, quiet_token)
-            assert quiet.post_one()
-            with psycopg.connect(direct_database_url, autocommit=True) as conn:
+        # The relay's sweep still runs on the connections it holds: web-02
+        # comes online, goes silent and offline (an alert fires), then a sample
+        # brings it back (the alert resolves).
+        quiet = Writer(api_url, quiet_sid, quiet_token)
+        assert quiet.post_one()
+        with psycopg.connect(direct_database_url, autocommit=True) as conn:
 
-                def offline_alerts() -> int:
-                    return conn.execute(
-                        "SELECT count(*) FROM alerts WHERE server_id = %s AND type = 'offline'",
-                        [quiet_sid],
-                    ).fetchone()[0]
+            def offline_alerts() -> int:
+                return conn.execute(
+                    "SELECT count(*) FROM alerts WHERE server_id = %s AND type = 'offline'",
+                    [quiet_sid],
+                ).fetchone()[0]
 
-                wait_until(offline_alerts, what="web-02 offline")
-            assert quiet.post_one()
-            missed = announced_alerts(direct_database_url, sid)[1:]
-            assert [state for _, state in missed] == ["firing", "resolved", "firing", "resolved"]
-            assert client.of("alert") == [ram]  # nothing delivered while away
+            wait_until(offline_alerts, what="web-02 offline")
+        assert quiet.post_one()
+        missed = announced_alerts(direct_database_url, sid)[1:]
+        assert [state for _, state in missed] == ["firing", "resolved", "firing", "resolved"]
+        assert client.of("alert") == [ram]  # nothing delivered while away
 
-            allow_login(True)
-            wait_until(lambda: health(relay)[0] == 200, what="relay listening again")
-            # Then, live again: CPU back to normal resolves its alert.
-            for _ in range(5):
-                assert writer.post_one()
-            assert_each_stored_sample_received_once(client, writer)
-            announced = assert_each_alert_received_once_in_order(client, direct_database_url, sid)
-            assert announced[1:5] == missed
-            assert [state for _, state in announced[5:]] == ["resolved"]
-            status = health(relay)[1]
-            assert status["reconnects"] >= 1
-            assert status["caught_up_samples"] >= 10
-            # (The first live one may come by the catch-up too: it reads up to a
-            # snapshot taken after LISTEN.)
-            assert status["caught_up_alerts"] >= 6
+        allow_login(True)
+        wait_until(lambda: health(relay)[0] == 200, what="relay listening again")
+        # Then, live again: CPU back to normal resolves its alert.
+        for _ in range(5):
+            assert writer.post_one()
+        assert_each_stored_sample_received_once(client, writer)
+        announced = assert_each_alert_received_once_in_order(client, direct_database_url, sid)
+        assert announced[1:5] == missed
+        assert [state for _, state in announced[5:]] == ["resolved"]
+        status = health(relay)[1]
+        assert status["reconnects"] >= 1
+        assert status["caught_up_samples"] >= 10
+        # (The first live one may come by the catch-up too: it reads up to a
+        # snapshot taken after LISTEN.)
+        assert status["caught_up_alerts"] >= 6
 
-            # web-02's events in the order of their transactions, and in each as
-            # they come live: a sample's status, then the sample; the sweep's alert,
-            # then its status; the next sample's resolution, status and sample.
-            seen = [
-                (event, d.get("state", d.get("is_active")))
-                for event, d in client.events
-                if isinstance(d, dict) and d.get("server_id") == quiet_sid
-            ]
-            assert seen[:7] == [
-                ("server-status", True),
-                ("metrics-update", None),
-                ("alert", "firing"),
-                ("server-status", False),
-                ("alert", "resolved"),
-                ("server-status", True),
-                ("metrics-update", None),
-            ]
-            # Silent again since, it may be going offline once more.
-            assert seen[7:] == [("alert", "firing"), ("server-status", False)][: len(seen) - 7]
+        # web-02's events in the order of their transactions, and in each as
+        # they come live: a sample's status, then the sample; the sweep's alert,
+        # then its status; the next sample's resolution, status and sample.
+        seen = [
+            (event, d.get("state", d.get("is_active")))
+            for event, d in client.events
+            if isinstance(d, dict) and d.get("server_id") == quiet_sid
+        ]
+        assert seen[:7] == [
+            ("server-status", True),
+            ("metrics-update", None),
+            ("alert", "firing"),
+            ("server-status", False),
+            ("alert", "resolved"),
+            ("server-status", True),
+            ("metrics-update", None),
+        ]
+        # Silent again since, it may be going offline once more.
+        assert seen[7:] == [("alert", "firing"), ("server-status", False)][: len(seen) - 7]
 
-            # A replayed alert is the alert the API lists (but for the server's
-            # names), times included, down to their format.
-            listed = requests.get(f"{api_url}/api/alerts/{sid}?state=all", timeout=30).json()
-            by_id = {a["id"]: a for a in listed}
-            [disk_resolved] = client.of(
-                "alert", lambda d: d["type"] == "disk" and d["state"] == "resolved"
-            )
-            api_view = by_id[disk_resolved["id"]]
-            assert set(api_view) - set(disk_resolved) == {"server_name", "hostname"}
-            assert disk_resolved == {k: api_view[k] for k in disk_resolved}
-            [cpu_firing] = client.of(
-                "alert", lambda d: d["type"] == "cpu" and d["state"] == "firing"
-            )
-            assert cpu_firing["started_at"] == by_id[cpu_firing["id"]]["started_at"]
-            assert cpu_firing["started_at"].endswith("Z")
-        finally:
-            client.close()
+        # A replayed alert is the alert the API lists (but for the server's
+        # names), times included, down to their format.
+        listed = requests.get(f"{api_url}/api/alerts/{sid}?state=all", timeout=30).json()
+        by_id = {a["id"]: a for a in listed}
+        [disk_resolved] = client.of(
+            "alert", lambda d: d["type"] == "disk" and d["state"] == "resolved"
+        )
+        api_view = by_id[disk_resolved["id"]]
+        assert set(api_view) - set(disk_resolved) == {"server_name", "hostname"}
+        assert disk_resolved == {k: api_view[k] for k in disk_resolved}
+        [cpu_firing] = client.of("alert", lambda d: d["type"] == "cpu" and d["state"] == "firing")
+        assert cpu_firing["started_at"] == by_id[cpu_firing["id"]]["started_at"]
+        assert cpu_firing["started_at"].endswith("Z")
 
 
 def test_killing_the_listen_session_repeatedly_loses_nothing(
     api_url, direct_database_url, tmp_path
 ):
     sid, token = register_at(api_url, "web-01")
-    port = free_port()
-    relay = f"http://127.0.0.1:{port}"
-    with gunicorn_relay(direct_database_url, port, FAST, log=tmp_path / "relay.log"):
-        client, overview = EventClient(relay), EventClient(relay)
+    with (
+        running_relay(direct_database_url, FAST, log=tmp_path / "relay.log") as relay,
+        EventClient(relay) as client,
+        EventClient(relay) as overview,
+    ):
+        client.join(sid)
+        overview.call("join-all")
+        # Alerts fire and resolve all along, announced in the same transactions
+        # as samples.
+        writer = Writer(api_url, sid, token, values=cpu_alert_every_4).start()
         try:
-            client.join(sid)
-            overview.call("join-all")
-            # Alerts fire and resolve all along, announced in the same transactions
-            # as samples.
-            writer = Writer(api_url, sid, token, values=cpu_alert_every_4).start()
-            try:
-                killed: set[int] = set()
-                for _ in range(4):
-                    pid = wait_until(lambda: fresh_listen_pid(relay, killed), what="new session")
-                    wait_for_more(writer)
-                    terminate(direct_database_url, pid)
-                    killed.add(pid)
-                wait_until(lambda: fresh_listen_pid(relay, killed), what="new session")
+            killed: set[int] = set()
+            for _ in range(4):
+                pid = wait_until(lambda: fresh_listen_pid(relay, killed), what="new session")
                 wait_for_more(writer)
-            finally:
-                writer.stop()
-            assert health(relay)[1]["reconnects"] >= 4
-            assert_each_stored_sample_received_once(client, writer)
-            assert writer.failures == 0
-            for watcher in (client, overview):
-                announced = assert_each_alert_received_once_in_order(
-                    watcher, direct_database_url, sid
-                )
-            assert len(announced) >= 8
+                terminate(direct_database_url, pid)
+                killed.add(pid)
+            wait_until(lambda: fresh_listen_pid(relay, killed), what="new session")
+            wait_for_more(writer)
         finally:
-            client.close()
-            overview.close()
+            writer.stop()
+        assert health(relay)[1]["reconnects"] >= 4
+        assert_each_stored_sample_received_once(client, writer)
+        assert writer.failures == 0
+        for watcher in (client, overview):
+            announced = assert_each_alert_received_once_in_order(watcher, direct_database_url, sid)
+        assert len(announced) >= 8
 
 
 def test_the_catch_up_log_is_pruned_and_a_relay_away_too_long_asks_for_a_resync(
@@ -352,32 +226,27 @@ def test_the_catch_up_log_is_pruned_and_a_relay_away_too_long_asks_for_a_resync(
 ):
     relay_url_as_role, allow_login = relay_role
     sid, token = register_at(api_url, "web-01")
-    port = free_port()
-    relay = f"http://127.0.0.1:{port}"
     env = {**FAST, "REALTIME_DATABASE_URL": relay_url_as_role, "VIGIE_RELAY_LOG_RETENTION": "2"}
-    with gunicorn_relay(direct_database_url, port, env, log=tmp_path / "relay.log"):
-        client = EventClient(relay)
-        try:
-            client.join(sid)
-            writer = Writer(api_url, sid, token)
-            assert writer.post_one()
-            client.wait_for("metrics-update")
-            # Older than the retention: the relay deletes it from the log.
-            wait_until(
-                lambda: db.execute("SELECT count(*) AS n FROM metric_writes").fetchone()["n"] == 0,
-                what="the log pruned",
-            )
-            assert client.of("resync") == []
+    with (
+        running_relay(direct_database_url, env, log=tmp_path / "relay.log") as relay,
+        EventClient(relay) as client,
+    ):
+        client.join(sid)
+        writer = first_sample_received(client, api_url, sid, token)
+        # Older than the retention: the relay deletes it from the log.
+        wait_until(
+            lambda: db.execute("SELECT count(*) AS n FROM metric_writes").fetchone()["n"] == 0,
+            what="the log pruned",
+        )
+        assert client.of("resync") == []
 
-            cut_listen(relay, direct_database_url, allow_login)
-            assert writer.post_one()
-            time.sleep(3)  # disconnected for longer than the log is kept
-            allow_login(True)
-            # What the log still holds is sent, and the clients are told to refetch.
-            client.wait_for("resync")
-            assert_each_stored_sample_received_once(client, writer)
-        finally:
-            client.close()
+        cut_listen(relay, direct_database_url, allow_login)
+        assert writer.post_one()
+        time.sleep(3)  # disconnected for longer than the log is kept
+        allow_login(True)
+        # What the log still holds is sent, and the clients are told to refetch.
+        client.wait_for("resync")
+        assert_each_stored_sample_received_once(client, writer)
 
 
 # -- a PostgreSQL restart -------------------------------------------------------

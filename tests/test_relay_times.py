@@ -14,7 +14,7 @@ import requests
 
 from vigie.wire import isoformat, wire
 
-from .conftest import ENROLL, bearer, register_at
+from .conftest import ENROLL, post_to, register_at
 from .helpers import free_port, gunicorn_api, gunicorn_relay, iso, sample
 from .socket_client import EventClient
 
@@ -98,12 +98,7 @@ def test_every_event_writes_times_as_the_api_does(database_url, direct_database_
             room.join(sid)
 
             def post(path: str, body: dict) -> None:
-                response = requests.post(
-                    f"{api}{path}",
-                    json={"server_id": sid, **body},
-                    headers=bearer(token),
-                    timeout=30,
-                )
+                response = post_to(api, path, token, {"server_id": sid, **body})
                 assert response.status_code == 201, response.text
 
             # Three samples at CPU 99 in one batch: the server comes online, only the
