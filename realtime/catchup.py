@@ -53,6 +53,7 @@ from psycopg_pool import ConnectionPool
 
 from vigie.settings import RelaySettings
 
+from .backoff import Backoff
 from .emission import Emission, Write
 from .health import Health
 from .listener import CHANNEL, Listener
@@ -146,7 +147,7 @@ class CatchUp:
         self._checks_sent = 0
         self._last_check = 0.0
         self._retry_at = 0.0
-        self._retry_delay = RETRY_FIRST
+        self._retry = Backoff(RETRY_FIRST, RETRY_MOST)
         # What was skipped since the horizon moved: logged and counted once.
         self._skipped: set[tuple] = set()
         health.unwell_after = settings.check_seconds * health.FAILING_CHECKS
@@ -166,18 +167,18 @@ class CatchUp:
         self.needed = True
         self._check = None
         deadline = time.monotonic() + self.settings.listen_timeout
-        delay = 0.1
+        backoff = Backoff(0.1, 2.0)
         while not stopping():
             try:
                 self.run()
                 return
             except (psycopg.Error, OSError) as exc:
-                if time.monotonic() + delay > deadline:
+                wait = backoff.next()
+                if time.monotonic() + wait > deadline:
                     log.warning("catch-up failed, will retry: %s", one_line(exc))
                     self._retry_later(time.monotonic())
                     return
-            time.sleep(delay)
-            delay = min(delay * 2, 2.0)
+                time.sleep(wait)
 
     # -- the horizon --------------------------------------------------------------
 
@@ -212,8 +213,7 @@ class CatchUp:
             self.listener.reconnect()
 
     def _retry_later(self, now: float) -> None:
-        self._retry_at = now + self._retry_delay
-        self._retry_delay = min(self._retry_delay * 2, RETRY_MOST)
+        self._retry_at = now + self._retry.next()
 
     def _send_check(self) -> None:
         started = time.monotonic()
@@ -267,7 +267,8 @@ class CatchUp:
         except Exception as exc:
             self.health.catch_up_failed(f"{type(exc).__name__}: {one_line(exc)}")
             raise
-        self._retry_at, self._retry_delay = 0.0, RETRY_FIRST
+        self._retry_at = 0.0
+        self._retry.reset()
         self.health.catch_up_succeeded()
 
     def _run(self) -> None:

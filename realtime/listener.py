@@ -21,6 +21,7 @@ import time
 
 import psycopg
 
+from .backoff import Backoff
 from .health import Health
 
 log = logging.getLogger("vigie.relay")
@@ -45,7 +46,7 @@ class Listener:
         self._reconnect = True
 
     def run_forever(self) -> None:
-        backoff = 0.5
+        backoff = Backoff(0.5, 10.0)
         while not self.stopping:
             try:
                 self._listen_once()
@@ -58,7 +59,7 @@ class Listener:
             finally:
                 if self.health.listening:
                     # It listened: the next wait starts short again.
-                    backoff = 0.5
+                    backoff.reset()
                     self.health.listening = False
                     self.health.listening_since = None
             if self.stopping:
@@ -67,8 +68,8 @@ class Listener:
                 self._reconnect = False
                 continue
             # Full jitter: several relays do not all knock at once after a restart.
-            time.sleep(random.uniform(backoff / 2, backoff))
-            backoff = min(backoff * 2, 10.0)
+            wait = backoff.next()
+            time.sleep(random.uniform(wait / 2, wait))
 
     def _listen_once(self) -> None:
         with psycopg.connect(

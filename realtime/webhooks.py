@@ -40,6 +40,8 @@ from psycopg.rows import dict_row
 from vigie.settings import WebhookSettings
 from vigie.settings import redact_url as redact
 
+from .backoff import Backoff
+
 log = logging.getLogger("vigie.webhooks")
 
 # Sent rows are kept this long (what was sent, when, after how many attempts). The
@@ -308,7 +310,7 @@ class Drainer:
     def run(self) -> None:
         session = requests.Session()
         conn: psycopg.Connection | None = None
-        failures = 0
+        backoff = Backoff(2.0, 30.0)
         last_purge = 0.0
         if self.settings.url:
             log.info(
@@ -335,10 +337,9 @@ class Drainer:
                 due = seconds_until_due(conn)
                 if due is not None:
                     delay = min(delay, max(due, 0.01))
-                failures = 0
+                backoff.reset()
             except psycopg.Error as exc:
-                failures += 1
-                delay = min(2.0**failures, 30.0)
+                delay = backoff.next()
                 log.warning(
                     "webhook outbox: database error (%s); trying again in %.0f s",
                     type(exc).__name__,
