@@ -16,7 +16,9 @@ from datetime import UTC, datetime
 
 from flask import Flask, jsonify, request
 from psycopg_pool import ConnectionPool
-from pydantic import AwareDatetime, BaseModel, ConfigDict
+from pydantic import AwareDatetime, ConfigDict, create_model
+
+from vigie.wire import SAMPLE_FIELDS
 
 TABLE = """
 CREATE TABLE IF NOT EXISTS floor_metrics (
@@ -43,19 +45,15 @@ VALUES (%(server_id)s, %(recorded_at)s, %(cpu_percent)s, %(ram_percent)s, %(ram_
 ON CONFLICT DO NOTHING"""
 
 
-class Sample(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    server_id: int
-    recorded_at: AwareDatetime | None = None
-    cpu_percent: float
-    ram_percent: float
-    ram_used_mb: float
-    ram_total_mb: float
-    disk_percent: float
-    disk_used_gb: float
-    disk_total_gb: float
-    network_sent_mb: float
-    network_recv_mb: float
+# The seed's body: the sample's fields (vigie/wire.py) as plain numbers, none of
+# Vigie's bounds.
+Sample = create_model(
+    "Sample",
+    __config__=ConfigDict(extra="forbid"),
+    server_id=(int, ...),
+    recorded_at=(AwareDatetime | None, None),
+    **{name: (float, ...) for name in SAMPLE_FIELDS},
+)
 
 
 def create_floor_app(database_url: str, pool_size: int = 10) -> Flask:
