@@ -14,6 +14,13 @@ import RealtimeChart from './RealtimeChart.jsx';
 import ServerAlerts from './ServerAlerts.jsx';
 import { HealthBadge, Presence } from './StatusBits.jsx';
 
+// The cards of a share of a resource: its metric, its title, and what it is a share of.
+const PERCENT_CARDS = [
+  { metric: 'cpu', title: 'CPU' },
+  { metric: 'ram', title: 'Memory', detail: (s) => formatUsedTotal(s?.ram_used_mb, s?.ram_total_mb, formatMiB) },
+  { metric: 'disk', title: 'Disk', detail: (s) => formatUsedTotal(s?.disk_used_gb, s?.disk_total_gb, formatGiB) },
+];
+
 function BackLink() {
   const link = useLinkHandler();
   return (
@@ -92,23 +99,17 @@ export default function ServerPage({ serverId }) {
       </section>
 
       <div className="grid grid-cols-2 gap-3 sm:gap-4 lg:grid-cols-4" data-testid="metrics-cards">
-        <PercentCard title="CPU" metric="cpu" percent={latest?.cpu_percent} stale={stale} staleNote={staleNote} />
-        <PercentCard
-          title="Memory"
-          metric="ram"
-          percent={latest?.ram_percent}
-          detail={formatUsedTotal(latest?.ram_used_mb, latest?.ram_total_mb, formatMiB)}
-          stale={stale}
-          staleNote={staleNote}
-        />
-        <PercentCard
-          title="Disk"
-          metric="disk"
-          percent={latest?.disk_percent}
-          detail={formatUsedTotal(latest?.disk_used_gb, latest?.disk_total_gb, formatGiB)}
-          stale={stale}
-          staleNote={staleNote}
-        />
+        {PERCENT_CARDS.map(({ metric, title, detail }) => (
+          <PercentCard
+            key={metric}
+            title={title}
+            metric={metric}
+            percent={latest?.[`${metric}_percent`]}
+            detail={detail?.(latest)}
+            stale={stale}
+            staleNote={staleNote}
+          />
+        ))}
         <MetricsCard
           title="Network"
           value={`↓ ${formatRate(latest?.network_recv_mb_s)}`}
