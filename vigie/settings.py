@@ -22,9 +22,10 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from functools import cached_property
-from typing import Any
+from typing import Any, Generic, TypeVar, overload
 from urllib.parse import urlsplit
+
+S = TypeVar("S")
 
 
 class ConfigError(ValueError):
@@ -404,14 +405,27 @@ class WebhookSettings:
         return min(self.backoff * 2 ** (attempts - 1), self.max_backoff)
 
 
-SECTIONS: dict[str, Any] = {
-    "database": DatabaseSettings,
-    "api": ApiSettings,
-    "alerts": AlertSettings,
-    "retention": RetentionSettings,
-    "relay": RelaySettings,
-    "webhooks": WebhookSettings,
-}
+class Section(Generic[S]):
+    """A section of ``Settings``: parsed from its environment and checked on first
+    use, then kept (in the instance, where a section given to it already is)."""
+
+    def __init__(self, kind: type[S]) -> None:
+        self.kind = kind
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, settings: None, owner: type) -> Section[S]: ...
+    @overload
+    def __get__(self, settings: Settings, owner: type) -> S: ...
+    def __get__(self, settings: Settings | None, owner: type) -> S | Section[S]:
+        if settings is None:
+            return self
+        value = self.kind.from_env(settings._env)
+        value.check()
+        settings.__dict__[self.name] = value
+        return value
 
 
 class Settings:
@@ -421,6 +435,13 @@ class Settings:
     environment; ``Settings(api=ApiSettings(enroll_token="…"))`` sets one section
     (tests). Sections given are checked at once, the others when first used."""
 
+    database = Section(DatabaseSettings)
+    api = Section(ApiSettings)
+    alerts = Section(AlertSettings)
+    retention = Section(RetentionSettings)
+    relay = Section(RelaySettings)
+    webhooks = Section(WebhookSettings)
+
     def __init__(self, env: Mapping[str, str] | None = None, **sections: Any) -> None:
         unknown = set(sections) - set(SECTIONS)
         if unknown:
@@ -428,42 +449,18 @@ class Settings:
         self._env: Mapping[str, str] = {} if env is None else env
         for name, value in sections.items():
             value.check()
-            self.__dict__[name] = value  # where cached_property looks first
+            self.__dict__[name] = value  # where Section looks first
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         return cls(dict(os.environ if env is None else env))
-
-    def _section(self, name: str) -> Any:
-        value = SECTIONS[name].from_env(self._env)
-        value.check()
-        return value
 
     def replace(self, **sections: Any) -> Settings:
         """The same settings with some sections replaced."""
         current = {name: getattr(self, name) for name in SECTIONS if name in self.__dict__}
         return Settings(self._env, **{**current, **sections})
 
-    @cached_property
-    def database(self) -> DatabaseSettings:
-        return self._section("database")
 
-    @cached_property
-    def api(self) -> ApiSettings:
-        return self._section("api")
-
-    @cached_property
-    def alerts(self) -> AlertSettings:
-        return self._section("alerts")
-
-    @cached_property
-    def retention(self) -> RetentionSettings:
-        return self._section("retention")
-
-    @cached_property
-    def relay(self) -> RelaySettings:
-        return self._section("relay")
-
-    @cached_property
-    def webhooks(self) -> WebhookSettings:
-        return self._section("webhooks")
+SECTIONS: dict[str, Any] = {
+    name: section.kind for name, section in vars(Settings).items() if isinstance(section, Section)
+}
