@@ -50,29 +50,36 @@ def settings() -> Settings:
     return current_app.config["VIGIE"]
 
 
-def require_enrollment() -> None:
-    expected = settings().api.enroll_token
+def require_token(expected: str, what: str, code: str, action: str, variable: str) -> None:
+    """The request carries ``expected`` (``what``: "the admin token") as its bearer
+    token; while ``variable`` is unset, ``action`` is off on this server (``code``)."""
     if not expected:
         raise ApiError(
-            403,
-            "registration_disabled",
-            "registration is disabled on this server: set VIGIE_ENROLL_TOKEN to enable it",
+            403, code, f"{action} is disabled on this server: set {variable} to enable it"
         )
-    if not same_token(require_bearer("the enrollment token"), expected):
-        raise ApiError(403, "invalid_token", "the enrollment token is not valid")
+    if not same_token(require_bearer(what), expected):
+        raise ApiError(403, "invalid_token", f"{what} is not valid")
+
+
+def require_enrollment() -> None:
+    require_token(
+        settings().api.enroll_token,
+        "the enrollment token",
+        "registration_disabled",
+        "registration",
+        "VIGIE_ENROLL_TOKEN",
+    )
 
 
 def require_admin() -> None:
     """Changing alert rules needs VIGIE_ADMIN_TOKEN (and is off when it is unset)."""
-    expected = settings().api.admin_token
-    if not expected:
-        raise ApiError(
-            403,
-            "admin_disabled",
-            "changing alert rules is disabled on this server: set VIGIE_ADMIN_TOKEN to enable it",
-        )
-    if not same_token(require_bearer("the admin token"), expected):
-        raise ApiError(403, "invalid_token", "the admin token is not valid")
+    require_token(
+        settings().api.admin_token,
+        "the admin token",
+        "admin_disabled",
+        "changing alert rules",
+        "VIGIE_ADMIN_TOKEN",
+    )
 
 
 def dashboard_read(view: Callable[..., Any]) -> Callable[..., Any]:
