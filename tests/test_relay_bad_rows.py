@@ -19,16 +19,9 @@ from realtime.listener import Listener
 from vigie.db import make_pool
 from vigie.settings import RelaySettings
 
+from . import relay_helpers as rh
 from .conftest import register_at, wait_until
 from .helpers import admin_connect, running_relay
-from .relay_helpers import (
-    FAST,
-    Writer,
-    assert_each_stored_sample_received_once,
-    cut_listen,
-    first_sample_received,
-    health,
-)
 from .socket_client import EventClient
 
 pytestmark = pytest.mark.slow
@@ -70,32 +63,32 @@ def test_a_sample_that_cannot_be_read_is_skipped_once_and_the_others_arrive(
     old_sid, _ = register_at(api_url, "old-01")
     sid, token = register_at(api_url, "web-01")
     log = tmp_path / "relay.log"
-    env = {**FAST, "REALTIME_DATABASE_URL": relay_url_as_role}
+    env = {**rh.FAST, "REALTIME_DATABASE_URL": relay_url_as_role}
     with running_relay(direct_database_url, env, log=log) as relay, EventClient(relay) as client:
         client.join(sid)
         client.join(old_sid)
-        writer = first_sample_received(client, api_url, sid, token)
+        writer = rh.first_sample_received(client, api_url, sid, token)
 
         # The relay away (its LISTEN session cut, new sessions refused) while
         # the bad row and other samples are stored: the catch-up reads them all.
-        cut_listen(relay, direct_database_url, allow_login)
+        rh.cut_listen(relay, direct_database_url, allow_login)
         store_unreadable_sample(direct_database_url, old_sid)
         for _ in range(5):
             assert writer.post_one()
         allow_login(True)
 
-        assert_each_stored_sample_received_once(client, writer)
-        wait_until(lambda: health(relay)[0] == 200, what="relay well again")
-        status = health(relay)[1]
+        rh.assert_each_stored_sample_received_once(client, writer)
+        wait_until(lambda: rh.health(relay)[0] == 200, what="relay well again")
+        status = rh.health(relay)[1]
         assert status["status"] == "ok" and status["reason"] is None
         assert status["skipped_rows"] == 1
         assert status["caught_up_samples"] >= 5
         # Live again, and the bad row is not read again.
         for _ in range(3):
             assert writer.post_one()
-        assert_each_stored_sample_received_once(client, writer)
+        rh.assert_each_stored_sample_received_once(client, writer)
         assert client.of("metrics-update", lambda d: d["server_id"] == old_sid) == []
-        assert health(relay)[1]["skipped_rows"] == 1
+        assert rh.health(relay)[1]["skipped_rows"] == 1
     [line] = skipped_lines(log)
     assert "metric_writes" in line and f"server_id {old_sid}" in line
     assert "Traceback" not in log.read_text()
@@ -107,10 +100,13 @@ def test_a_live_notification_of_an_unreadable_write_goes_through_the_catch_up(
     old_sid, _ = register_at(api_url, "old-01")
     sid, token = register_at(api_url, "web-01")
     log = tmp_path / "relay.log"
-    with running_relay(direct_database_url, FAST, log=log) as relay, EventClient(relay) as client:
+    with (
+        running_relay(direct_database_url, rh.FAST, log=log) as relay,
+        EventClient(relay) as client,
+    ):
         client.join(sid)
         client.join(old_sid)
-        writer = Writer(api_url, sid, token)
+        writer = rh.Writer(api_url, sid, token)
         # The bad row announced as an older Vigie announced a sample, in its
         # transaction: the relay's read of it fails, and it falls back to the
         # catch-up, which skips it and emits the rest.
@@ -124,9 +120,9 @@ def test_a_live_notification_of_an_unreadable_write_goes_through_the_catch_up(
             )
         for _ in range(5):
             assert writer.post_one()
-        assert_each_stored_sample_received_once(client, writer)
-        wait_until(lambda: health(relay)[1].get("skipped_rows") == 1, what="row skipped")
-        assert health(relay)[0] == 200
+        rh.assert_each_stored_sample_received_once(client, writer)
+        wait_until(lambda: rh.health(relay)[1].get("skipped_rows") == 1, what="row skipped")
+        assert rh.health(relay)[0] == 200
         assert client.of("metrics-update", lambda d: d["server_id"] == old_sid) == []
     assert len(skipped_lines(log)) == 1
     assert "Traceback" not in log.read_text()
@@ -138,13 +134,13 @@ def test_health_is_degraded_while_a_catch_up_keeps_failing_and_ok_once_it_succee
     relay_url_as_role, allow_login = relay_role
     role = urlsplit(relay_url_as_role).username
     sid, token = register_at(api_url, "web-01")
-    env = {**FAST, "REALTIME_DATABASE_URL": relay_url_as_role}
+    env = {**rh.FAST, "REALTIME_DATABASE_URL": relay_url_as_role}
     with (
         running_relay(direct_database_url, env, log=tmp_path / "relay.log") as relay,
         EventClient(relay) as client,
     ):
         client.join(sid)
-        writer = first_sample_received(client, api_url, sid, token)
+        writer = rh.first_sample_received(client, api_url, sid, token)
         # The relay keeps its LISTEN session, but every other connection of
         # its is cut and new ones refused: it hears of a sample, cannot read
         # it, and its catch-up fails, again and again.
@@ -157,7 +153,7 @@ def test_health_is_degraded_while_a_catch_up_keeps_failing_and_ok_once_it_succee
             )
         assert writer.post_one()
         code, body = wait_until(
-            lambda: (answer := health(relay))[0] == 503 and answer,
+            lambda: (answer := rh.health(relay))[0] == 503 and answer,
             what="relay saying its catch-up fails",
         )
         assert body["status"] == "degraded" and body["listening"] is True
@@ -166,11 +162,11 @@ def test_health_is_degraded_while_a_catch_up_keeps_failing_and_ok_once_it_succee
 
         allow_login(True)
         code, body = wait_until(
-            lambda: (answer := health(relay))[0] == 200 and answer, what="relay well again"
+            lambda: (answer := rh.health(relay))[0] == 200 and answer, what="relay well again"
         )
         assert body["status"] == "ok" and body["reason"] is None
         assert body["catch_up_failing_for"] is None
-        assert_each_stored_sample_received_once(client, writer)
+        rh.assert_each_stored_sample_received_once(client, writer)
 
 
 def test_the_samples_of_the_writes_that_can_be_read_are_fetched_when_one_cannot(
