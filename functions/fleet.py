@@ -18,7 +18,7 @@ from flask import Blueprint, jsonify
 from . import auth
 from .db import connection
 from .errors import invalid
-from .history import ORIGIN, RAW, TICK, TIER_TABLES, plan, tiers_for
+from .history import ORIGIN, TICK, piece_queries, plan, tiers_for
 from .requests import MAX_ID, parse_time, query_arg, shifted
 from .schemas import FLEET_INTERVALS
 from .schemas import MAX_FLEET_IDS as MAX_IDS
@@ -106,16 +106,12 @@ def fleet_query(ids: list[int], start: datetime, end: datetime, bucket: int) -> 
     in [start, end] (both included)."""
     pieces = plan(start, end + TICK, tiers_for(bucket))
     params: dict[str, Any] = {"ids": ids, "bucket": timedelta(seconds=bucket)}
-    parts = []
-    for i, piece in enumerate(pieces):
-        names = {"start": f"start{i}", "end": f"end{i}"}
-        params[names["start"]], params[names["end"]] = piece.start, piece.end
-        if piece.source == RAW:
-            parts.append(RAW_PIECE.format(**names))
-        else:
-            table = TIER_TABLES[piece.source]
-            parts.append(TIER_PIECE.format(table=table, seconds=piece.source, **names))
-            parts.append(NOT_ROLLED.format(seconds=piece.source, **names))
+
+    def tier(table: str, seconds: int, names: dict[str, str]) -> list[str]:
+        return [TIER_PIECE.format(table=table, seconds=seconds, **names),
+                NOT_ROLLED.format(seconds=seconds, **names)]  # fmt: skip
+
+    parts = piece_queries(pieces, params, lambda names: [RAW_PIECE.format(**names)], tier)
     if not parts:  # an empty range: every known server, without buckets
         parts.append(RAW_PIECE.format(start="start_none", end="start_none"))
         params["start_none"] = start

@@ -13,6 +13,7 @@ not.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -198,6 +199,25 @@ def pieces_for(
     return [*plan(start, cut, tiers), *plan(cut, end, ())]
 
 
+def piece_queries(
+    pieces: list[Piece],
+    params: dict[str, Any],
+    raw: Callable[[dict[str, str]], list[str]],
+    tier: Callable[[str, int, dict[str, str]], list[str]],
+) -> list[str]:
+    """The queries reading each piece, raw samples or a rollup tier's rows, its
+    bounds added to the parameters (as %(start<i>)s and %(end<i>)s)."""
+    parts = []
+    for i, piece in enumerate(pieces):
+        names = {"start": f"start{i}", "end": f"end{i}"}
+        params[names["start"]], params[names["end"]] = piece.start, piece.end
+        if piece.source == RAW:
+            parts += raw(names)
+        else:
+            parts += tier(TIER_TABLES[piece.source], piece.source, names)
+    return parts
+
+
 def history_query(
     server_id: int,
     start: datetime,
@@ -211,16 +231,15 @@ def history_query(
     `rollup_from` on are not all in the rollups yet: they are read raw."""
     pieces = pieces_for(start, end + TICK, bucket, rollups, rollup_from)
     params: dict[str, Any] = {"server_id": server_id, "bucket": timedelta(seconds=bucket)}
-    parts = []
-    for i, piece in enumerate(pieces):
-        names = {"start": f"start{i}", "end": f"end{i}"}
-        params[names["start"]], params[names["end"]] = piece.start, piece.end
-        if piece.source == RAW:
-            previous = PREVIOUS_RAW + (PREVIOUS_MINUTE if rollups else "")
-            parts.append(RAW_PIECE.format(previous=previous.format(**names), **names))
-        else:
-            table = TIER_TABLES[piece.source]
-            parts.append(TIER_PIECE.format(table=table, seconds=piece.source, **names))
+    previous = PREVIOUS_RAW + (PREVIOUS_MINUTE if rollups else "")
+
+    def raw(names: dict[str, str]) -> list[str]:
+        return [RAW_PIECE.format(previous=previous.format(**names), **names)]
+
+    def tier(table: str, seconds: int, names: dict[str, str]) -> list[str]:
+        return [TIER_PIECE.format(table=table, seconds=seconds, **names)]
+
+    parts = piece_queries(pieces, params, raw, tier)
     if not parts:
         return "SELECT NULL WHERE false", params
     pieces_sql = "\nUNION ALL\n".join(f"({p})" for p in parts)
