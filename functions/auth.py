@@ -50,9 +50,22 @@ def settings() -> Settings:
     return current_app.config["VIGIE"]
 
 
-def require_token(expected: str, what: str, code: str, action: str, variable: str) -> None:
-    """The request carries ``expected`` (``what``: "the admin token") as its bearer
-    token; while ``variable`` is unset, ``action`` is off on this server (``code``)."""
+# The tokens a request may need beyond reading: the ApiSettings field that holds
+# it, how messages name it, and what is off while it is unset (its error code, the
+# action, the variable that enables it).
+TOKENS = {
+    "enrollment": ("enroll_token", "the enrollment token", "registration_disabled",
+                   "registration", "VIGIE_ENROLL_TOKEN"),
+    "admin": ("admin_token", "the admin token", "admin_disabled", "changing alert rules",
+              "VIGIE_ADMIN_TOKEN"),
+}  # fmt: skip
+
+
+def require_token(kind: str) -> None:
+    """The request carries that token as its bearer token (403 otherwise); while its
+    setting is unset, what it allows is off on this server."""
+    field, what, code, action, variable = TOKENS[kind]
+    expected = getattr(settings().api, field)
     if not expected:
         raise ApiError(
             403, code, f"{action} is disabled on this server: set {variable} to enable it"
@@ -62,24 +75,12 @@ def require_token(expected: str, what: str, code: str, action: str, variable: st
 
 
 def require_enrollment() -> None:
-    require_token(
-        settings().api.enroll_token,
-        "the enrollment token",
-        "registration_disabled",
-        "registration",
-        "VIGIE_ENROLL_TOKEN",
-    )
+    require_token("enrollment")
 
 
 def require_admin() -> None:
     """Changing alert rules needs VIGIE_ADMIN_TOKEN (and is off when it is unset)."""
-    require_token(
-        settings().api.admin_token,
-        "the admin token",
-        "admin_disabled",
-        "changing alert rules",
-        "VIGIE_ADMIN_TOKEN",
-    )
+    require_token("admin")
 
 
 def dashboard_read(view: Callable[..., Any]) -> Callable[..., Any]:
