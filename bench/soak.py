@@ -39,6 +39,7 @@ one's after warm-up. The machine is shared: other processes' load shows.
 from __future__ import annotations
 
 import argparse
+import collections
 import math
 import os
 import shlex
@@ -212,19 +213,20 @@ class Server:
     retry_at: float = 0.0
 
 
-@dataclass
 class Counters:
-    singles: int = 0
-    batches: int = 0
-    duplicate: int = 0
-    unavailable: int = 0
-    connection_errors: int = 0
-    refused: int = 0
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    """What the senders met, counted from their threads: single posts, batches,
+    duplicates, 503s, connection errors, refusals (``counters.singles``, …)."""
+
+    def __init__(self) -> None:
+        self._counts: collections.Counter[str] = collections.Counter()
+        self._lock = threading.Lock()
 
     def add(self, name: str) -> None:
-        with self.lock:
-            setattr(self, name, getattr(self, name) + 1)
+        with self._lock:
+            self._counts[name] += 1
+
+    def __getattr__(self, name: str) -> int:
+        return self._counts[name]
 
 
 class Senders:
