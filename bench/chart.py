@@ -13,7 +13,6 @@ once with COPY and rolled up with vigie_rebuild_rollups.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import time
@@ -26,11 +25,9 @@ sys.path.insert(0, str(ROOT))
 import psycopg  # noqa: E402
 import requests  # noqa: E402
 
-from bench.common import add_servers, create_database  # noqa: E402
+from bench.common import add_servers, bench_database  # noqa: E402
 from functions.history import history_query  # noqa: E402
 from tests.helpers import free_port, gunicorn_api  # noqa: E402
-from vigie import embedded  # noqa: E402
-from vigie.migrate import migrate  # noqa: E402
 
 CHARTS = {"24h": (timedelta(hours=24), "5m"), "7d": (timedelta(days=7), "1h"),
           "30d": (timedelta(days=30), "1h")}  # fmt: skip
@@ -58,9 +55,7 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--requests", type=int, default=100)
     args = parser.parse_args()
-    server = os.environ.get("DATABASE_URL") or embedded.start("bench-chart-pgdata")
-    url = create_database(server, "vigie_bench_chart")
-    migrate(url)
+    url = bench_database("vigie_bench_chart", "bench-chart-pgdata")
     [(sid, _)] = add_servers(url, 1, 1)
     now = datetime.now(UTC).replace(microsecond=0)
     t0 = time.perf_counter()

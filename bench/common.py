@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import statistics
 import threading
 
@@ -20,6 +21,18 @@ def create_database(server: str, name: str) -> str:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
     return with_dbname(server, name)
+
+
+def bench_database(name: str, embedded_name: str = "bench-pgdata") -> str:
+    """A new database, migrated, for one benchmark: on DATABASE_URL's server if set,
+    else on a private embedded PostgreSQL (.vigie/<embedded_name>); its URL."""
+    from vigie import embedded
+    from vigie.migrate import migrate
+
+    server = os.environ.get("DATABASE_URL") or embedded.start(embedded_name)
+    url = create_database(server, name)
+    migrate(url)
+    return url
 
 
 def drop_database(server: str, name: str) -> None:

@@ -34,10 +34,8 @@ sys.path.insert(0, str(ROOT))
 import aiohttp  # noqa: E402
 import psycopg  # noqa: E402
 
-from bench.common import SAMPLE, add_servers, create_database  # noqa: E402
+from bench.common import SAMPLE, add_servers, bench_database  # noqa: E402
 from tests.helpers import BIN, free_port, wait_for_http  # noqa: E402
-from vigie import embedded  # noqa: E402
-from vigie.migrate import migrate  # noqa: E402
 from vigie.serve import WEB_OPTIONS  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -169,9 +167,7 @@ def main() -> None:
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
 
-    server = os.environ.get("DATABASE_URL") or embedded.start("bench-fleet-pgdata")
-    url = create_database(server, "vigie_bench_fleet")
-    migrate(url)
+    url = bench_database("vigie_bench_fleet", "bench-fleet-pgdata")
     fleet = add_servers(url, 1, max(sizes))
 
     def stored_vigie() -> int:

@@ -31,10 +31,8 @@ sys.path.insert(0, str(ROOT))
 
 import psycopg  # noqa: E402
 
-from bench.common import SAMPLE, add_servers, create_database  # noqa: E402
+from bench.common import SAMPLE, add_servers, bench_database  # noqa: E402
 from bench.floor import INSERT, TABLE, create_floor_app  # noqa: E402
-from vigie import embedded  # noqa: E402
-from vigie.migrate import migrate  # noqa: E402
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -176,9 +174,7 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=3000)
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
-    server = os.environ.get("DATABASE_URL") or embedded.start("bench-pgdata")
-    url = create_database(server, "vigie_bench_write_path")
-    migrate(url)
+    url = bench_database("vigie_bench_write_path", "bench-pgdata")
 
     db = database_cost(url, args.samples, args.rounds)
     print(f"database, {args.samples} single-sample transactions each, one at a time:")
