@@ -12,7 +12,6 @@ once with COPY and rolled up with vigie_rebuild_rollups.
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 import time
@@ -25,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 import psycopg  # noqa: E402
 import requests  # noqa: E402
 
-from bench.common import add_servers, bench_database  # noqa: E402
+from bench.common import add_servers, bench_database, options  # noqa: E402
 from functions.history import history_query  # noqa: E402
 from tests.helpers import free_port, gunicorn_api  # noqa: E402
 
@@ -51,10 +50,7 @@ def load(url: str, server_id: int, days: int, now: datetime) -> int:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--days", type=int, default=30)
-    parser.add_argument("--requests", type=int, default=100)
-    args = parser.parse_args()
+    args = options(__doc__, days=30, requests=100)
     url = bench_database("vigie_bench_chart", "bench-chart-pgdata")
     [(sid, _)] = add_servers(url, 1, 1)
     now = datetime.now(UTC).replace(microsecond=0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import statistics
 import threading
@@ -21,6 +22,14 @@ def create_database(server: str, name: str) -> str:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
     return with_dbname(server, name)
+
+
+def options(doc: str, **defaults: int) -> argparse.Namespace:
+    """A benchmark's command-line options: --name N for each default given."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    for name, default in defaults.items():
+        parser.add_argument(f"--{name}", type=type(default), default=default)
+    return parser.parse_args()
 
 
 def bench_database(name: str, embedded_name: str = "bench-pgdata") -> str:

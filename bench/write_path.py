@@ -16,7 +16,6 @@ The ratios are the figures: absolute times drift with the machine's load.
 
 from __future__ import annotations
 
-import argparse
 import io
 import json
 import os
@@ -31,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 import psycopg  # noqa: E402
 
-from bench.common import SAMPLE, add_servers, bench_database  # noqa: E402
+from bench.common import SAMPLE, add_servers, bench_database, options  # noqa: E402
 from bench.floor import INSERT, TABLE, create_floor_app  # noqa: E402
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -170,10 +169,7 @@ def python_costs(url: str, samples: int, rounds: int) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--samples", type=int, default=3000)
-    parser.add_argument("--rounds", type=int, default=5)
-    args = parser.parse_args()
+    args = options(__doc__, samples=3000, rounds=5)
     url = bench_database("vigie_bench_write_path", "bench-pgdata")
 
     db = database_cost(url, args.samples, args.rounds)
