@@ -337,7 +337,7 @@ def load(url: str, args, end: datetime) -> dict:
         conn.execute("SET session_replication_role = origin")
         rolled = time.perf_counter()
         print(f"  rollups (vigie_rebuild_rollups): {rolled - loaded:.0f} s")
-        conn.execute("VACUUM ANALYZE metrics, metrics_rollup, metrics_latest")
+        conn.execute("VACUUM ANALYZE servers, metrics, metrics_rollup")
         print(f"  VACUUM ANALYZE: {time.perf_counter() - rolled:.0f} s")
     return {"fleet": fleet_ids, "long": long_ids}
 
@@ -428,9 +428,9 @@ def history_benchmark(url: str, servers: dict, end: datetime, args) -> None:
         )
     with psycopg.connect(url, autocommit=True) as conn:
         forms = {
-            "metrics_latest (kept by the trigger)": """
-                SELECT s.id, l.* FROM servers s
-                  LEFT JOIN metrics_latest l ON l.server_id = s.id""",
+            "the server's row (kept by the write path)": """
+                SELECT s.id, s.latest_at, s.latest_cpu, s.latest_ram, s.latest_disk
+                  FROM servers s""",
             "LATERAL ... LIMIT 1 over the partitions": """
                 SELECT s.id, l.* FROM servers s LEFT JOIN LATERAL (
                     SELECT cpu_percent, ram_percent, disk_percent, recorded_at FROM metrics m
