@@ -339,16 +339,12 @@ DECLARE
     v_tier record;
 BEGIN
     PERFORM pg_advisory_xact_lock_shared(vigie_retention_lock_key());
-    FOR v_tier IN SELECT t.seconds, vigie_kept_from(t.seconds, t.cutoff) AS kept,
-                         lead(vigie_kept_from(t.seconds, t.cutoff)) OVER (ORDER BY t.seconds)
-                             AS coarser_kept
-                    FROM metrics_tiers t ORDER BY t.seconds LOOP
-        CONTINUE WHEN v_tier.seconds = 0;
+    FOR v_tier IN SELECT t.seconds, vigie_kept_from(t.seconds, t.cutoff) AS kept
+                    FROM metrics_tiers t WHERE t.seconds > 0 ORDER BY t.seconds LOOP
         -- Into the tiers that still keep the sample's bucket.
         PERFORM vigie_rollup_add(v_tier.seconds, array_agg(s))
            FROM unnest(p_samples) s
           WHERE vigie_bucket(v_tier.seconds, s.recorded_at) >= v_tier.kept
-             OR v_tier.kept = '-infinity'
          HAVING count(*) > 0;
     END LOOP;
     INSERT INTO metrics_expired (server_id, recorded_at)
