@@ -8,11 +8,13 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from vigie.wire import COUNTERS, SAMPLE_FIELDS
+
 from .conftest import bearer
 
-PERCENTS = ["cpu_percent", "ram_percent", "disk_percent"]
-SIZES = ["ram_used_mb", "ram_total_mb", "disk_used_gb", "disk_total_gb"]
-COUNTERS = ["network_sent_mb", "network_recv_mb"]
+# The sample's fields by kind, from the one list the API and the relay share.
+PERCENTS = [f for f, kind in SAMPLE_FIELDS.items() if kind == "percent"]
+SIZES = [f for f, kind in SAMPLE_FIELDS.items() if kind == "size"]
 
 percent = st.floats(0, 100, allow_nan=False)
 size = st.floats(0, 1e9, allow_nan=False)
