@@ -13,13 +13,22 @@ from flask import Flask, current_app
 from vigie.db import Database
 from vigie.settings import Settings
 
+from .grouping import GroupWriter
+
 
 def init_app(app: Flask, settings: Settings) -> None:
-    app.extensions["vigie_db"] = Database(settings.database, "vigie-functions")
+    db = Database(settings.database, "vigie-functions")
+    app.extensions["vigie_db"] = db
+    app.extensions["vigie_writer"] = GroupWriter(db, settings.api.ingest_group)
 
 
 def get_db() -> Database:
     return current_app.extensions["vigie_db"]
+
+
+def writer() -> GroupWriter:
+    """Where single-sample writes go (functions/grouping.py)."""
+    return current_app.extensions["vigie_writer"]
 
 
 @contextmanager

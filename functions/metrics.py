@@ -15,7 +15,7 @@ from vigie.tokens import hash_token
 from vigie.wire import SAMPLE_FIELDS
 
 from . import auth
-from .db import connection
+from .db import connection, writer
 from .errors import ApiError, invalid, not_found
 from .requests import check_id, parse_body
 from .schemas import MetricBatch, MetricSample
@@ -52,16 +52,15 @@ def store(server_id: int, token: str, samples: list[Any]) -> dict:
     value may change an alert, and one NOTIFY. An unknown server and a wrong token
     get the same answer, after the same work: a caller without the token cannot tell
     which ids exist."""
-    if len(samples) == 1:
-        query, values = INGEST_ONE, [getattr(samples[0], c) for c in COLUMNS]
-    else:
-        query, values = INGEST, [[getattr(s, c) for s in samples] for c in COLUMNS]
+    head = [server_id, hash_token(token), defaults_json(auth.settings().alerts)]
     try:
+        if len(samples) == 1:
+            # A live sample: committed with the ones arriving beside it
+            # (functions/grouping.py).
+            return writer().execute(INGEST_ONE, [*head, *(getattr(samples[0], c) for c in COLUMNS)])
         with connection(autocommit=True) as conn:
-            return conn.execute(
-                query,
-                [server_id, hash_token(token), defaults_json(auth.settings().alerts), *values],
-            ).fetchone()
+            values = [[getattr(s, c) for s in samples] for c in COLUMNS]
+            return conn.execute(INGEST, [*head, *values]).fetchone()
     except psycopg.errors.InvalidAuthorizationSpecification:
         raise ApiError(
             403, "invalid_token", f"this token is not the ingest token of server {server_id}"

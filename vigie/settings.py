@@ -181,6 +181,9 @@ class ApiSettings:
     admin_token: str = field(default="", repr=False)
     max_body_bytes: int = 1024 * 1024
     max_batch: int = 1000
+    # The most single-sample writes committed together (functions/grouping.py);
+    # 1: each alone.
+    ingest_group: int = 64
     # How far in the future a client's recorded_at may be (clock skew), seconds.
     max_clock_skew: int = 300
     # The most points a history request may return when it names an interval.
@@ -197,6 +200,7 @@ class ApiSettings:
             admin_token=env.get("VIGIE_ADMIN_TOKEN", ""),
             max_body_bytes=env_int(env, "VIGIE_MAX_BODY_BYTES", 1024 * 1024, minimum=1024),
             max_batch=env_int(env, "VIGIE_MAX_BATCH", 1000),
+            ingest_group=env_int(env, "VIGIE_INGEST_GROUP", 64, minimum=1),
             max_clock_skew=env_int(env, "VIGIE_MAX_CLOCK_SKEW", 300, minimum=0),
             max_history_points=env_int(env, "VIGIE_MAX_HISTORY_POINTS", 10_000, minimum=100),
             history_rollups=env_switch(env, "VIGIE_HISTORY_ROLLUPS", True),
