@@ -16,8 +16,8 @@ writes is made again alone, so each request gets the answer it would have had al
 and no write is blocked by another's error. Within a group the calls go in server
 order, so two groups never wait on each other's server rows.
 
-At most two groups per process are in flight (one being written while the other
-commits); ``VIGIE_INGEST_GROUP`` bounds a group's size (1: every write alone, as
+At most three groups per process are in flight (with four threads, writes wait
+for company only when every thread is writing); ``VIGIE_INGEST_GROUP`` bounds a group's size (1: every write alone, as
 many at once as there are threads). No thread of its own: a request that finds a
 place free writes the group, then hands the next one to the first request waiting.
 """
@@ -43,7 +43,7 @@ class _Write:
 
 
 class GroupWriter:
-    def __init__(self, db: Database, limit: int, leaders: int = 2) -> None:
+    def __init__(self, db: Database, limit: int, leaders: int = 3) -> None:
         self.db = db
         self.limit = max(1, limit)
         self.leaders = max(1, leaders)
