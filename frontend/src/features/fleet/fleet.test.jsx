@@ -30,13 +30,16 @@ describe('a fleet-update', () => {
   const fleet = Array.from({ length: 5000 }, (_, i) => server(i + 1, `srv-${String(i + 1).padStart(4, '0')}`, { latest: latest(10, 30) }));
 
   it('is applied whole in one state, every server in it, the others untouched', () => {
-    const state = loaded(fleet);
+    // The trends of 30 servers were shown (their history loading).
+    const state = fleetReducer(loaded(fleet), { type: 'trends-wanted', ids: Array.from({ length: 30 }, (_, i) => i * 5 + 1) });
     const changed = Array.from({ length: 1000 }, (_, i) => entry(i * 5 + 1, 60, 1));
     const next = fleetReducer(state, { type: 'fleet', servers: changed, at: 1 });
     expect(next.servers.filter((s) => s.latest.cpu_percent === 60)).toHaveLength(1000);
     expect(next.servers[1]).toBe(state.servers[1]); // not in the update: the same object
     expect(next.servers[0]).not.toBe(state.servers[0]);
-    expect(Object.keys(next.sparks)).toHaveLength(1000);
+    // Only the trends shown take the live points: not one per server of the fleet.
+    expect(Object.keys(next.sparks)).toHaveLength(30);
+    expect(next.sparks[1]).toHaveLength(1);
   });
 
   it('never goes back in time', () => {
@@ -70,7 +73,7 @@ describe('a trend', () => {
   });
 
   it('takes history and keeps the live points newer than it', () => {
-    let state = loaded([server(1, 'a')]);
+    let state = fleetReducer(loaded([server(1, 'a')]), { type: 'trends-wanted', ids: [1] });
     state = fleetReducer(state, { type: 'fleet', servers: [entry(1, 77, 1)], at: 1 });
     const history = Array.from({ length: 30 }, (_, i) => ({ t: now - (30 - i) * 60_000, v: i }));
     state = fleetReducer(state, { type: 'sparks', series: { 1: history } });

@@ -108,6 +108,10 @@ export function withHistory(points = [], history) {
   return [...history, ...points.filter((p) => p.live && p.t > last)];
 }
 
+// Only the trends of servers that were shown (their history loading or loaded)
+// take live points: the others would hold a point a step for every server of
+// the fleet, a heap growing for half an hour; a card not shown yet draws its
+// current value until its history comes.
 function extendSparks(sparks, entries) {
   let out = null;
   for (const entry of entries) {
@@ -115,6 +119,7 @@ function extendSparks(sparks, entries) {
     if (!latest) continue;
     const id = entry.server_id;
     const before = (out ?? sparks)[id];
+    if (before === undefined) continue;
     const after = extendSpark(before, Date.parse(latest.recorded_at), latest.cpu_percent);
     if (after === before) continue;
     out ??= { ...sparks };
@@ -184,6 +189,16 @@ export function fleetReducer(state, action) {
       return liveServers(state, [{ ...action.status, kind: 'status' }], action.at ?? Date.now());
     case 'spark':
       return fleetReducer(state, { type: 'sparks', series: { [action.id]: action.points } });
+    case 'trends-wanted': {
+      // Their history is on its way: live points from now on are kept for it.
+      let sparks = null;
+      for (const id of action.ids) {
+        if ((sparks ?? state.sparks)[id] !== undefined) continue;
+        sparks ??= { ...state.sparks };
+        sparks[id] = [];
+      }
+      return sparks ? { ...state, sparks } : state;
+    }
     case 'sparks': {
       // Trends loaded from history (one request for many servers).
       const sparks = { ...state.sparks };

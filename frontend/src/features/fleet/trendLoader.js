@@ -23,9 +23,10 @@ function chunks(list, size) {
 /**
  * `fetchFleet(ids, range, options)` answers [{server_id, points}] or null (no
  * such endpoint); `fetchOne(id, range, options)` answers { buckets }.
- * `onSeries({ id: points })` receives what was loaded, a batch at a time.
+ * `onSeries({ id: points })` receives what was loaded, a batch at a time;
+ * `onLoading(ids)` hears which servers' trends are about to be requested.
  */
-export function createTrendLoader({ fetchFleet, fetchOne, onSeries, maxIds = 500, debounceMs = 200, now = Date.now }) {
+export function createTrendLoader({ fetchFleet, fetchOne, onSeries, onLoading = () => {}, maxIds = 500, debounceMs = 200, now = Date.now }) {
   const loaded = new Set();
   const pending = new Set();
   let shown = [];
@@ -55,6 +56,7 @@ export function createTrendLoader({ fetchFleet, fetchOne, onSeries, maxIds = 500
     pending.clear();
     if (!ids.length) return;
     for (const id of ids) loaded.add(id);
+    onLoading(ids);
     const { signal } = controller;
     const to = new Date(now());
     const range = { from: new Date(to.getTime() - SPARK_WINDOW_MS), to, interval: '1m' };

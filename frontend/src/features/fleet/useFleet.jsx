@@ -42,6 +42,7 @@ export function FleetProvider({ children }) {
     fetchFleet: getFleetHistory,
     fetchOne: getHistory,
     onSeries: (series) => dispatch({ type: 'sparks', series }),
+    onLoading: (ids) => dispatch({ type: 'trends-wanted', ids }),
   });
   useEffect(() => () => trends.current.stop(), []);
 
