@@ -10,6 +10,11 @@ floor route under the same load, and the ratio of the two.
 
     .venv/bin/python bench/fleet.py --sizes 500,1000,2000,3000 --seconds 60
 
+With --wide, each load runs twice in the same run: the seed-only sample, then the
+wide sample (a host with 4 filesystems, 2 disks, 3 interfaces, 6 sensors, and the
+top processes on every 6th sample), and prints the wide sample's throughput and
+CPU per sample against the seed-only one's.
+
 With no DATABASE_URL, a private embedded PostgreSQL (.vigie/bench-fleet-pgdata) is
 used. The load generator runs on this machine too, so its CPU is not the API's.
 """
@@ -35,7 +40,7 @@ import aiohttp  # noqa: E402
 import psycopg  # noqa: E402
 
 from bench.common import SAMPLE, add_servers, bench_database  # noqa: E402
-from tests.helpers import BIN, free_port, wait_for_http  # noqa: E402
+from tests.helpers import BIN, free_port, wait_for_http, wide_fields  # noqa: E402
 from vigie.serve import WEB_OPTIONS  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -86,8 +91,17 @@ def start_gunicorn(app: str, port: int, env: dict[str, str], workers: int, threa
     return proc
 
 
-async def drive(base: str, servers: list[tuple[int, str]], interval: float, seconds: float):
+def wide_bodies() -> list[dict]:
+    """Six wide samples' fields, the first with the top processes, the counters of
+    each a step further."""
+    return [wide_fields(step, top=step == 0) for step in range(6)]
+
+
+async def drive(
+    base: str, servers: list[tuple[int, str]], interval: float, seconds: float, wide: bool = False
+):
     """Each server posts at phase + k * interval, whatever the answers."""
+    extra = wide_bodies() if wide else [{}]
     latencies: list[float] = []
     errors: dict[str, int] = {}
     acked = 0
@@ -97,9 +111,10 @@ async def drive(base: str, servers: list[tuple[int, str]], interval: float, seco
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
         start = time.monotonic() + 0.5
 
-        async def one(sid: int, token: str, due: float) -> None:
+        async def one(sid: int, token: str, due: float, k: int) -> None:
             nonlocal acked
-            body = {"server_id": sid, **SAMPLE, "recorded_at": datetime.now(UTC).isoformat()}
+            body = {"server_id": sid, **SAMPLE, **extra[k % len(extra)],
+                    "recorded_at": datetime.now(UTC).isoformat()}  # fmt: skip
             try:
                 async with session.post(
                     f"{base}/api/metrics", json=body,
@@ -126,7 +141,7 @@ async def drive(base: str, servers: list[tuple[int, str]], interval: float, seco
                 delay = due - time.monotonic()
                 if delay > 0.001:
                     await asyncio.sleep(delay)
-                task = asyncio.ensure_future(one(sid, token, due))
+                task = asyncio.ensure_future(one(sid, token, due, k))
                 tasks.add(task)
                 task.add_done_callback(tasks.discard)
                 sent += 1
@@ -148,7 +163,8 @@ def run_load(label: str, app: str, url: str, servers, args, count_stored) -> dic
         api0, pg0 = cpu_seconds(api_pids), cpu_seconds(pg_pids)
         base = f"http://127.0.0.1:{port}"
         gen0 = time.process_time()
-        result = asyncio.run(drive(base, servers, args.interval, args.seconds))
+        wide = label == "wide"
+        result = asyncio.run(drive(base, servers, args.interval, args.seconds, wide))
         result["gen_cpu"] = time.process_time() - gen0
         api_pids = children(proc.pid)
         pg_pids = postgres_pids(url)
@@ -165,6 +181,13 @@ def run_load(label: str, app: str, url: str, servers, args, count_stored) -> dic
     return result
 
 
+def by_size(rows: list) -> dict[int, dict[str, dict]]:
+    by: dict[int, dict[str, dict]] = {}
+    for size, r in rows:
+        by.setdefault(size, {})[r["label"]] = r
+    return by
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="500,1000,2000,3000")
@@ -173,6 +196,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (Procfile)")
     parser.add_argument("--threads", type=int, default=4, help="threads per worker (Procfile)")
     parser.add_argument("--no-floor", action="store_true", help="Vigie only")
+    parser.add_argument(
+        "--wide", action="store_true", help="also the wide sample, against the seed-only one"
+    )
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
 
@@ -199,8 +225,9 @@ def main() -> None:
     for size in sizes:
         servers = fleet[:size]
         for label, app, count in (("vigie", "functions.app:app", stored_vigie),
+                                  ("wide", "functions.app:app", stored_vigie),
                                   ("floor", "bench.floor:app", stored_floor)):  # fmt: skip
-            if label == "floor" and args.no_floor:
+            if label == "floor" and args.no_floor or label == "wide" and not args.wide:
                 continue
             r = run_load(label, app, url, servers, args, count)
             rows.append((size, r))
@@ -213,14 +240,22 @@ def main() -> None:
                 print(f"{'':<8}errors: {json.dumps(r['errors'])}")
     if not args.no_floor:
         print("\nVigie beside the floor (achieved req/s, Vigie / floor):")
-        by = {}
-        for size, r in rows:
-            by.setdefault(size, {})[r["label"]] = r
-        for size, pair in by.items():
+        for size, pair in by_size(rows).items():
             if "floor" in pair and pair["floor"]["rate"]:
                 ratio = pair["vigie"]["rate"] / pair["floor"]["rate"]
                 print(f"  {size:>6} servers: {ratio:.2f}  (p99 {pair['vigie']['p99']:.0f} ms "
                       f"against {pair['floor']['p99']:.0f} ms)")  # fmt: skip
+    if args.wide:
+        print("\nThe wide sample beside the seed-only one (achieved req/s; CPU ms per sample "
+              "stored, API + PostgreSQL):")  # fmt: skip
+        for size, pair in by_size(rows).items():
+            seed, wide = pair["vigie"], pair["wide"]
+            cost = {k: (r["api_cpu"] + r["pg_cpu"]) * 1000 / max(r["stored"], 1)
+                    for k, r in (("seed", seed), ("wide", wide))}  # fmt: skip
+            print(f"  {size:>6} servers: req/s {wide['rate'] / max(seed['rate'], 1e-9):.2f} "
+                  f"(p99 {wide['p99']:.0f} ms against {seed['p99']:.0f} ms); CPU per sample "
+                  f"{cost['wide']:.2f} ms against {cost['seed']:.2f} ms "
+                  f"({cost['wide'] / max(cost['seed'], 1e-9):.2f}x)")  # fmt: skip
     print("\nPer-sample costs side by side: .venv/bin/python bench/write_path.py")
 
 

@@ -30,6 +30,16 @@ def test_a_new_server_follows_the_defaults(api, client):
         "disk": {"threshold": 90, "for_samples": 3, "clear_margin": 5, "clear_level": 85,
                  "enabled": True},
         "offline": {"enabled": True},
+        "load": {"threshold": 2, "for_samples": 3, "clear_margin": 0.25, "clear_level": 1.75,
+                 "enabled": True},
+        "swap": {"threshold": 80, "for_samples": 3, "clear_margin": 5, "clear_level": 75,
+                 "enabled": True},
+        "filesystem": {"threshold": 90, "for_samples": 3, "clear_margin": 5, "clear_level": 85,
+                       "enabled": True},
+        "inodes": {"threshold": 90, "for_samples": 3, "clear_margin": 5, "clear_level": 85,
+                   "enabled": True},
+        "temperature": {"threshold": 85, "for_samples": 3, "clear_margin": 5, "clear_level": 80,
+                        "enabled": True},
         "overrides": {},
     }  # fmt: skip
 

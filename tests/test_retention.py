@@ -349,7 +349,9 @@ def test_existing_samples_survive_the_move_to_partitions(server_url, tmp_path, m
         with psycopg.connect(url, autocommit=True) as conn:
             kind = conn.execute("SELECT relkind FROM pg_class WHERE relname = 'metrics'")
             assert kind.fetchone()[0] == "p"
-            assert conn.execute("SELECT * FROM metrics ORDER BY id").fetchall() == before
+            after = conn.execute("SELECT * FROM metrics ORDER BY id").fetchall()
+            # The columns later migrations add come after the ones the samples had.
+            assert [row[: len(before[0])] for row in after] == before
             minutes = conn.execute("SELECT sum(samples) FROM metrics_1m").fetchone()[0]
             assert minutes == 30
             latest = conn.execute("SELECT latest_at FROM servers").fetchone()[0]
