@@ -44,6 +44,7 @@ NO_LIMIT = 2**60
 # table read again: both cost more than the rest of a sample (see the README).
 TOP_PROCESSES_SECONDS = 60.0
 MOUNTS_SECONDS = 60.0
+SENSORS_SECONDS = 600.0
 
 
 def cpu_busy_percent(before: tuple[float, ...], after: tuple[float, ...], fields: tuple) -> float:
@@ -181,6 +182,9 @@ class Sampler:
         self._cpu = tuple(psutil.cpu_times())
         self._cpu_at = time.monotonic()
         self.cpu_count = psutil.cpu_count() or 1
+        self._boot_time = psutil.boot_time()
+        self._sensors_at = float("-inf")
+        self._has_sensors = True
         self._mounts: list[devices.Mount] = []
         self._mounts_at = float("-inf")
         self._interfaces: tuple[frozenset[str], dict[str, bool]] = (frozenset(), {})
@@ -235,7 +239,7 @@ class Sampler:
         if self.processes is not None and (
             not self._top_taken or self.processes.age >= self.top_every
         ):
-            sample["top_processes"] = self.processes.top()
+            sample["top_processes"], sample["process_count"] = self.processes.top()
             self._top_taken = True
         return sample
 
@@ -257,8 +261,10 @@ class Sampler:
             swap_in_mb=round(swap.sin / MIB, 6),
             swap_out_mb=round(swap.sout / MIB, 6),
         )
-        values["uptime_seconds"] = round(max(0.0, time.time() - psutil.boot_time()), 1)
-        values["process_count"] = len(psutil.pids())
+        values["uptime_seconds"] = round(max(0.0, time.time() - self._boot_time), 1)
+        if self.processes is None:
+            # Otherwise counted by the process scan, once a minute.
+            values["process_count"] = len(psutil.pids())
         return values
 
     def _counted(self, nics: dict) -> dict[str, bool]:
@@ -286,7 +292,8 @@ class Sampler:
         self._mounts_at = time.monotonic()
 
     def _disk_io(self) -> list[dict]:
-        counters = psutil.disk_io_counters(perdisk=True, nowrap=True) or {}
+        # The kernel's disk counters are 64-bit; a reset (a reboot) the API handles.
+        counters = psutil.disk_io_counters(perdisk=True, nowrap=False) or {}
         names = frozenset(counters)
         if names != self._disks[0]:
             self._disks = (names, devices.physical_disks(names))
@@ -296,10 +303,16 @@ class Sampler:
         read = getattr(psutil, "sensors_temperatures", None)
         if read is None:
             return []  # not on this OS (Windows, macOS)
-        try:
-            return devices.temperature_entries(read())
-        except (OSError, RuntimeError):
+        # Most VMs have no sensor: looking for one costs as much as the rest of
+        # a sample, so a host without any is looked at again every 10 minutes.
+        if not self._has_sensors and time.monotonic() - self._sensors_at < SENSORS_SECONDS:
             return []
+        try:
+            readings = read()
+        except (OSError, RuntimeError):
+            readings = {}
+        self._has_sensors, self._sensors_at = bool(readings), time.monotonic()
+        return devices.temperature_entries(readings)
 
     # A one-shot run from cron measures CPU since the previous run: the CPU times
     # are kept in the state directory between runs (same boot only).
