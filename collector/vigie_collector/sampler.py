@@ -261,11 +261,19 @@ class Sampler:
             swap_in_mb=round(swap.sin / MIB, 6),
             swap_out_mb=round(swap.sout / MIB, 6),
         )
-        values["uptime_seconds"] = round(max(0.0, time.time() - self._boot_time), 1)
+        values["uptime_seconds"] = round(max(0.0, self._uptime()), 1)
         if self.processes is None:
             # Otherwise counted by the process scan, once a minute.
             values["process_count"] = len(psutil.pids())
         return values
+
+    def _uptime(self) -> float:
+        # The kernel's own clock since boot where there is one (Linux): a step of
+        # the wall clock does not move it.
+        boot_clock = getattr(time, "CLOCK_BOOTTIME", None)
+        if boot_clock is not None:
+            return time.clock_gettime(boot_clock)
+        return time.time() - self._boot_time
 
     def _counted(self, nics: dict) -> dict[str, bool]:
         names = frozenset(nics)
@@ -293,7 +301,10 @@ class Sampler:
 
     def _disk_io(self) -> list[dict]:
         # The kernel's disk counters are 64-bit; a reset (a reboot) the API handles.
-        counters = psutil.disk_io_counters(perdisk=True, nowrap=False) or {}
+        try:
+            counters = psutil.disk_io_counters(perdisk=True, nowrap=False) or {}
+        except OSError:  # no /proc/diskstats (some containers)
+            return []
         names = frozenset(counters)
         if names != self._disks[0]:
             self._disks = (names, devices.physical_disks(names))
