@@ -71,7 +71,9 @@ def cpu_split(before: tuple[float, ...], after: tuple[float, ...], fields: tuple
     """User, system, iowait and steal time between two ``psutil.cpu_times()``
     readings, as percents of all CPUs. User includes nice; system includes the
     time serving interrupts (irq, softirq); guest time is inside user already."""
-    delta = {name: max(0.0, a - b) for name, a, b in zip(fields, after, before, strict=True)}
+    # Raw differences, as cpu_busy_percent takes them (iowait may go backwards on
+    # Linux), so that user + system + steal is cpu_percent.
+    delta = {name: a - b for name, a, b in zip(fields, after, before, strict=True)}
     total = sum(delta.values()) - delta.get("guest", 0.0) - delta.get("guest_nice", 0.0)
     parts = {
         "cpu_user_percent": delta.get("user", 0.0) + delta.get("nice", 0.0),
@@ -85,7 +87,9 @@ def cpu_split(before: tuple[float, ...], after: tuple[float, ...], fields: tuple
     }
     if total <= 0:
         return dict.fromkeys(parts, 0.0)
-    return {name: round(min(100.0, value / total * 100), 2) for name, value in parts.items()}
+    return {
+        name: round(min(100.0, max(0.0, value / total * 100)), 2) for name, value in parts.items()
+    }
 
 
 @dataclass

@@ -107,7 +107,7 @@ function WideHistory({ serverId, view, intervalSeconds = 5, cpuCount }) {
   const hasData = chart.rows.length > 0 && (chart.lines ?? chart.areas).length > 0;
   const caption = history.error
     ? `History could not be loaded: ${history.error.message}`
-    : history.loading && !history.points.length
+    : history.loading && !hasData
       ? 'Loading…'
       : hasData
         ? `${history.points.length} points · average per ${formatDuration(history.bucketMs)}`
