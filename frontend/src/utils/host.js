@@ -117,7 +117,7 @@ export function latestTop(sample, remembered) {
 export function deviceSeries(buckets, group, key, field) {
   const names = new Set();
   const rows = buckets.map((bucket) => {
-    const row = { t: Date.parse(bucket.recorded_at) };
+    const row = { t: bucket.t ?? Date.parse(bucket.recorded_at) };
     for (const device of bucket[group] ?? []) {
       names.add(device[key]);
       row[device[key]] = isNumber(device[field]) ? device[field] : null;
@@ -130,7 +130,7 @@ export function deviceSeries(buckets, group, key, field) {
 /** Host scalars of history buckets as chart rows: [{ t, [field]: value }]. */
 export function scalarSeries(buckets, fields) {
   return buckets.map((bucket) => {
-    const row = { t: Date.parse(bucket.recorded_at) };
+    const row = { t: bucket.t ?? Date.parse(bucket.recorded_at) };
     for (const field of fields) row[field] = isNumber(bucket[field]) ? bucket[field] : null;
     return row;
   });
