@@ -305,15 +305,16 @@ class Agent:
         return rows
 
     def _older_api(self, exc: ApiError) -> bool:
-        """Whether a 400 only says the API does not know some of the optional
-        fields (an API older than this collector): then they are left out from
-        now on, and the same samples sent again."""
+        """Whether a 400 says the API does not know some of the optional fields
+        (an API older than this collector): then they are left out from now on,
+        and the same samples sent again. Other errors in the same answer (a bad
+        value in one sample) are left for the next answer, which names only
+        them: a sample is never dropped for a field it need not have sent."""
         names = set()
         for detail in exc.details:
             match = UNKNOWN_FIELD.match(str(detail.get("field", "")))
-            if not match or detail.get("reason") != "is not a known field":
-                return False
-            names.add(match.group(1))
+            if match and detail.get("reason") == "is not a known field":
+                names.add(match.group(1))
         names -= SEED_FIELDS
         if not names or names <= self.unknown_fields:
             return False
