@@ -12,6 +12,8 @@ from typing import Any
 from flask import Blueprint, jsonify
 from psycopg.types.json import Jsonb
 
+from vigie.wire import wire
+
 from . import auth
 from .db import connection
 from .errors import invalid, not_found
@@ -24,11 +26,14 @@ from .schemas import AlertRulesUpdate
 bp = Blueprint("alerts", __name__, url_prefix="/api")
 
 METRIC_TYPES = ("cpu", "ram", "disk")
+# The wide sample's rules (vigie_wide_alert_rules, sql/routines/alerts.sql).
+WIDE_TYPES = ("load", "swap", "filesystem", "inodes", "temperature")
 
 ALERT_COLUMNS = """
     a.id, a.server_id, s.name AS server_name, s.hostname, a.type,
     CASE WHEN a.resolved_at IS NULL THEN 'firing' ELSE 'resolved' END AS state,
-    a.value, a.threshold, a.peak, a.started_at, a.resolved_at, a.resolved_value
+    a.value, a.threshold, a.peak, a.started_at, a.resolved_at, a.resolved_value,
+    nullif(a.device, '') AS device, a.top_processes
 """
 STATE_FILTERS = {
     "active": "a.resolved_at IS NULL",
@@ -68,7 +73,7 @@ def all_alerts():
     state, limit = list_params("active")
     with connection() as conn:
         rows = conn.execute(alerts_query("true", state), {"limit": limit}).fetchall()
-    return jsonify(rows)
+    return jsonify(wire(rows))
 
 
 @bp.get("/alerts/<int:server_id>")
@@ -83,15 +88,18 @@ def server_alerts(server_id: int):
             alerts_query("a.server_id = %(server_id)s", state),
             {"server_id": server_id, "limit": limit},
         ).fetchall()
-    return jsonify(rows)
+    # Times inside the stored top processes as the API writes them.
+    return jsonify(wire(rows))
 
 
 def read_rules(conn: Any, server_id: int) -> dict:
     """The rules in force (overrides over the configured defaults), computed by the
     same SQL function the evaluation uses, and the overrides as PUT takes them."""
+    defaults = Jsonb(auth.settings().alerts.defaults)
     effective = conn.execute(
-        "SELECT * FROM vigie_alert_rules(%s, %s)",
-        [server_id, Jsonb(auth.settings().alerts.defaults)],
+        "SELECT * FROM vigie_alert_rules(%s, %s)"
+        " UNION ALL SELECT * FROM vigie_wide_alert_rules(%s, %s)",
+        [server_id, defaults, server_id, defaults],
     ).fetchall()
     stored = conn.execute(
         """SELECT type, threshold, for_samples, clear_margin, enabled
@@ -161,7 +169,7 @@ def put_rules(server_id: int):
     update = parse_body(AlertRulesUpdate)
     check_levels(update)
     rows = []
-    for kind in (*METRIC_TYPES, "offline"):
+    for kind in (*METRIC_TYPES, "offline", *WIDE_TYPES):
         rule = getattr(update, kind)
         if rule is not None:
             rows.append({"server_id": server_id, "type": kind, **rule.model_dump()})
@@ -181,4 +189,23 @@ def put_rules(server_id: int):
                     ],
                 )
         conn.execute("SELECT vigie_alerts_rules_changed(%s)", [server_id])
-        return jsonify(read_rules(conn, server_id))
+        body = read_rules(conn, server_id)
+        check_wide_levels(body, update)
+        return jsonify(body)
+
+
+def check_wide_levels(rules: dict, update: AlertRulesUpdate) -> None:
+    """As check_levels, for the wide rules, on the rules now in force (the
+    transaction is rolled back when one is refused). A temperature's clear level
+    may be below zero."""
+    for kind in WIDE_TYPES:
+        rule = getattr(update, kind)
+        if rule is None or kind == "temperature":
+            continue
+        threshold, margin = rules[kind]["threshold"], rules[kind]["clear_margin"]
+        if margin >= threshold:
+            field = f"{kind}.clear_margin" if rule.clear_margin is not None else f"{kind}.threshold"
+            raise invalid(
+                field,
+                f"the clear margin ({margin:g}) must be smaller than the threshold ({threshold:g})",
+            )

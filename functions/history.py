@@ -18,13 +18,25 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
 from flask import Blueprint, current_app
+
+from vigie.wire import (
+    DEVICE_BITS,
+    DEVICE_COLUMNS,
+    DEVICE_LISTS,
+    HOST_FIELDS,
+    KIND_BITS,
+    KINDS,
+    rate_name,
+    rate_value,
+)
 
 from . import auth
 from .db import connection
 from .errors import ApiError, invalid, not_found
 from .requests import check_id, parse_time, query_arg, shifted
-from .schemas import INTERVALS, HistoryPoint
+from .schemas import HISTORY_GROUPS, INTERVALS, CoreHistoryPoint
 
 bp = Blueprint("history", __name__, url_prefix="/api/metrics/history")
 
@@ -194,7 +206,7 @@ AS_JSON = (
     "SELECT coalesce(json_agg(j ORDER BY j.recorded_at), '[]')::text AS body"  # noqa: S608 - column names
     " FROM (SELECT to_char(b.recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
     " AS recorded_at, "
-    + ", ".join(f"b.{name}" for name in HistoryPoint.model_fields if name != "recorded_at")
+    + ", ".join(f"b.{name}" for name in CoreHistoryPoint.model_fields if name != "recorded_at")
     + " FROM ({query}) b) j"
 )
 
@@ -258,6 +270,130 @@ def history_query(
     return BUCKETS.format(pieces=pieces_sql, columns=PARTIAL_COLUMNS), params
 
 
+# The wide sample's series (vigie_series_partials, sql/routines/rollups.sql): every
+# piece gives partial rows per bucket and slot; the buckets are their sums, peaks
+# and rates. Which slots: the host fields of the groups asked for, and the kinds
+# of the device groups.
+SERIES_TIER_PIECE = """
+SELECT u.* FROM metrics_rollup r CROSS JOIN LATERAL vigie_series_unpack(r) u
+ WHERE r.server_id = %(server_id)s AND r.seconds = {seconds}
+   AND r.bucket >= %({start})s AND r.bucket < %({end})s
+   AND (r.gauge_keys IS NOT NULL OR r.counter_keys IS NOT NULL)"""
+SERIES_RAW_PIECE = """
+SELECT * FROM vigie_series_partials(%(server_id)s, %({start})s, %({end})s)"""
+SERIES_BUCKETS = """
+SELECT date_bin(%(bucket)s, t, TIMESTAMPTZ '2000-01-01 00:00:00+00') AS recorded_at, key,
+       round(sum(g_sum) / nullif(sum(g_n), 0) * 100) / 100 AS value,
+       max(g_max) AS value_max,
+       round((sum(c_inc) / nullif(sum(c_secs), 0))::numeric, 6)::float8 AS rate,
+       round(max(c_rmax)::numeric, 6)::float8 AS rate_max
+  FROM ({pieces}) AS partials
+ WHERE key = ANY(%(host_keys)s) OR key / {kind_bits} = ANY(%(kinds)s)
+ GROUP BY 1, 2
+ ORDER BY 1, 2"""
+
+HOST_GROUPS = {
+    "load": ("load_1", "load_5", "load_15", "cpu_count"),
+    "cpu": ("cpu_user_percent", "cpu_system_percent", "cpu_iowait_percent", "cpu_steal_percent"),
+    "swap": ("swap_used_mb", "swap_total_mb", "swap_percent", "swap_in_mb", "swap_out_mb"),
+}
+HOST_INDEX = {name: i for i, name in enumerate(HOST_FIELDS, start=1)}
+
+
+def point_fields(name: str, kind: str) -> tuple[str, str]:
+    """A device field's names in a history point: its average (a counter's rate)
+    and its peak."""
+    out = rate_name(name) if kind == "counter" else name
+    return out, f"{out}_max"
+
+
+def parse_groups() -> list[str]:
+    raw = query_arg("metrics")
+    if raw is None:
+        return ["core"]
+    groups = [g.strip() for g in raw.split(",")]
+    for group in groups:
+        if group not in HISTORY_GROUPS:
+            raise invalid("metrics", f"{group!r} is not one of {', '.join(HISTORY_GROUPS)}")
+    return list(dict.fromkeys(groups))
+
+
+def series_points(conn: Any, pieces_sql: str, params: dict, groups: list[str], names: dict) -> dict:
+    """Per bucket start, the fields of the wide groups asked for."""
+    host_keys = [HOST_INDEX[f] for g in groups for f in HOST_GROUPS.get(g, ())]
+    kinds = [KINDS.index(g) for g in groups if g in DEVICE_LISTS]
+    sql = SERIES_BUCKETS.format(pieces=pieces_sql, kind_bits=KIND_BITS)
+    rows = conn.execute(sql, {**params, "host_keys": host_keys, "kinds": kinds}).fetchall()
+    host_names = list(HOST_FIELDS)
+    points: dict[datetime, dict] = {}
+    for row in rows:
+        point = points.setdefault(row["recorded_at"], {})
+        key = row["key"]
+        kind, rest = divmod(key, KIND_BITS)
+        device, field = divmod(rest, DEVICE_BITS)
+        if kind == 0:
+            name = host_names[field - 1]
+            if HOST_FIELDS[name] == "counter":
+                point[rate_name(name)] = row["rate"]
+                point[rate_name(name) + "_max"] = row["rate_max"]
+            else:
+                point[name] = row["value"]
+                point[name + "_max"] = row["value_max"]
+            continue
+        list_name = KINDS[kind]
+        label, fields = DEVICE_LISTS[list_name]
+        field_name, field_kind = list(fields.items())[field - 1]
+        entries = point.setdefault(list_name, {})
+        entry = entries.get(device)
+        if entry is None:
+            entry = entries[device] = {label: names[list_name][device - 1]}
+            for name, kind in fields.items():
+                for out in point_fields(name, kind):
+                    entry[out] = None
+        if field_kind == "counter":
+            entry[rate_name(field_name)] = rate_value(field_name, row["rate"])
+            entry[rate_name(field_name) + "_max"] = rate_value(field_name, row["rate_max"])
+        else:
+            entry[field_name] = row["value"]
+            entry[field_name + "_max"] = row["value_max"]
+    for point in points.values():
+        for list_name in DEVICE_LISTS:
+            if list_name in point:
+                point[list_name] = list(point[list_name].values())
+    return points
+
+
+def series_sql(
+    server_id: int,
+    start: datetime,
+    end: datetime,
+    bucket: int,
+    rollups: bool,
+    rollup_from: datetime | None,
+) -> tuple[str, dict[str, Any]]:
+    pieces = pieces_for(start, end + TICK, bucket, rollups, rollup_from)
+    params: dict[str, Any] = {"server_id": server_id, "bucket": timedelta(seconds=bucket)}
+
+    def raw(names: dict[str, str]) -> list[str]:
+        return [SERIES_RAW_PIECE.format(**names)]
+
+    def tier(table: str, seconds: int, names: dict[str, str]) -> list[str]:
+        return [SERIES_TIER_PIECE.format(table=table, seconds=seconds, **names)]
+
+    parts = piece_queries(pieces, params, raw, tier)
+    if not parts:
+        parts = [
+            "SELECT NULL::timestamptz AS t, NULL::integer AS key, NULL::boolean AS counter,"
+            " NULL::float8 AS g_sum,"
+            " NULL::integer AS g_n, NULL::float8 AS g_max, NULL::float8 AS c_inc,"
+            " NULL::float8 AS c_secs, NULL::float8 AS c_rmax WHERE false"
+        ]
+    return "\nUNION ALL\n".join(f"({p})" for p in parts), params
+
+
+CORE_ONLY = set(CoreHistoryPoint.model_fields) - {"recorded_at", "samples"}
+
+
 @bp.get("/<int:server_id>")
 @auth.dashboard_read
 def history(server_id: int):
@@ -267,6 +403,7 @@ def history(server_id: int):
     start = parse_time("from", shifted(end, -DEFAULT_RANGE))
     if start > end:
         raise invalid("from", "must not be after to")
+    groups = parse_groups()
     interval = query_arg("interval")
     if interval is not None and interval not in INTERVALS:
         raise invalid("interval", f"must be one of {', '.join(INTERVALS)}")
@@ -299,7 +436,7 @@ def history(server_id: int):
             " SET LOCAL plan_cache_mode = force_generic_plan"
         )
         row = conn.execute(
-            """SELECT rollup_from,
+            """SELECT rollup_from, fs_names, disk_names, if_names, temp_names,
                       (SELECT array_agg(ARRAY[seconds::float8,
                                               extract(epoch FROM vigie_kept_from(seconds, cutoff))]
                                         ORDER BY seconds) FROM metrics_tiers) AS kept
@@ -320,6 +457,46 @@ def history(server_id: int):
         if start <= end:
             sql, params = history_query(server_id, start, end, bucket, rollups, row["rollup_from"])
             body = conn.execute(AS_JSON.format(query=sql), params).fetchone()["body"]
+            if groups != ["core"]:
+                body = with_groups(conn, body, groups, server_id, start, end, bucket, rollups, row)
     response = current_app.response_class(body, mimetype="application/json")
     response.headers["Vigie-Interval"] = bucket_label(bucket)
     return response
+
+
+def with_groups(
+    conn: Any,
+    body: str,
+    groups: list[str],
+    server_id: int,
+    start: datetime,
+    end: datetime,
+    bucket: int,
+    rollups: bool,
+    server: dict,
+) -> str:
+    """The core answer's points with the wide groups' fields (and without the core
+    fields when `core` was not asked for)."""
+    points = orjson.loads(body)
+    names = {kind: server[DEVICE_COLUMNS[kind][2]] for kind in DEVICE_LISTS}
+    pieces_sql, params = series_sql(server_id, start, end, bucket, rollups, server["rollup_from"])
+    series = series_points(conn, pieces_sql, params, groups, names)
+    by_start = {isoformat_z(t): values for t, values in series.items()}
+    keep_core = "core" in groups
+    for point in points:
+        if not keep_core:
+            for name in CORE_ONLY:
+                point.pop(name, None)
+        extra = by_start.get(point["recorded_at"], {})
+        for group in groups:
+            if group in DEVICE_LISTS:
+                point[group] = extra.get(group, [])
+            for name in HOST_GROUPS.get(group, ()):
+                field = rate_name(name) if HOST_FIELDS[name] == "counter" else name
+                point[field] = extra.get(field)
+                point[field + "_max"] = extra.get(field + "_max")
+    return orjson.dumps(points).decode()
+
+
+def isoformat_z(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -12,7 +12,14 @@ from flask import Blueprint, jsonify
 
 from vigie.settings import AlertSettings
 from vigie.tokens import hash_token
-from vigie.wire import SAMPLE_FIELDS
+from vigie.wire import (
+    DEVICE_LISTS,
+    DICTIONARY_COLUMNS,
+    SAMPLE_FIELDS,
+    WIDE_COLUMNS,
+    WIDE_FIELDS,
+    wide_sample,
+)
 
 from . import auth
 from .db import connection
@@ -28,14 +35,35 @@ COLUMNS = ("recorded_at", *SAMPLE_FIELDS)
 ARRAYS = ["timestamptz[]"] + [
     "double precision[]" if kind == "counter" else "real[]" for kind in SAMPLE_FIELDS.values()
 ]
-INGEST = "SELECT * FROM vigie_ingest(%s, %s, %s::jsonb, {})".format(  # noqa: S608 - constants
+# Then the wide fields of each sample, as JSON (NULL: a seed-only sample), or NULL
+# when no sample has any.
+INGEST = "SELECT * FROM vigie_ingest(%s, %s, %s::jsonb, {}, %s::text[]::jsonb[])".format(  # noqa: S608 - constants
     ", ".join(f"%s::{t}" for t in ARRAYS)
 )
 # One sample: its values as plain parameters, made one-element arrays by the
 # database (adapting lists costs the client more than the rest of the request).
-INGEST_ONE = "SELECT * FROM vigie_ingest(%s, %s, %s::jsonb, {})".format(  # noqa: S608
+INGEST_ONE = "SELECT * FROM vigie_ingest(%s, %s, %s::jsonb, {}, %s::text[]::jsonb[])".format(  # noqa: S608
     ", ".join(f"ARRAY[%s::{t[:-2]}]" for t in ARRAYS)
 )
+WIDE = set(WIDE_FIELDS)
+
+
+def wide_json(sample: Any) -> str | None:
+    """A sample's wide fields as vigie_ingest takes them; None when it has none."""
+    if all(getattr(sample, name) is None for name in WIDE_FIELDS):
+        return None
+    return json.dumps(sample.model_dump(include=WIDE, exclude_none=True))
+
+
+def check_devices(sample: Any, prefix: str = "") -> None:
+    """Each device list names a device once (the names are its dictionary's keys)."""
+    for name, (key, _values) in DEVICE_LISTS.items():
+        seen: set[str] = set()
+        for i, entry in enumerate(getattr(sample, name) or []):
+            value = getattr(entry, key)
+            if value in seen:
+                raise invalid(f"{prefix}{name}[{i}].{key}", f"repeats {value!r}: names are unique")
+            seen.add(value)
 
 
 @lru_cache(maxsize=8)
@@ -52,10 +80,13 @@ def store(server_id: int, token: str, samples: list[Any]) -> dict:
     value may change an alert, and one NOTIFY. An unknown server and a wrong token
     get the same answer, after the same work: a caller without the token cannot tell
     which ids exist."""
+    wide = [wide_json(s) for s in samples]
+    wide_values = wide if any(w is not None for w in wide) else None
     if len(samples) == 1:
         query, values = INGEST_ONE, [getattr(samples[0], c) for c in COLUMNS]
     else:
         query, values = INGEST, [[getattr(s, c) for s in samples] for c in COLUMNS]
+    values.append(wide_values)
     try:
         with connection(autocommit=True) as conn:
             return conn.execute(
@@ -72,6 +103,7 @@ def store(server_id: int, token: str, samples: list[Any]) -> dict:
 def ingest():
     token = auth.require_bearer("the server's ingest token")
     sample = parse_body(MetricSample)
+    check_devices(sample)
     if sample.recorded_at is None:
         sample.recorded_at = datetime.now(UTC)
     result = store(sample.server_id, token, [sample])
@@ -87,6 +119,8 @@ def ingest_batch():
     limit = auth.settings().api.max_batch
     if len(batch.samples) > limit:
         raise invalid("samples", f"at most {limit} samples per batch, got {len(batch.samples)}")
+    for i, sample in enumerate(batch.samples):
+        check_devices(sample, f"samples[{i}].")
     result = store(batch.server_id, token, batch.samples)
     body = {
         "accepted": len(batch.samples),
@@ -97,13 +131,30 @@ def ingest_batch():
 
 
 # The latest sample, and the throughput since the one before it (the counter rule
-# is the database's: vigie_sample_rates, sql/routines/rollups.sql).
+# is the database's: vigie_sample_rates and vigie_series_rates, sql/routines/
+# rollups.sql); the server's device dictionary, and the latest top processes.
 CURRENT = f"""
-SELECT m.id, m.recorded_at, {", ".join("m." + c for c in SAMPLE_FIELDS)}, r.*
+SELECT m.id, m.recorded_at, {", ".join("m." + c for c in (*SAMPLE_FIELDS, *WIDE_COLUMNS))},
+       r.*, sr.*, {", ".join("s." + c for c in DICTIONARY_COLUMNS)},
+       t.top_processes, t.recorded_at AS top_processes_at
   FROM (SELECT * FROM metrics WHERE server_id = %s ORDER BY recorded_at DESC LIMIT 1) m
+  JOIN servers s ON s.id = m.server_id
  CROSS JOIN LATERAL vigie_sample_rates(m.server_id, m.recorded_at, m.network_sent_mb,
                                        m.network_recv_mb) r
+ CROSS JOIN LATERAL vigie_series_rates(m::metrics) sr
+  LEFT JOIN metrics t ON t.server_id = s.id AND t.recorded_at = s.latest_top_at
 """  # noqa: S608 - column names are constants
+
+
+def current_json(row: dict) -> dict:
+    """The seed's fields and rates, then the wide sample's (vigie.wire)."""
+    body = {"server_id": row["server_id"], "id": row["id"], "recorded_at": row["recorded_at"]}
+    for name in (*SAMPLE_FIELDS, "network_sent_mb_s", "network_recv_mb_s"):
+        body[name] = row[name]
+    body.update(wide_sample(row))
+    body["top_processes"] = row["top_processes"]
+    body["top_processes_at"] = row["top_processes_at"]
+    return body
 
 
 @bp.get("/current/<int:server_id>")
@@ -117,4 +168,4 @@ def current(server_id: int):
             if exists is None:
                 raise not_found(f"server {server_id}")
             raise ApiError(404, "no_metrics", f"server {server_id} has sent no metrics yet")
-    return jsonify({"server_id": server_id, **row})
+    return jsonify(current_json({"server_id": server_id, **row}))

@@ -207,6 +207,16 @@ def build_spec() -> dict[str, Any]:
                         "in": "query",
                         "schema": {"type": "string", "enum": list(INTERVALS)},
                     },
+                    {
+                        "name": "metrics",
+                        "in": "query",
+                        "schema": {"type": "string"},
+                        "description": "What each point carries, comma-separated among "
+                        f"{', '.join(s.HISTORY_GROUPS)}. Default: core (the seed's fields). "
+                        "Host values come with their peak (`load_1`, `load_1_max`); each "
+                        "device group is a list keyed by device (`filesystems: [{mount, "
+                        "percent, percent_max, ...}]`).",
+                    },
                 ],
             )  # fmt: skip
         },

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from ipaddress import ip_address
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -15,6 +15,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationInfo,
+    create_model,
     field_validator,
 )
 
@@ -31,6 +32,11 @@ Percent = Annotated[float, Field(ge=0, le=100, allow_inf_nan=False), _rounded(4)
 Size = Annotated[float, Field(ge=0, le=1e12, allow_inf_nan=False), _rounded(4)]
 # Cumulative counters in MiB since the host booted, as psutil reports them.
 Counter = Annotated[float, Field(ge=0, le=1e15, allow_inf_nan=False), _rounded(6)]
+# A load average (runnable tasks, averaged): no upper bound but the float's.
+Load = Annotated[float, Field(ge=0, le=1e6, allow_inf_nan=False), _rounded(4)]
+Seconds = Annotated[float, Field(ge=0, le=1e12, allow_inf_nan=False), _rounded(3)]
+# A sensor reading; the collector drops implausible ones, the API refuses them.
+Celsius = Annotated[float, Field(ge=-40, le=150, allow_inf_nan=False), _rounded(2)]
 
 
 def _whole_number(value: object) -> object:
@@ -108,6 +114,63 @@ class RegisterRequest(Request):
         return address
 
 
+def _text(length: int, minimum: int = 0) -> type:
+    return Annotated[Text, Field(min_length=minimum, max_length=length)]
+
+
+# Per-device lists: at most this many entries each.
+MAX_DEVICES = 64
+MAX_TOP = 10
+
+
+class Filesystem(Request):
+    mount: _text(255, 1)
+    device: _text(255)
+    fstype: _text(32)
+    used_gb: Size
+    total_gb: Size
+    percent: Percent
+    inodes_percent: Percent | None = None
+
+
+class Disk(Request):
+    name: _text(64, 1)
+    read_mb: Counter
+    write_mb: Counter
+    reads: Counter = Field(description="read operations since boot")
+    writes: Counter = Field(description="write operations since boot")
+    busy_ms: Counter | None = Field(None, description="ms spent busy since boot")
+
+
+class Interface(Request):
+    name: _text(64, 1)
+    sent_mb: Counter
+    recv_mb: Counter
+    counted: bool = Field(description="included in the host's network_sent_mb/recv_mb")
+
+
+class Temperature(Request):
+    sensor: _text(128, 1)
+    celsius: Celsius
+
+
+class Process(Request):
+    pid: Annotated[Integer, Field(ge=0, le=2**31 - 1)]
+    name: _text(128)
+    user: _text(64) | None = None
+    cpu_percent: Percent = Field(description="percent of all CPUs")
+    rss_mb: Size
+
+
+class TopProcesses(Request):
+    cpu: Annotated[list[Process], Field(max_length=MAX_TOP)] = []
+    memory: Annotated[list[Process], Field(max_length=MAX_TOP)] = []
+
+
+def _devices(model: type) -> object:
+    return Annotated[list[model], Field(max_length=MAX_DEVICES)] | None
+
+
 class MetricValues(Request):
     cpu_percent: Percent
     ram_percent: Percent
@@ -118,6 +181,27 @@ class MetricValues(Request):
     disk_total_gb: Size
     network_sent_mb: Counter
     network_recv_mb: Counter
+    # The wide sample (vigie.wire.HOST_FIELDS, DEVICE_LISTS): all optional.
+    load_1: Load | None = None
+    load_5: Load | None = None
+    load_15: Load | None = None
+    cpu_count: Annotated[Integer, Field(ge=1, le=32767)] | None = None
+    cpu_user_percent: Percent | None = None
+    cpu_system_percent: Percent | None = None
+    cpu_iowait_percent: Percent | None = None
+    cpu_steal_percent: Percent | None = None
+    swap_used_mb: Size | None = None
+    swap_total_mb: Size | None = None
+    swap_percent: Percent | None = None
+    swap_in_mb: Counter | None = None
+    swap_out_mb: Counter | None = None
+    uptime_seconds: Seconds | None = None
+    process_count: Annotated[Integer, Field(ge=0, le=2**31 - 1)] | None = None
+    filesystems: _devices(Filesystem) = None
+    disks: _devices(Disk) = None
+    interfaces: _devices(Interface) = None
+    temperatures: _devices(Temperature) = None
+    top_processes: TopProcesses | None = None
 
     @field_validator("recorded_at", check_fields=False)
     @classmethod
@@ -170,6 +254,26 @@ class RuleOverride(Request):
     enabled: bool = True
 
 
+class LoadRuleOverride(RuleOverride):
+    """Load per core: load_1 / cpu_count."""
+
+    threshold: Annotated[float, Field(gt=0, le=1000, allow_inf_nan=False), _rounded(4)] | None = (
+        Field(None, description="Fire at or over this load per core")
+    )
+    clear_margin: (
+        Annotated[float, Field(ge=0, lt=1000, allow_inf_nan=False), _rounded(4)] | None
+    ) = None
+
+
+class TemperatureRuleOverride(RuleOverride):
+    threshold: Annotated[float, Field(ge=-40, le=150, allow_inf_nan=False), _rounded(4)] | None = (
+        Field(None, description="Fire at or over this temperature (°C), per sensor")
+    )
+    clear_margin: Annotated[float, Field(ge=0, lt=190, allow_inf_nan=False), _rounded(4)] | None = (
+        None
+    )
+
+
 class OfflineRuleOverride(Request):
     enabled: bool = True
 
@@ -182,6 +286,11 @@ class AlertRulesUpdate(Request):
     ram: RuleOverride | None = None
     disk: RuleOverride | None = None
     offline: OfflineRuleOverride | None = None
+    load: LoadRuleOverride | None = None
+    swap: RuleOverride | None = None
+    filesystem: RuleOverride | None = Field(None, description="each mount point's percent used")
+    inodes: RuleOverride | None = Field(None, description="each mount point's inodes used")
+    temperature: TemperatureRuleOverride | None = None
 
 
 # --- responses (documented in the OpenAPI document, checked by the tests) ---
@@ -244,7 +353,88 @@ class BatchStored(BaseModel):
     duplicates: int
 
 
-class CurrentMetrics(BaseModel):
+class CurrentFilesystem(BaseModel):
+    mount: str
+    device: str
+    fstype: str
+    percent: float
+    used_gb: float
+    total_gb: float
+    inodes_percent: float | None
+
+
+class CurrentDisk(BaseModel):
+    name: str
+    read_mb: float
+    write_mb: float
+    reads: float
+    writes: float
+    busy_ms: float | None
+    read_mb_s: float | None = Field(description="since the previous sample")
+    write_mb_s: float | None
+    reads_s: float | None = Field(description="operations per second")
+    writes_s: float | None
+    busy_percent: float | None = Field(description="share of the time busy")
+
+
+class CurrentInterface(BaseModel):
+    name: str
+    sent_mb: float
+    recv_mb: float
+    counted: bool
+    sent_mb_s: float | None
+    recv_mb_s: float | None
+
+
+class CurrentTemperature(BaseModel):
+    sensor: str
+    celsius: float
+
+
+class ProcessOut(BaseModel):
+    pid: int
+    name: str
+    user: str | None = None
+    cpu_percent: float
+    rss_mb: float
+
+
+class TopProcessesOut(BaseModel):
+    cpu: list[ProcessOut] = []
+    memory: list[ProcessOut] = []
+
+
+class WideCurrent(BaseModel):
+    """The wide sample's fields: null when the sample did not carry them."""
+
+    load_1: float | None
+    load_5: float | None
+    load_15: float | None
+    cpu_count: int | None
+    cpu_user_percent: float | None
+    cpu_system_percent: float | None
+    cpu_iowait_percent: float | None
+    cpu_steal_percent: float | None
+    swap_used_mb: float | None
+    swap_total_mb: float | None
+    swap_percent: float | None
+    swap_in_mb: float | None
+    swap_out_mb: float | None
+    swap_in_mb_s: float | None = Field(description="MiB/s since the previous sample")
+    swap_out_mb_s: float | None
+    uptime_seconds: float | None
+    process_count: int | None
+    filesystems: list[CurrentFilesystem] | None
+    disks: list[CurrentDisk] | None
+    interfaces: list[CurrentInterface] | None
+    temperatures: list[CurrentTemperature] | None
+    top_processes: TopProcessesOut | None = Field(
+        description="The latest top processes the server sent (not every sample has them)"
+    )
+    top_processes_at: datetime | None = Field(description="when they were sampled")
+
+
+class CurrentMetrics(WideCurrent):
     server_id: int
     id: int
     recorded_at: datetime
@@ -261,7 +451,7 @@ class CurrentMetrics(BaseModel):
     network_recv_mb_s: float | None
 
 
-class HistoryPoint(BaseModel):
+class CoreHistoryPoint(BaseModel):
     recorded_at: datetime = Field(description="start of the bucket")
     samples: int
     cpu_percent: float
@@ -280,6 +470,67 @@ class HistoryPoint(BaseModel):
     network_recv_mb_s: float | None
     network_sent_mb_s_max: float | None
     network_recv_mb_s_max: float | None
+
+
+def _optional(fields: dict[str, Any]) -> dict[str, Any]:
+    return {name: (kind | None, Field(None)) for name, kind in fields.items()}
+
+
+def _with_peaks(names: tuple[str, ...]) -> dict[str, Any]:
+    return _optional({n: float for name in names for n in (name, f"{name}_max")})
+
+
+HistoryFilesystem = create_model(
+    "HistoryFilesystem",
+    mount=(str, ...),
+    **_with_peaks(("percent", "used_gb", "total_gb", "inodes_percent")),
+)
+HistoryDisk = create_model(
+    "HistoryDisk",
+    name=(str, ...),
+    **_with_peaks(("read_mb_s", "write_mb_s", "reads_s", "writes_s", "busy_percent")),
+)
+HistoryInterface = create_model(
+    "HistoryInterface", name=(str, ...), **_with_peaks(("sent_mb_s", "recv_mb_s"))
+)
+HistoryTemperature = create_model(
+    "HistoryTemperature", sensor=(str, ...), **_with_peaks(("celsius",))
+)
+# A history point: the seed's fields (group `core`), and those of the other groups
+# asked for (`metrics`); a host value with its peak, a device list per group.
+HistoryPoint = create_model(
+    "HistoryPoint",
+    recorded_at=(datetime, Field(description="start of the bucket")),
+    samples=(int, ...),
+    **_optional(
+        {
+            name: info.annotation
+            for name, info in CoreHistoryPoint.model_fields.items()
+            if name not in ("recorded_at", "samples")
+        }
+    ),
+    **_with_peaks(
+        (
+            "load_1",
+            "load_5",
+            "load_15",
+            "cpu_count",
+            "cpu_user_percent",
+            "cpu_system_percent",
+            "cpu_iowait_percent",
+            "cpu_steal_percent",
+            "swap_used_mb",
+            "swap_total_mb",
+            "swap_percent",
+            "swap_in_mb_s",
+            "swap_out_mb_s",
+        )
+    ),  # fmt: skip
+    filesystems=(list[HistoryFilesystem] | None, Field(None)),
+    disks=(list[HistoryDisk] | None, Field(None)),
+    interfaces=(list[HistoryInterface] | None, Field(None)),
+    temperatures=(list[HistoryTemperature] | None, Field(None)),
+)
 
 
 class FleetPoint(BaseModel):
@@ -339,13 +590,24 @@ class AlertRules(BaseModel):
     ram: AlertRule
     disk: AlertRule
     offline: OfflineRule
+    load: AlertRule = Field(description="load_1 per logical CPU")
+    swap: AlertRule
+    filesystem: AlertRule = Field(description="each mount point its own alert")
+    inodes: AlertRule
+    temperature: AlertRule = Field(description="°C, each sensor its own alert")
     overrides: dict[str, dict[str, float | int | bool]] = Field(
         description="What this server sets itself, in the shape PUT takes; the rest "
         "follows the defaults (VIGIE_ALERT_*)"
     )
 
 
-AlertType = Literal["cpu", "ram", "disk", "offline"]
+AlertType = Literal[
+    "cpu", "ram", "disk", "offline", "load", "swap", "filesystem", "inodes", "temperature"
+]
+
+
+class AlertTopProcesses(TopProcessesOut):
+    recorded_at: datetime = Field(description="when the collector sampled them")
 
 
 class Alert(BaseModel):
@@ -367,10 +629,20 @@ class Alert(BaseModel):
     resolved_value: float | None = Field(
         description="The value that resolved it; null for offline or a disabled rule"
     )
+    device: str | None = Field(
+        None, description="The mount point (filesystem, inodes) or sensor (temperature)"
+    )
+    top_processes: AlertTopProcesses | None = Field(
+        None, description="The top processes when it fired (kept after the samples expire)"
+    )
 
 
 # --- query parameters ---
 
+# What a history request may ask for (`metrics`): the seed's fields, and the wide
+# sample's groups.
+HISTORY_GROUPS = ("core", "load", "cpu", "swap", "filesystems", "disks", "interfaces",
+                  "temperatures")  # fmt: skip
 # History buckets a request may name (`interval`), in seconds.
 INTERVALS = {"1m": 60, "5m": 300, "15m": 900, "1h": 3600}
 # Fleet history (trends of many servers): its buckets, and servers per request.

@@ -19,7 +19,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from vigie.wire import SAMPLE_FIELDS, isoformat, wire
+from vigie.wire import (
+    DICTIONARY_COLUMNS,
+    SAMPLE_FIELDS,
+    WIDE_COLUMNS,
+    isoformat,
+    wide_sample,
+    wire,
+)
 
 from .health import Health
 
@@ -81,8 +88,10 @@ def alert_key(data: dict) -> tuple | None:
 # first so a large batch can be cut; with, per sample, the throughput since the
 # one stored before it (the counter rule is the database's: vigie_sample_rates).
 FETCH_SAMPLES = f"""
-SELECT w.ord, m.id, m.server_id, m.recorded_at, {", ".join("m." + c for c in SAMPLE_FIELDS)},
-       r.network_sent_mb_s, r.network_recv_mb_s
+SELECT w.ord, m.id, m.server_id, m.recorded_at,
+       {", ".join("m." + c for c in (*SAMPLE_FIELDS, *WIDE_COLUMNS))}, m.top_processes,
+       r.network_sent_mb_s, r.network_recv_mb_s, sr.*,
+       {", ".join("s." + c for c in DICTIONARY_COLUMNS)}
   FROM unnest(%(servers)s::integer[], %(firsts)s::timestamptz[], %(lasts)s::timestamptz[])
        WITH ORDINALITY AS w(server_id, first_at, last_at, ord)
   -- LIMIT keeps these lookups per write (an index probe each): joined, the
@@ -99,6 +108,8 @@ SELECT w.ord, m.id, m.server_id, m.recorded_at, {", ".join("m." + c for c in SAM
          LIMIT %(limit)s) m
   CROSS JOIN LATERAL vigie_sample_rates(m.server_id, m.recorded_at, m.network_sent_mb,
                                         m.network_recv_mb) r
+  CROSS JOIN LATERAL vigie_series_rates(m::metrics) sr
+  JOIN servers s ON s.id = m.server_id
  ORDER BY w.ord, m.recorded_at
 """  # noqa: S608 - column names are constants
 
@@ -114,6 +125,12 @@ def sample_json(row: dict) -> dict:
         data[column] = row[column]
     data["network_sent_mb_s"] = row["network_sent_mb_s"]
     data["network_recv_mb_s"] = row["network_recv_mb_s"]
+    data.update(wide_sample(row))
+    # This sample's own top processes, when it carried them.
+    data["top_processes"] = row["top_processes"]
+    data["top_processes_at"] = (
+        isoformat(row["recorded_at"]) if row["top_processes"] is not None else None
+    )
     return data
 
 

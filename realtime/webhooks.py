@@ -49,10 +49,13 @@ log = logging.getLogger("vigie.webhooks")
 KEEP_DONE_SECONDS = 7 * 24 * 3600
 KEEP_DONE = f"{KEEP_DONE_SECONDS} seconds"
 PURGE_EVERY = 3600.0
-METRIC_NAMES = {"cpu": "CPU", "ram": "RAM", "disk": "Disk"}
+METRIC_NAMES = {
+    "cpu": "CPU", "ram": "RAM", "disk": "Disk", "load": "Load per core", "swap": "Swap",
+    "filesystem": "Filesystem", "inodes": "Inodes of", "temperature": "Temperature",
+}  # fmt: skip
 FIELDS = (
     "id", "server_id", "server_name", "hostname", "type", "state", "value", "threshold",
-    "peak", "started_at", "resolved_at", "resolved_value",
+    "peak", "started_at", "resolved_at", "resolved_value", "device", "top_processes",
 )  # fmt: skip
 
 
@@ -112,8 +115,31 @@ def _seconds(value: float) -> str:
     return f"{seconds // 3600} h {seconds % 3600 // 60} min"
 
 
+def _level(kind: str, value: float | None) -> str:
+    if value is None or kind not in ("load", "temperature"):
+        return _pct(value)
+    return f"{value:.2f}" if kind == "load" else f"{value:.1f} °C"
+
+
+def _top(alert: Mapping[str, Any]) -> str:
+    """The top processes stored with a firing alert, on the lines after it."""
+    top = alert.get("top_processes") or {}
+    lines = []
+    for key, label in (("cpu", "top CPU"), ("memory", "top memory")):
+        entries = top.get(key) or []
+        if entries:
+            listed = ", ".join(
+                f"{p.get('name')} ({p.get('pid')}, {p.get('cpu_percent', 0):.0f}% CPU, "
+                f"{p.get('rss_mb', 0):.0f} MiB)"
+                for p in entries[:5]
+            )
+            lines.append(f"{label}: {listed}")
+    return "".join(f"\n{line}" for line in lines)
+
+
 def message(alert: Mapping[str, Any]) -> str:
-    """One line a person reads in a chat channel."""
+    """What a person reads in a chat channel: one line, and for a firing alert
+    that has them, the top processes of that moment."""
     name = alert.get("server_name") or alert.get("hostname") or f"server {alert['server_id']}"
     started = _when(alert["started_at"])
     if alert["type"] == "offline":
@@ -124,19 +150,22 @@ def message(alert: Mapping[str, Any]) -> str:
             )
         return f"✅ {name} is back online (offline from {started} to {_when(alert['resolved_at'])})"
     metric = METRIC_NAMES.get(alert["type"], alert["type"])
+    if alert.get("device"):
+        metric = f"{metric} {alert['device']}"
+    kind = alert["type"]
     if alert["state"] == "firing":
         return (
-            f"🔴 {name}: {metric} at {_pct(alert['value'])} "
-            f"(threshold {_pct(alert['threshold'])}) since {started}"
-        )
+            f"🔴 {name}: {metric} at {_level(kind, alert['value'])} "
+            f"(threshold {_level(kind, alert['threshold'])}) since {started}"
+        ) + _top(alert)
     if alert.get("resolved_value") is None:
         return (
             f"✅ {name}: {metric} alert closed, its rule was disabled "
-            f"(peak {_pct(alert['peak'])}, since {started})"
+            f"(peak {_level(kind, alert['peak'])}, since {started})"
         )
     return (
-        f"✅ {name}: {metric} back to {_pct(alert['resolved_value'])} "
-        f"(peak {_pct(alert['peak'])}, from {started} to {_when(alert['resolved_at'])})"
+        f"✅ {name}: {metric} back to {_level(kind, alert['resolved_value'])} "
+        f"(peak {_level(kind, alert['peak'])}, from {started} to {_when(alert['resolved_at'])})"
     )
 
 

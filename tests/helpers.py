@@ -217,3 +217,87 @@ def mark_loaded(conn, server_id: int) -> None:
             WHERE id = %s""",
         [server_id, server_id],
     )
+
+
+def wide_fields(step: int = 0, top: bool = True) -> dict:
+    """The wide sample's fields of a host with 4 filesystems, 2 disks, 3 interfaces
+    and 6 sensors (and the top processes); counters grow with `step`."""
+    return {
+        "load_1": 1.5,
+        "load_5": 1.25,
+        "load_15": 1.0,
+        "cpu_count": 4,
+        "cpu_user_percent": 30.5,
+        "cpu_system_percent": 10.25,
+        "cpu_iowait_percent": 2.5,
+        "cpu_steal_percent": 0.5,
+        "swap_used_mb": 512.0,
+        "swap_total_mb": 2048.0,
+        "swap_percent": 25.0,
+        "swap_in_mb": 10.0 + step,
+        "swap_out_mb": 20.0 + 2 * step,
+        "uptime_seconds": 86400.0 + 5 * step,
+        "process_count": 312,
+        "filesystems": [
+            {
+                "mount": m,
+                "device": d,
+                "fstype": "ext4",
+                "used_gb": u,
+                "total_gb": 100.0,
+                "percent": u,
+                "inodes_percent": i,
+            }
+            for m, d, u, i in (
+                ("/", "/dev/sda1", 40.0, 10.0),
+                ("/home", "/dev/sda2", 60.0, 20.0),
+                ("/var", "/dev/sdb1", 70.0, None),
+                ("/srv", "/dev/sdc1", 80.0, 5.0),
+            )
+        ],  # fmt: skip
+        "disks": [
+            {
+                "name": n,
+                "read_mb": 100.0 + step * k,
+                "write_mb": 200.0 + step * k,
+                "reads": 1000.0 + step * 10,
+                "writes": 2000.0 + step * 20,
+                "busy_ms": 5000.0 + 100 * step,
+            }
+            for n, k in (("sda", 1), ("sdb", 2))
+        ],  # fmt: skip
+        "interfaces": [
+            {"name": n, "sent_mb": 50.0 + step * k, "recv_mb": 80.0 + step * k, "counted": c}
+            for n, k, c in (("eth0", 1, True), ("eth1", 2, True), ("docker0", 3, False))
+        ],  # fmt: skip
+        "temperatures": [{"sensor": f"coretemp/Core {i}", "celsius": 40.0 + i} for i in range(5)]
+        + [{"sensor": "acpitz/temp1", "celsius": 35.5}],  # fmt: skip
+        **(
+            {
+                "top_processes": {
+                    "cpu": [
+                        {
+                            "pid": 100 + i,
+                            "name": f"worker{i}",
+                            "user": "www",
+                            "cpu_percent": 20.0 - i,
+                            "rss_mb": 100.0 + i,
+                        }
+                        for i in range(5)
+                    ],
+                    "memory": [
+                        {
+                            "pid": 200 + i,
+                            "name": f"db{i}",
+                            "user": None,
+                            "cpu_percent": 1.0,
+                            "rss_mb": 2000.0 - i,
+                        }
+                        for i in range(5)
+                    ],
+                }  # fmt: skip
+            }
+            if top
+            else {}
+        ),
+    }

@@ -58,7 +58,8 @@ DECLARE
         'state', CASE WHEN a.resolved_at IS NULL THEN 'firing' ELSE 'resolved' END,
         'value', a.value, 'threshold', a.threshold, 'peak', a.peak,
         'started_at', a.started_at, 'resolved_at', a.resolved_at,
-        'resolved_value', a.resolved_value);
+        'resolved_value', a.resolved_value, 'device', nullif(a.device, ''),
+        'top_processes', a.top_processes);
 BEGIN
     PERFORM pg_notify('vigie_events', v_event::text);
     INSERT INTO alert_notifications (alert_id, state, payload)
@@ -174,7 +175,7 @@ BEGIN
 
     FOR r IN SELECT al.id, al.type, al.peak FROM alerts al
               WHERE al.server_id = p_server_id AND al.resolved_at IS NULL
-                AND al.type <> 'offline'
+                AND al.type = ANY (kinds)
     LOOP
         v_active[array_position(kinds, r.type)] := r.id;
         v_peak[array_position(kinds, r.type)] := r.peak;
@@ -239,7 +240,7 @@ BEGIN
         INSERT INTO alerts (server_id, type, value, started_at)
         VALUES (NEW.id, 'offline',
                 coalesce(round(extract(epoch FROM now() - NEW.last_seen), 1), 0), now())
-        ON CONFLICT (server_id, type) WHERE resolved_at IS NULL DO NOTHING
+        ON CONFLICT (server_id, type, device) WHERE resolved_at IS NULL DO NOTHING
         RETURNING * INTO a;
     END IF;
     IF a.id IS NOT NULL THEN
@@ -261,9 +262,9 @@ LANGUAGE plpgsql AS $$
 DECLARE
     a alerts;
 BEGIN
-    UPDATE alert_state SET over = '{0,0,0}' WHERE server_id = p_server_id;
+    UPDATE alert_state SET over = '{0,0,0}', wide_over = '{}' WHERE server_id = p_server_id;
     -- The next sample evaluates in full, and computes the band anew.
-    UPDATE servers SET alert_band = NULL WHERE id = p_server_id;
+    UPDATE servers SET alert_band = NULL, wide_band = NULL WHERE id = p_server_id;
     FOR a IN
         UPDATE alerts al SET resolved_at = greatest(now(), al.started_at)
           FROM alert_rules r
@@ -273,5 +274,195 @@ BEGIN
     LOOP
         PERFORM vigie_alert_announce(a);
     END LOOP;
+END
+$$;
+
+-- The wide sample's alerts (sql/102_wide_sample.sql): load per core (load_1 /
+-- cpu_count), swap percent, each filesystem's percent and inodes percent (each
+-- mount its own alert), each sensor's temperature (each sensor its own alert).
+-- Same rules as cpu, ram and disk: `for_samples` consecutive samples at or over
+-- the threshold fire, a sample below threshold - clear_margin resolves, only samples
+-- newer than every one stored before count. The defaults are the configuration's
+-- when it sets them (p_defaults: "load", "swap", "filesystem", "inodes",
+-- "temperature", "load_clear_margin"), else built in: a load of 2 per core (clear
+-- 0.25 below), 80 % of swap, 90 % of a filesystem or its inodes, 85 °C.
+CREATE OR REPLACE FUNCTION vigie_wide_types() RETURNS text[]
+LANGUAGE sql IMMUTABLE AS $$ SELECT ARRAY['load', 'swap', 'filesystem', 'inodes', 'temperature'] $$;
+
+CREATE OR REPLACE FUNCTION vigie_wide_alert_rules(p_server_id integer, p_defaults jsonb)
+RETURNS TABLE (type text, threshold real, for_samples integer, clear_margin real,
+               enabled boolean)
+LANGUAGE sql STABLE AS $$
+    SELECT t.kind,
+           coalesce(r.threshold, (p_defaults ->> t.kind)::real, t.threshold),
+           coalesce(r.for_samples, (p_defaults ->> 'for_samples')::integer, 3),
+           coalesce(r.clear_margin,
+                    CASE WHEN t.kind = 'load' THEN (p_defaults ->> 'load_clear_margin')::real
+                         ELSE (p_defaults ->> 'clear_margin')::real END,
+                    t.margin),
+           coalesce(r.enabled, true)
+      FROM unnest(vigie_wide_types(), ARRAY[2, 80, 90, 90, 85]::real[],
+                  ARRAY[0.25, 5, 5, 5, 5]::real[]) WITH ORDINALITY
+           AS t (kind, threshold, margin, position)
+      LEFT JOIN alert_rules r ON r.server_id = p_server_id AND r.type = t.kind
+     ORDER BY t.position
+$$;
+
+-- A sample's values the wide rules watch: (type number in vigie_wide_types(), the
+-- device's number in the server's dictionary or 0, value).
+CREATE OR REPLACE FUNCTION vigie_wide_alert_values(m metrics)
+RETURNS TABLE (type integer, device integer, value real)
+LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+    IF m.load_1 IS NOT NULL AND m.cpu_count > 0 THEN
+        RETURN QUERY SELECT 1, 0, (m.load_1 / m.cpu_count)::real;
+    END IF;
+    IF m.swap_percent IS NOT NULL THEN
+        RETURN QUERY SELECT 2, 0, m.swap_percent;
+    END IF;
+    RETURN QUERY
+        SELECT 3, m.fs_ids[i], m.fs_values[i][1] FROM generate_subscripts(m.fs_ids, 1) i
+        UNION ALL
+        SELECT 4, m.fs_ids[i], m.fs_values[i][4] FROM generate_subscripts(m.fs_ids, 1) i
+         WHERE m.fs_values[i][4] IS NOT NULL
+        UNION ALL
+        SELECT 5, m.temp_ids[i], m.temp_values[i] FROM generate_subscripts(m.temp_ids, 1) i;
+END
+$$;
+
+-- The band of the wide rules: per type, the threshold under which a value changes
+-- nothing (infinity for a rule turned off); NULL when any value may change
+-- something (an alert of these types firing, a count running).
+CREATE OR REPLACE FUNCTION vigie_wide_band(p_server_id integer, p_defaults jsonb)
+RETURNS real[] LANGUAGE sql STABLE AS $$
+    SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM alert_state st
+                                  WHERE st.server_id = p_server_id AND st.wide_over <> '{}')
+                 AND NOT EXISTS (SELECT 1 FROM alerts a
+                                  WHERE a.server_id = p_server_id AND a.resolved_at IS NULL
+                                    AND a.type = ANY (vigie_wide_types()))
+           THEN (SELECT array_agg(CASE WHEN r.enabled THEN r.threshold ELSE 'Infinity' END)
+                   FROM vigie_wide_alert_rules(p_server_id, p_defaults) r) END
+$$;
+
+-- Whether the samples p_rows change no wide alert: every value under its band.
+CREATE OR REPLACE FUNCTION vigie_wide_quiet(p_band real[], p_same_defaults boolean,
+                                            p_rows metrics[])
+RETURNS boolean LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+    m metrics;
+BEGIN
+    IF p_band IS NULL OR NOT coalesce(p_same_defaults, false) THEN
+        RETURN false;
+    END IF;
+    FOREACH m IN ARRAY p_rows LOOP
+        IF EXISTS (SELECT 1 FROM vigie_wide_alert_values(m) v WHERE v.value >= p_band[v.type])
+        THEN
+            RETURN false;
+        END IF;
+    END LOOP;
+    RETURN true;
+END
+$$;
+
+-- The top processes of the moment a sample was taken: the newest sent at or
+-- before it, within ten minutes.
+CREATE OR REPLACE FUNCTION vigie_top_processes_at(p_server_id integer, p_at timestamptz)
+RETURNS jsonb LANGUAGE sql STABLE AS $$
+    SELECT m.top_processes || jsonb_build_object('recorded_at', m.recorded_at)
+      FROM metrics m
+     WHERE m.server_id = p_server_id AND m.recorded_at <= p_at
+       AND m.recorded_at > p_at - interval '10 minutes' AND m.top_processes IS NOT NULL
+     ORDER BY m.recorded_at DESC LIMIT 1
+$$;
+
+-- Fold a server's new samples (p_rows, any order) into its wide alerts; those not
+-- newer than p_before change nothing. p_fs and p_temp: the server's dictionary of
+-- mounts and sensors. Returns the band to keep.
+CREATE OR REPLACE FUNCTION vigie_wide_alerts_fold(
+    p_server_id integer, p_rows metrics[], p_before timestamptz, p_defaults jsonb,
+    p_fs text[], p_temp text[])
+RETURNS real[]
+LANGUAGE plpgsql AS $$
+DECLARE
+    types     CONSTANT text[] := vigie_wide_types();
+    v_over    jsonb;
+    v_rules   record;
+    v_thr     real[];
+    v_for     integer[];
+    v_margin  real[];
+    v_enabled boolean[];
+    v_active  jsonb := '{}';   -- "type:device" -> [id, peak]
+    v_key     text;
+    v_name    text;
+    a         alerts;
+    r         record;
+BEGIN
+    SELECT st.wide_over INTO v_over FROM alert_state st
+     WHERE st.server_id = p_server_id FOR UPDATE;
+    IF NOT FOUND THEN
+        INSERT INTO alert_state (server_id) VALUES (p_server_id)
+        ON CONFLICT (server_id) DO NOTHING;
+        SELECT st.wide_over INTO v_over FROM alert_state st
+         WHERE st.server_id = p_server_id FOR UPDATE;
+    END IF;
+    SELECT array_agg(x.threshold), array_agg(x.for_samples), array_agg(x.clear_margin),
+           array_agg(x.enabled)
+      INTO v_thr, v_for, v_margin, v_enabled
+      FROM vigie_wide_alert_rules(p_server_id, p_defaults) x;
+    FOR r IN SELECT al.id, al.type, al.device, al.peak FROM alerts al
+              WHERE al.server_id = p_server_id AND al.resolved_at IS NULL
+                AND al.type = ANY (types)
+    LOOP
+        v_active := v_active || jsonb_build_object(r.type || ':' || r.device,
+                                                   jsonb_build_array(r.id, r.peak));
+    END LOOP;
+
+    FOR r IN SELECT m.recorded_at AS at, v.type, v.device, v.value
+               FROM unnest(p_rows) m
+              CROSS JOIN LATERAL vigie_wide_alert_values(m) v
+              WHERE m.recorded_at > coalesce(p_before, '-infinity')
+              ORDER BY m.recorded_at, v.type, v.device
+    LOOP
+        v_name := CASE r.type WHEN 3 THEN p_fs[r.device] WHEN 4 THEN p_fs[r.device]
+                              WHEN 5 THEN p_temp[r.device] ELSE '' END;
+        v_key := types[r.type] || ':' || v_name;
+        IF v_active ? v_key THEN
+            IF NOT v_enabled[r.type] OR r.value < v_thr[r.type] - v_margin[r.type] THEN
+                UPDATE alerts
+                   SET resolved_at = r.at, resolved_value = r.value,
+                       peak = greatest(peak, (v_active -> v_key ->> 1)::real)
+                 WHERE id = (v_active -> v_key ->> 0)::bigint
+                RETURNING * INTO a;
+                PERFORM vigie_alert_announce(a);
+                v_active := v_active - v_key;
+            ELSIF r.value > (v_active -> v_key ->> 1)::real THEN
+                v_active := jsonb_set(v_active, ARRAY[v_key, '1'], to_jsonb(r.value));
+            END IF;
+        ELSIF v_enabled[r.type] AND r.value >= v_thr[r.type] THEN
+            v_over := jsonb_set(v_over, ARRAY[v_key],
+                                to_jsonb(coalesce((v_over ->> v_key)::integer, 0) + 1));
+            IF (v_over ->> v_key)::integer >= v_for[r.type] THEN
+                INSERT INTO alerts (server_id, type, device, threshold, value, peak, started_at,
+                                    top_processes)
+                VALUES (p_server_id, types[r.type], v_name, v_thr[r.type], r.value, r.value,
+                        r.at, vigie_top_processes_at(p_server_id, r.at))
+                RETURNING * INTO a;
+                PERFORM vigie_alert_announce(a);
+                v_active := v_active || jsonb_build_object(v_key, jsonb_build_array(a.id, r.value));
+                v_over := v_over - v_key;
+            END IF;
+        ELSE
+            v_over := v_over - v_key;
+        END IF;
+    END LOOP;
+
+    -- Peaks of the alerts still firing.
+    UPDATE alerts al SET peak = (v_active -> (al.type || ':' || al.device) ->> 1)::real
+     WHERE al.server_id = p_server_id AND al.resolved_at IS NULL AND al.type = ANY (types)
+       AND v_active ? (al.type || ':' || al.device)
+       AND al.peak < (v_active -> (al.type || ':' || al.device) ->> 1)::real;
+    UPDATE alert_state SET wide_over = v_over
+     WHERE server_id = p_server_id AND wide_over IS DISTINCT FROM v_over;
+    RETURN vigie_wide_band(p_server_id, p_defaults);
 END
 $$;

@@ -22,6 +22,75 @@
 -- true when this write brought an inactive server back; `latest` is the server's
 -- newest sample after the write (what the overview shows).
 
+-- The wide sample's devices (sql/102_wide_sample.sql): a device is stored by its
+-- number in the server's dictionary, its position in servers.fs_names (and
+-- disk_names, if_names, temp_names). Numbers are never reused.
+
+-- The dictionary p_known with the names of list p_list (key p_key) in p_wide it
+-- lacks added, in the order they first appear.
+CREATE OR REPLACE FUNCTION vigie_new_names(p_wide jsonb[], p_list text, p_key text,
+                                           p_known text[])
+RETURNS text[] LANGUAGE sql IMMUTABLE AS $$
+    SELECT p_known || coalesce(array_agg(n.name ORDER BY n.first), '{}')
+      FROM (SELECT x.e ->> p_key AS name, min(w.o * 100 + x.k) AS first
+              FROM unnest(p_wide) WITH ORDINALITY AS w (j, o)
+             CROSS JOIN LATERAL jsonb_array_elements(coalesce(w.j -> p_list, '[]'))
+                   WITH ORDINALITY AS x (e, k)
+             WHERE NOT (x.e ->> p_key = ANY (p_known))
+             GROUP BY 1) n
+$$;
+
+CREATE OR REPLACE FUNCTION vigie_device_names(p_wide jsonb[], p_fs text[], p_disk text[],
+                                              p_if text[], p_temp text[])
+RETURNS TABLE (fs text[], disk text[], iface text[], temp text[])
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT vigie_new_names(p_wide, 'filesystems', 'mount', p_fs),
+           vigie_new_names(p_wide, 'disks', 'name', p_disk),
+           vigie_new_names(p_wide, 'interfaces', 'name', p_if),
+           vigie_new_names(p_wide, 'temperatures', 'sensor', p_temp)
+$$;
+
+-- One sample's device columns of `metrics`, from its wide fields, with the
+-- server's dictionary (which holds every name of the sample).
+CREATE OR REPLACE FUNCTION vigie_device_columns(p_wide jsonb, p_fs text[], p_disk text[],
+                                                p_if text[], p_temp text[])
+RETURNS TABLE (fs_ids integer[], fs_values real[], disk_ids integer[],
+               disk_values double precision[], if_ids integer[], if_values double precision[],
+               temp_ids integer[], temp_values real[])
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT f.ids, f.vals, d.ids, d.vals, i.ids, i.vals, t.ids, t.vals
+      FROM (SELECT array_agg(array_position(p_fs, e ->> 'mount') ORDER BY k) AS ids,
+                   array_agg(ARRAY[(e ->> 'percent')::real, (e ->> 'used_gb')::real,
+                                   (e ->> 'total_gb')::real, (e ->> 'inodes_percent')::real]
+                             ORDER BY k) AS vals
+              FROM jsonb_array_elements(p_wide -> 'filesystems') WITH ORDINALITY AS x (e, k)) f,
+           (SELECT array_agg(array_position(p_disk, e ->> 'name') ORDER BY k) AS ids,
+                   array_agg(ARRAY[(e ->> 'read_mb')::float8, (e ->> 'write_mb')::float8,
+                                   (e ->> 'reads')::float8, (e ->> 'writes')::float8,
+                                   (e ->> 'busy_ms')::float8] ORDER BY k) AS vals
+              FROM jsonb_array_elements(p_wide -> 'disks') WITH ORDINALITY AS x (e, k)) d,
+           (SELECT array_agg(array_position(p_if, e ->> 'name') ORDER BY k) AS ids,
+                   array_agg(ARRAY[(e ->> 'sent_mb')::float8, (e ->> 'recv_mb')::float8,
+                                   (e ->> 'counted')::boolean::integer::float8] ORDER BY k)
+                   AS vals
+              FROM jsonb_array_elements(p_wide -> 'interfaces') WITH ORDINALITY AS x (e, k)) i,
+           (SELECT array_agg(array_position(p_temp, e ->> 'sensor') ORDER BY k) AS ids,
+                   array_agg((e ->> 'celsius')::real ORDER BY k) AS vals
+              FROM jsonb_array_elements(p_wide -> 'temperatures') WITH ORDINALITY AS x (e, k)) t
+$$;
+
+-- A filesystem's device or type (p_key) per mount of the dictionary: as the newest
+-- sample (p_wide) reports it, else as known before.
+CREATE OR REPLACE FUNCTION vigie_fs_info(p_names text[], p_old text[], p_wide jsonb,
+                                         p_key text)
+RETURNS text[] LANGUAGE sql IMMUTABLE AS $$
+    SELECT coalesce(array_agg(coalesce(f.e ->> p_key, p_old[n.i], '') ORDER BY n.i), '{}')
+      FROM generate_subscripts(p_names, 1) AS n (i)
+      LEFT JOIN LATERAL (
+            SELECT e FROM jsonb_array_elements(p_wide -> 'filesystems') e
+             WHERE e ->> 'mount' = p_names[n.i] LIMIT 1) f ON true
+$$;
+
 -- The samples are given as one array per column, in the same order: no JSON to
 -- build on the client nor to parse here. A repeated (server_id, recorded_at)
 -- stores nothing and reports the stored id: a collector retrying after a lost
@@ -30,11 +99,16 @@
 -- p_token_hash: the SHA-256 of the request's ingest token; an unknown server and a
 -- wrong token raise the same error (SQLSTATE 28000), so ids cannot be probed. NULL
 -- (SQL callers) checks nothing. p_defaults: the configured default alert rules.
+-- p_wide: per sample, its wide fields as the API validated them (JSON, the wire's
+-- names: vigie/wire.py), or NULL for a seed-only sample; NULL for them all.
+DROP FUNCTION IF EXISTS vigie_ingest(
+    integer, bytea, jsonb, timestamptz[], real[], real[], real[], real[], real[], real[],
+    real[], double precision[], double precision[]);
 CREATE OR REPLACE FUNCTION vigie_ingest(
     p_server_id integer, p_token_hash bytea, p_defaults jsonb, p_at timestamptz[],
     p_cpu real[], p_ram real[], p_ram_used real[], p_ram_total real[], p_disk real[],
     p_disk_used real[], p_disk_total real[], p_sent double precision[],
-    p_recv double precision[])
+    p_recv double precision[], p_wide jsonb[] DEFAULT NULL)
 RETURNS TABLE (inserted integer, duplicates integer, ids bigint[], online boolean)
 LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
@@ -52,11 +126,19 @@ DECLARE
     v_late     metrics[];
     v_kept     timestamptz;
     v_rollup   timestamptz;
+    v_wide     boolean := p_wide IS NOT NULL;
+    v_fs       text[];
+    v_disk     text[];
+    v_if       text[];
+    v_temp     text[];
+    v_top_at   timestamptz;
+    v_fs_info  jsonb;
 BEGIN
     -- The row lock orders this server's writes with the offline sweep and with each
     -- other, so a status change is seen, and announced, by exactly one transaction.
     SELECT srv.token_hash, srv.is_active, srv.latest_at, srv.alert_band,
-           srv.alert_band_defaults
+           srv.alert_band_defaults, srv.wide_band, srv.fs_names, srv.fs_devices, srv.fs_types,
+           srv.disk_names, srv.if_names, srv.temp_names
       INTO s FROM servers srv WHERE srv.id = p_server_id FOR NO KEY UPDATE;
     IF p_token_hash IS NOT NULL AND (NOT FOUND OR s.token_hash <> p_token_hash) THEN
         RAISE EXCEPTION 'not the ingest token of server %', p_server_id
@@ -66,7 +148,52 @@ BEGIN
     END IF;
     online := NOT s.is_active;
 
-    IF cardinality(p_at) = 1 THEN
+    IF v_wide THEN
+        -- New devices get the next numbers of the server's dictionary.
+        SELECT * INTO v_fs, v_disk, v_if, v_temp
+          FROM vigie_device_names(p_wide, s.fs_names, s.disk_names, s.if_names, s.temp_names);
+        WITH ins AS (
+            INSERT INTO metrics AS m (
+                server_id, recorded_at, cpu_percent, ram_percent, ram_used_mb, ram_total_mb,
+                disk_percent, disk_used_gb, disk_total_gb, network_sent_mb, network_recv_mb,
+                load_1, load_5, load_15, cpu_count, cpu_user_percent, cpu_system_percent,
+                cpu_iowait_percent, cpu_steal_percent, swap_used_mb, swap_total_mb,
+                swap_percent, swap_in_mb, swap_out_mb, uptime_seconds, process_count,
+                top_processes, fs_ids, fs_values, disk_ids, disk_values, if_ids, if_values,
+                temp_ids, temp_values)
+            SELECT p_server_id, u.at, u.cpu, u.ram, u.ram_used, u.ram_total, u.disk,
+                   u.disk_used, u.disk_total, u.sent, u.recv,
+                   h.load_1, h.load_5, h.load_15, h.cpu_count, h.cpu_user_percent,
+                   h.cpu_system_percent, h.cpu_iowait_percent, h.cpu_steal_percent,
+                   h.swap_used_mb, h.swap_total_mb, h.swap_percent, h.swap_in_mb,
+                   h.swap_out_mb, h.uptime_seconds, h.process_count, u.wide -> 'top_processes',
+                   d.*
+              FROM unnest(p_at, p_cpu, p_ram, p_ram_used, p_ram_total, p_disk, p_disk_used,
+                          p_disk_total, p_sent, p_recv, p_wide)
+                   AS u (at, cpu, ram, ram_used, ram_total, disk, disk_used, disk_total, sent,
+                         recv, wide)
+             CROSS JOIN LATERAL jsonb_populate_record(NULL::metrics, u.wide) h
+             CROSS JOIN LATERAL vigie_device_columns(u.wide, v_fs, v_disk, v_if,
+                                                     v_temp) d
+            ON CONFLICT (server_id, recorded_at) DO NOTHING
+            RETURNING m.*
+        )
+        SELECT count(*)::integer, min(recorded_at), max(recorded_at),
+               array_agg(recorded_at ORDER BY recorded_at),
+               array_agg(ARRAY[cpu_percent, ram_percent, disk_percent] ORDER BY recorded_at),
+               ARRAY[min(cpu_percent), min(ram_percent), min(disk_percent)],
+               ARRAY[max(cpu_percent), max(ram_percent), max(disk_percent)],
+               array_agg(ins::metrics ORDER BY recorded_at DESC),
+               max(recorded_at) FILTER (WHERE top_processes IS NOT NULL)
+          INTO inserted, v_first, v_last, v_at, v_vals, v_low, v_high, v_rows, v_top_at
+          FROM ins;
+        v_newest := v_rows[1];
+        IF inserted = cardinality(p_at) THEN
+            SELECT array_agg(m.id ORDER BY u.position) INTO ids
+              FROM unnest(v_rows) m
+              JOIN unnest(p_at) WITH ORDINALITY AS u (at, position) ON u.at = m.recorded_at;
+        END IF;
+    ELSIF cardinality(p_at) = 1 THEN
         -- One sample (the live write): the plain statement.
         INSERT INTO metrics AS m (
             server_id, recorded_at, cpu_percent, ram_percent, ram_used_mb, ram_total_mb,
@@ -149,6 +276,12 @@ BEGIN
     IF NOT v_quiet THEN
         v_band := vigie_alerts_fold(p_server_id, v_at, v_vals, s.latest_at, p_defaults);
     END IF;
+    -- The wide sample's alerts, with their own quiet band.
+    IF v_wide AND NOT vigie_wide_quiet(s.wide_band, s.alert_band_defaults = p_defaults, v_rows)
+    THEN
+        s.wide_band := vigie_wide_alerts_fold(p_server_id, v_rows, s.latest_at, p_defaults,
+                                              v_fs, v_temp);
+    END IF;
 
     -- Samples older than the raw horizon (a very late backfill) are added to the
     -- rollups at once, as they are: their finer data is gone, nothing can recompute
@@ -164,11 +297,27 @@ BEGIN
         END IF;
     END IF;
 
+    IF v_wide AND v_newest.recorded_at > coalesce(s.latest_at, '-infinity') THEN
+        v_fs_info := p_wide[array_position(p_at, v_newest.recorded_at)];
+    END IF;
     UPDATE servers srv SET
         last_seen = now(), is_active = true, writes = srv.writes + 1,
         rollup_from = least(srv.rollup_from, v_rollup),
         alert_band = CASE WHEN v_quiet THEN srv.alert_band ELSE v_band END,
         alert_band_defaults = p_defaults,
+        wide_band = CASE WHEN v_wide THEN s.wide_band ELSE srv.wide_band END,
+        fs_names = CASE WHEN v_wide THEN v_fs ELSE srv.fs_names END,
+        -- A filesystem's device and type as the newest sample reports them.
+        fs_devices = CASE WHEN v_wide THEN vigie_fs_info(v_fs, srv.fs_devices, v_fs_info,
+                                                         'device')
+                          ELSE srv.fs_devices END,
+        fs_types = CASE WHEN v_wide THEN vigie_fs_info(v_fs, srv.fs_types, v_fs_info,
+                                                       'fstype')
+                        ELSE srv.fs_types END,
+        disk_names = CASE WHEN v_wide THEN v_disk ELSE srv.disk_names END,
+        if_names = CASE WHEN v_wide THEN v_if ELSE srv.if_names END,
+        temp_names = CASE WHEN v_wide THEN v_temp ELSE srv.temp_names END,
+        latest_top_at = greatest(srv.latest_top_at, v_top_at),
         latest_at = greatest(srv.latest_at, v_newest.recorded_at),
         latest_sent = CASE WHEN srv.latest_at >= v_newest.recorded_at THEN srv.latest_sent
                            ELSE v_newest.network_sent_mb END,
@@ -201,21 +350,29 @@ CREATE OR REPLACE FUNCTION vigie_ingest(p_server_id integer, p_samples jsonb)
 RETURNS TABLE (inserted integer, duplicates integer, ids bigint[], online boolean)
 LANGUAGE sql AS $$
     SELECT r.*
-      FROM (SELECT array_agg(s.recorded_at ORDER BY s.ordinality) AS at,
-                   array_agg(s.cpu_percent ORDER BY s.ordinality) AS cpu,
-                   array_agg(s.ram_percent ORDER BY s.ordinality) AS ram,
-                   array_agg(s.ram_used_mb ORDER BY s.ordinality) AS ram_used,
-                   array_agg(s.ram_total_mb ORDER BY s.ordinality) AS ram_total,
-                   array_agg(s.disk_percent ORDER BY s.ordinality) AS disk,
-                   array_agg(s.disk_used_gb ORDER BY s.ordinality) AS disk_used,
-                   array_agg(s.disk_total_gb ORDER BY s.ordinality) AS disk_total,
-                   array_agg(s.network_sent_mb ORDER BY s.ordinality) AS sent,
-                   array_agg(s.network_recv_mb ORDER BY s.ordinality) AS recv
-              FROM ROWS FROM (jsonb_populate_recordset(NULL::metrics, p_samples))
-                   WITH ORDINALITY AS s) a
+      FROM (SELECT array_agg(s.recorded_at ORDER BY x.o) AS at,
+                   array_agg(s.cpu_percent ORDER BY x.o) AS cpu,
+                   array_agg(s.ram_percent ORDER BY x.o) AS ram,
+                   array_agg(s.ram_used_mb ORDER BY x.o) AS ram_used,
+                   array_agg(s.ram_total_mb ORDER BY x.o) AS ram_total,
+                   array_agg(s.disk_percent ORDER BY x.o) AS disk,
+                   array_agg(s.disk_used_gb ORDER BY x.o) AS disk_used,
+                   array_agg(s.disk_total_gb ORDER BY x.o) AS disk_total,
+                   array_agg(s.network_sent_mb ORDER BY x.o) AS sent,
+                   array_agg(s.network_recv_mb ORDER BY x.o) AS recv,
+                   -- The wide fields: whatever is not one of the seed's.
+                   CASE WHEN bool_or(x.wide <> '{}') THEN
+                        array_agg(nullif(x.wide, '{}') ORDER BY x.o) END AS wide
+              FROM jsonb_array_elements(p_samples) WITH ORDINALITY AS j (e, o)
+             CROSS JOIN LATERAL (
+                   SELECT j.o, j.e - ARRAY['server_id', 'recorded_at', 'cpu_percent',
+                                           'ram_percent', 'ram_used_mb', 'ram_total_mb',
+                                           'disk_percent', 'disk_used_gb', 'disk_total_gb',
+                                           'network_sent_mb', 'network_recv_mb'] AS wide) x
+             CROSS JOIN LATERAL jsonb_populate_record(NULL::metrics, j.e) s) a
      CROSS JOIN LATERAL vigie_ingest(
            p_server_id, NULL,
            coalesce(nullif(current_setting('vigie.alert_defaults', true), '')::jsonb, '{}'),
            a.at, a.cpu, a.ram, a.ram_used, a.ram_total, a.disk, a.disk_used, a.disk_total,
-           a.sent, a.recv) r
+           a.sent, a.recv, a.wide) r
 $$;

@@ -60,6 +60,16 @@ RETURNS timestamptz LANGUAGE sql IMMUTABLE AS $$
                 ELSE vigie_bucket(p_seconds, p_cutoff) END
 $$;
 
+-- Whether a sample carries any of the wide sample's values (sql/102).
+CREATE OR REPLACE FUNCTION vigie_is_wide(m metrics) RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT num_nonnulls(m.load_1, m.load_5, m.load_15, m.cpu_count, m.cpu_user_percent,
+                        m.cpu_system_percent, m.cpu_iowait_percent, m.cpu_steal_percent,
+                        m.swap_used_mb, m.swap_total_mb, m.swap_percent, m.swap_in_mb,
+                        m.swap_out_mb, m.uptime_seconds, m.process_count, m.fs_ids,
+                        m.disk_ids, m.if_ids, m.temp_ids) > 0
+$$;
+
 -- Recomputes the given minutes of the given servers from the raw samples, replacing
 -- their rows. Each sample's counter increment is taken from the sample before it,
 -- which for the first sample of a minute lies in an earlier minute: the raw sample
@@ -79,7 +89,8 @@ BEGIN
     ), samples AS (
         SELECT k.server_id, k.bucket, m.recorded_at, m.network_sent_mb, m.network_recv_mb,
                m.cpu_percent, m.ram_percent, m.ram_used_mb, m.ram_total_mb, m.disk_percent,
-               m.disk_used_gb, m.disk_total_gb, true AS in_bucket
+               m.disk_used_gb, m.disk_total_gb, true AS in_bucket,
+               vigie_is_wide(m::metrics) AS wide
           FROM keys k
          CROSS JOIN LATERAL (
                SELECT * FROM metrics m
@@ -89,7 +100,7 @@ BEGIN
                OFFSET 0) m
         UNION ALL
         SELECT k.server_id, k.bucket, p.recorded_at, p.network_sent_mb, p.network_recv_mb,
-               NULL, NULL, NULL, NULL, NULL, NULL, NULL, false
+               NULL, NULL, NULL, NULL, NULL, NULL, NULL, false, false
           FROM keys k
          CROSS JOIN LATERAL (
                SELECT x.* FROM (
@@ -120,19 +131,31 @@ BEGIN
         ram_total_mb_max, disk_percent_sum, disk_percent_max, disk_used_gb_sum,
         disk_total_gb_max, network_seconds, network_sent_mb_inc, network_recv_mb_inc,
         network_sent_mb_s_max, network_recv_mb_s_max, network_sent_mb_last,
-        network_recv_mb_last)
-    SELECT server_id, 60, bucket, count(*), max(recorded_at),
-           sum(cpu_percent::float8), max(cpu_percent), sum(ram_percent::float8),
-           max(ram_percent), sum(ram_used_mb::float8), max(ram_total_mb),
-           sum(disk_percent::float8), max(disk_percent), sum(disk_used_gb::float8),
-           max(disk_total_gb),
-           coalesce(sum(dt) FILTER (WHERE inc_sent IS NOT NULL), 0),
-           coalesce(sum(inc_sent), 0), coalesce(sum(inc_recv), 0),
-           max(inc_sent / dt), max(inc_recv / dt),
-           (array_agg(network_sent_mb ORDER BY recorded_at DESC))[1],
-           (array_agg(network_recv_mb ORDER BY recorded_at DESC))[1]
-      FROM increments
-     GROUP BY server_id, bucket;
+        network_recv_mb_last, gauge_keys, gauge_sum, gauge_n, gauge_max, counter_keys,
+        counter_inc, counter_secs, counter_rmax)
+    SELECT c.server_id, c.seconds, c.bucket, c.samples, c.last_at, c.cpu_sum, c.cpu_max,
+           c.ram_sum, c.ram_max, c.ram_used_sum, c.ram_total_max, c.disk_sum, c.disk_max,
+           c.disk_used_sum, c.disk_total_max, c.net_seconds, c.sent_inc, c.recv_inc,
+           c.sent_max, c.recv_max, c.sent_last, c.recv_last, sr.*
+      FROM (SELECT server_id, 60, bucket, count(*), max(recorded_at),
+                   sum(cpu_percent::float8), max(cpu_percent), sum(ram_percent::float8),
+                   max(ram_percent), sum(ram_used_mb::float8), max(ram_total_mb),
+                   sum(disk_percent::float8), max(disk_percent), sum(disk_used_gb::float8),
+                   max(disk_total_gb),
+                   coalesce(sum(dt) FILTER (WHERE inc_sent IS NOT NULL), 0),
+                   coalesce(sum(inc_sent), 0), coalesce(sum(inc_recv), 0),
+                   max(inc_sent / dt), max(inc_recv / dt),
+                   (array_agg(network_sent_mb ORDER BY recorded_at DESC))[1],
+                   (array_agg(network_recv_mb ORDER BY recorded_at DESC))[1],
+                   bool_or(wide) AS wide
+              FROM increments
+             GROUP BY server_id, bucket)
+           c (server_id, seconds, bucket, samples, last_at, cpu_sum, cpu_max, ram_sum, ram_max,
+              ram_used_sum, ram_total_max, disk_sum, disk_max, disk_used_sum, disk_total_max,
+              net_seconds, sent_inc, recv_inc, sent_max, recv_max, sent_last, recv_last, wide)
+      -- The series, for minutes with a wide sample only.
+      LEFT JOIN LATERAL vigie_series_rollup(c.server_id, 0, c.bucket,
+                                            c.bucket + interval '1 minute') sr ON c.wide;
 END
 $$;
 
@@ -157,7 +180,13 @@ BEGIN
         ram_total_mb_max, disk_percent_sum, disk_percent_max, disk_used_gb_sum,
         disk_total_gb_max, network_seconds, network_sent_mb_inc, network_recv_mb_inc,
         network_sent_mb_s_max, network_recv_mb_s_max, network_sent_mb_last,
-        network_recv_mb_last)
+        network_recv_mb_last, gauge_keys, gauge_sum, gauge_n, gauge_max, counter_keys,
+        counter_inc, counter_secs, counter_rmax)
+    SELECT c.server_id, c.seconds, c.bucket, c.samples, c.last_at, c.cpu_sum, c.cpu_max,
+           c.ram_sum, c.ram_max, c.ram_used_sum, c.ram_total_max, c.disk_sum, c.disk_max,
+           c.disk_used_sum, c.disk_total_max, c.net_seconds, c.sent_inc, c.recv_inc,
+           c.sent_max, c.recv_max, c.sent_last, c.recv_last, sr.*
+      FROM (
     SELECT k.server_id, p_seconds, k.bucket, sum(m.samples), max(m.last_at),
            sum(m.cpu_percent_sum), max(m.cpu_percent_max), sum(m.ram_percent_sum),
            max(m.ram_percent_max), sum(m.ram_used_mb_sum), max(m.ram_total_mb_max),
@@ -166,7 +195,8 @@ BEGIN
            sum(m.network_recv_mb_inc), max(m.network_sent_mb_s_max),
            max(m.network_recv_mb_s_max),
            (array_agg(m.network_sent_mb_last ORDER BY m.last_at DESC))[1],
-           (array_agg(m.network_recv_mb_last ORDER BY m.last_at DESC))[1]
+           (array_agg(m.network_recv_mb_last ORDER BY m.last_at DESC))[1],
+           bool_or(m.gauge_keys IS NOT NULL OR m.counter_keys IS NOT NULL)
       FROM keys k
      CROSS JOIN LATERAL (
            SELECT * FROM metrics_rollup m
@@ -174,7 +204,14 @@ BEGIN
               AND m.bucket >= k.bucket
               AND m.bucket < k.bucket + make_interval(secs => p_seconds)
            OFFSET 0) m
-     GROUP BY k.server_id, k.bucket;
+     GROUP BY k.server_id, k.bucket)
+           c (server_id, seconds, bucket, samples, last_at, cpu_sum, cpu_max, ram_sum, ram_max,
+              ram_used_sum, ram_total_max, disk_sum, disk_max, disk_used_sum, disk_total_max,
+              net_seconds, sent_inc, recv_inc, sent_max, recv_max, sent_last, recv_last, wide)
+      -- The series, for buckets with a wide sample only.
+      LEFT JOIN LATERAL vigie_series_rollup(
+            c.server_id, p_source, c.bucket, c.bucket + make_interval(secs => p_seconds)) sr
+        ON c.wide;
 END
 $$;
 
@@ -419,5 +456,161 @@ BEGIN
      WHERE s.id = d.id AND s.writes = d.writes;
     GET DIAGNOSTICS v_done = ROW_COUNT;
     RETURN v_done;
+END
+$$;
+
+-- The wide sample's series (sql/102_wide_sample.sql). Every value of a sample is a
+-- slot with an integer key: kind * 2^27 + device * 32 + field, where kind is
+-- 0 (host), 1 (filesystems), 2 (disks), 3 (interfaces), 4 (temperatures), device
+-- its number in the server's dictionary (0 for the host) and field its position
+-- among the kind's values (vigie/wire.py: HOST_FIELDS, DEVICE_LISTS), from 1.
+CREATE OR REPLACE FUNCTION vigie_series_key(p_kind integer, p_device integer, p_field integer)
+RETURNS integer LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT p_kind * 134217728 + p_device * 32 + p_field
+$$;
+
+-- A sample's series values; `counter` for cumulative counters (their rate is what
+-- a chart shows), the others are gauges (averaged, with their peak).
+CREATE OR REPLACE FUNCTION vigie_series_values(m metrics)
+RETURNS TABLE (key integer, counter boolean, value float8)
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+BEGIN
+    RETURN QUERY
+        SELECT h.field::integer, h.field IN (12, 13), h.v
+          FROM unnest(ARRAY[m.load_1, m.load_5, m.load_15, m.cpu_count, m.cpu_user_percent,
+                            m.cpu_system_percent, m.cpu_iowait_percent, m.cpu_steal_percent,
+                            m.swap_used_mb, m.swap_total_mb, m.swap_percent, m.swap_in_mb,
+                            m.swap_out_mb, m.uptime_seconds, m.process_count]::float8[])
+               WITH ORDINALITY AS h (v, field)
+         WHERE h.v IS NOT NULL
+        UNION ALL
+        SELECT vigie_series_key(1, m.fs_ids[i], j), false, m.fs_values[i][j]::float8
+          FROM generate_subscripts(m.fs_ids, 1) i, generate_series(1, 4) j
+         WHERE m.fs_values[i][j] IS NOT NULL
+        UNION ALL
+        SELECT vigie_series_key(2, m.disk_ids[i], j), true, m.disk_values[i][j]
+          FROM generate_subscripts(m.disk_ids, 1) i, generate_series(1, 5) j
+         WHERE m.disk_values[i][j] IS NOT NULL
+        UNION ALL
+        SELECT vigie_series_key(3, m.if_ids[i], j), true, m.if_values[i][j]
+          FROM generate_subscripts(m.if_ids, 1) i, generate_series(1, 2) j
+        UNION ALL
+        SELECT vigie_series_key(4, m.temp_ids[i], 1), false, m.temp_values[i]::float8
+          FROM generate_subscripts(m.temp_ids, 1) i;
+END
+$$;
+
+-- A sample's series values with, for a counter, its increment from the sample its
+-- server stored before it (p_prev) and the seconds between them: NULL when p_prev
+-- does not have that counter (a device's counter is taken from the sample just
+-- before, never from an older one, so any stretch of samples computes the same
+-- increments as the minutes it spans).
+CREATE OR REPLACE FUNCTION vigie_series_steps(p_cur metrics, p_prev metrics)
+RETURNS TABLE (key integer, counter boolean, value float8, inc float8, dt float8)
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+BEGIN
+    RETURN QUERY
+        SELECT c.key, c.counter, c.value,
+               vigie_counter_increment(c.value, p.value),
+               CASE WHEN p.value IS NOT NULL
+                    THEN extract(epoch FROM p_cur.recorded_at - p_prev.recorded_at)::float8 END
+          FROM vigie_series_values(p_cur) c
+          LEFT JOIN vigie_series_values(p_prev) p ON c.counter AND p.key = c.key;
+END
+$$;
+
+-- A stored sample's counter rates since the sample before it (the latest sample,
+-- the relay's events): the keys and the rates (per second), in the same order.
+CREATE OR REPLACE FUNCTION vigie_series_rates(p_cur metrics)
+RETURNS TABLE (rate_keys integer[], rates float8[])
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN QUERY
+        SELECT array_agg(st.key ORDER BY st.key),
+               array_agg(round((st.inc / st.dt)::numeric, 6)::float8 ORDER BY st.key)
+          FROM (SELECT p FROM metrics p
+                 WHERE p.server_id = p_cur.server_id AND p.recorded_at < p_cur.recorded_at
+                 ORDER BY p.recorded_at DESC LIMIT 1) prev (m)
+         CROSS JOIN LATERAL vigie_series_steps(p_cur, prev.m) st
+         WHERE st.counter AND st.dt > 0;
+END
+$$;
+
+-- The series of a server's samples recorded in [p_start, p_end), as partial rows:
+-- one per sample and slot, with a gauge's sum, count and peak, or a counter's
+-- increment, the seconds it covers and its rate. Counters step from the sample
+-- before each (the first one's from the sample before p_start). The minute rollups
+-- and history's raw pieces both read this: a chart is the same rolled up or not.
+CREATE OR REPLACE FUNCTION vigie_series_partials(p_server_id integer, p_start timestamptz,
+                                                 p_end timestamptz)
+RETURNS TABLE (t timestamptz, key integer, counter boolean, g_sum float8, g_n integer,
+               g_max float8, c_inc float8, c_secs float8, c_rmax float8)
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN QUERY
+        SELECT x.at, st.key, st.counter,
+               CASE WHEN NOT st.counter THEN st.value END,
+               CASE WHEN NOT st.counter THEN 1 END,
+               CASE WHEN NOT st.counter THEN st.value END,
+               st.inc, CASE WHEN st.inc IS NOT NULL THEN st.dt END, st.inc / nullif(st.dt, 0)
+          FROM (SELECT s.m, s.in_piece, (s.m).recorded_at AS at,
+                       lag(s.m) OVER (ORDER BY (s.m).recorded_at) AS prev
+                  FROM ((SELECT p AS m, false AS in_piece FROM metrics p
+                          WHERE p.server_id = p_server_id AND p.recorded_at < p_start
+                          ORDER BY p.recorded_at DESC LIMIT 1)
+                        UNION ALL
+                        (SELECT c, true FROM metrics c
+                          WHERE c.server_id = p_server_id AND c.recorded_at >= p_start
+                            AND c.recorded_at < p_end)) s) x
+         CROSS JOIN LATERAL vigie_series_steps(x.m, x.prev) st
+         WHERE x.in_piece;
+END
+$$;
+
+-- A rollup tier's series as partial rows (bucket for t), for re-aggregation.
+CREATE OR REPLACE FUNCTION vigie_series_unpack(r metrics_rollup)
+RETURNS TABLE (t timestamptz, key integer, counter boolean, g_sum float8, g_n integer,
+               g_max float8, c_inc float8, c_secs float8, c_rmax float8)
+LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+    RETURN QUERY
+        SELECT r.bucket, g.key, false, g.s, g.n, g.x::float8, NULL::float8, NULL::float8, NULL::float8
+          FROM unnest(r.gauge_keys, r.gauge_sum, r.gauge_n, r.gauge_max) AS g (key, s, n, x)
+        UNION ALL
+        SELECT r.bucket, c.key, true, NULL, NULL, NULL, c.i, c.s, c.x
+          FROM unnest(r.counter_keys, r.counter_inc, r.counter_secs, r.counter_rmax)
+               AS c (key, i, s, x);
+END
+$$;
+
+-- The series columns of one server's rollup row for [p_start, p_end): from the raw
+-- samples (p_source 0) or from the rows of the finer tier p_source.
+CREATE OR REPLACE FUNCTION vigie_series_rollup(p_server_id integer, p_source integer,
+                                               p_start timestamptz, p_end timestamptz)
+RETURNS TABLE (gauge_keys integer[], gauge_sum float8[], gauge_n integer[], gauge_max real[],
+               counter_keys integer[], counter_inc float8[], counter_secs float8[],
+               counter_rmax float8[])
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN QUERY
+        SELECT array_agg(k.key ORDER BY k.key) FILTER (WHERE NOT k.counter),
+               array_agg(k.g_sum ORDER BY k.key) FILTER (WHERE NOT k.counter),
+               array_agg(k.g_n ORDER BY k.key) FILTER (WHERE NOT k.counter),
+               array_agg(k.g_max::real ORDER BY k.key) FILTER (WHERE NOT k.counter),
+               array_agg(k.key ORDER BY k.key) FILTER (WHERE k.counter),
+               array_agg(k.c_inc ORDER BY k.key) FILTER (WHERE k.counter),
+               array_agg(k.c_secs ORDER BY k.key) FILTER (WHERE k.counter),
+               array_agg(k.c_rmax ORDER BY k.key) FILTER (WHERE k.counter)
+          FROM (SELECT p.key, p.counter, sum(p.g_sum) AS g_sum, sum(p.g_n)::integer AS g_n,
+                       max(p.g_max) AS g_max, coalesce(sum(p.c_inc), 0) AS c_inc,
+                       coalesce(sum(p.c_secs), 0) AS c_secs, max(p.c_rmax) AS c_rmax
+                  FROM (SELECT * FROM vigie_series_partials(p_server_id, p_start, p_end)
+                         WHERE p_source = 0
+                        UNION ALL
+                        SELECT u.* FROM metrics_rollup r
+                         CROSS JOIN LATERAL vigie_series_unpack(r) u
+                         WHERE p_source > 0 AND r.server_id = p_server_id AND r.seconds = p_source
+                           AND r.bucket >= p_start AND r.bucket < p_end) p
+                 GROUP BY p.key, p.counter) k;
 END
 $$;
