@@ -17,7 +17,7 @@ export default function AlertProcesses({ alerts, now }) {
             <summary className="cursor-pointer text-sm">
               <span className="font-medium">
                 {alertText(alert, null, now)}
-                {alert.mount ? ` on ${alert.mount}` : ''}
+                {alert.device ? ` on ${alert.device}` : ''}
               </span>{' '}
               <span className="text-slate-500 dark:text-slate-400" title={formatFull(alert.started_at)}>
                 at {formatMoment(alert.started_at, now)}

@@ -90,12 +90,14 @@ describe('TopProcesses', () => {
   it('shows the top processes stored with each alert', () => {
     const alerts = [
       { id: 1, type: 'cpu', state: 'firing', value: 95, threshold: 90, started_at: at(60), top_processes: top },
+      { id: 3, type: 'filesystem', device: '/srv', state: 'firing', value: 96, threshold: 90, started_at: at(70), top_processes: top },
       { id: 2, type: 'ram', state: 'resolved', value: 91, threshold: 90, started_at: at(10) },
     ];
     render(<AlertProcesses alerts={alerts} now={now} />);
     const items = screen.getAllByTestId('alert-top-processes');
-    expect(items).toHaveLength(1);
+    expect(items).toHaveLength(2);
     expect(items[0]).toHaveTextContent('CPU 95.0% (threshold 90.0%)');
+    expect(items[1]).toHaveTextContent('on /srv');
     expect(within(items[0]).getAllByTestId('top-process')).toHaveLength(3);
   });
 });
