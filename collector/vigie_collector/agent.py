@@ -12,6 +12,7 @@ sample.
 
 from __future__ import annotations
 
+import json
 import logging
 import platform
 import random
@@ -36,6 +37,25 @@ log = logging.getLogger("vigie_collector")
 # rather than take turns with it forever.
 REREGISTER_GUARD_SECONDS = 600
 SAMPLE_INDEX = re.compile(r"^samples\[(\d+)\]")
+UNKNOWN_FIELD = re.compile(r"^samples\[\d+\]\.([a-z0-9_]+)$")
+# The fields every Vigie API takes: never left out for an older API.
+SEED_FIELDS = frozenset(
+    {
+        "cpu_percent",
+        "ram_percent",
+        "ram_used_mb",
+        "ram_total_mb",
+        "disk_percent",
+        "disk_used_gb",
+        "disk_total_gb",
+        "network_sent_mb",
+        "network_recv_mb",
+        "recorded_at",
+    }
+)
+# A batch stays well under the API's default body limit (1 MiB): a host with
+# many filesystems and interfaces sends samples of several KiB.
+MAX_BATCH_BYTES = 512 * 1024
 
 
 class Fatal(Exception):
@@ -139,6 +159,9 @@ class Agent:
         self.credentials = self.state.load_credentials()
         self.registered_at = float("-inf")
         self.failing_since: float | None = None
+        # Fields the API said it does not know (an API older than this
+        # collector): left out of what is sent, kept in the backlog.
+        self.unknown_fields: set[str] = set()
         self.check_can_send()
 
     def close(self) -> None:
@@ -242,11 +265,13 @@ class Agent:
             rows: list[tuple[int, dict]] = []
             try:
                 creds = self._usable_credentials() or self.register()
-                rows = self.backlog.oldest(self.batch_size)
+                rows = self._within_bytes(self.backlog.oldest(self.batch_size))
                 if not rows:
                     result.done = True
                     break
-                self.client.send_batch(creds.server_id, creds.ingest_token, [s for _, s in rows])
+                self.client.send_batch(
+                    creds.server_id, creds.ingest_token, [self._compatible(s) for _, s in rows]
+                )
             except Unreachable as exc:
                 result.error = str(exc)
                 self._failed(result.error)
@@ -263,6 +288,44 @@ class Agent:
             result.sent += len(rows)
             self._recovered(len(rows))
         return result
+
+    def _compatible(self, sample: dict) -> dict:
+        if not self.unknown_fields:
+            return sample
+        return {k: v for k, v in sample.items() if k not in self.unknown_fields}
+
+    @staticmethod
+    def _within_bytes(rows: list[tuple[int, dict]]) -> list[tuple[int, dict]]:
+        """The oldest rows whose JSON fits in MAX_BATCH_BYTES (at least one)."""
+        size = 0
+        for index, (_, sample) in enumerate(rows):
+            size += len(json.dumps(sample)) + 1
+            if size > MAX_BATCH_BYTES and index > 0:
+                return rows[:index]
+        return rows
+
+    def _older_api(self, exc: ApiError) -> bool:
+        """Whether a 400 says the API does not know some of the optional fields
+        (an API older than this collector): then they are left out from now on,
+        and the same samples sent again. Other errors in the same answer (a bad
+        value in one sample) are left for the next answer, which names only
+        them: a sample is never dropped for a field it need not have sent."""
+        names = set()
+        for detail in exc.details:
+            match = UNKNOWN_FIELD.match(str(detail.get("field", "")))
+            if match and detail.get("reason") == "is not a known field":
+                names.add(match.group(1))
+        names -= SEED_FIELDS
+        if not names or names <= self.unknown_fields:
+            return False
+        self.unknown_fields |= names
+        log.warning(
+            "the API at %s does not take %s (it is older than this collector); "
+            "sending the samples without them",
+            self.settings.api_url,
+            ", ".join(sorted(self.unknown_fields)),
+        )
+        return True
 
     def _failed(self, reason: str, retry_after: float | None = None) -> None:
         delay = self.backoff.next_delay(retry_after)
@@ -300,6 +363,8 @@ class Agent:
         """A 4xx other than 429: retrying the same request cannot help."""
         if exc.status in (401, 403, 404):
             self._token_refused(exc)
+            return
+        if exc.status == 400 and self._older_api(exc):
             return
         if exc.status == 400:
             bad = sorted(

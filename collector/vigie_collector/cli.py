@@ -391,12 +391,13 @@ def once(log_level: str, **params: Any) -> None:
     """Take one sample and send it with whatever waits in the backlog (for cron).
 
     CPU is measured since the previous run of `once` (or over half a second the
-    first time). If the API cannot be reached the sample is kept for the next run
-    and the command still succeeds."""
+    first time), the top processes' CPU over half a second. If the API cannot be
+    reached the sample is kept for the next run and the command still succeeds."""
     setup_logging(log_level)
     with collector(params) as agent:
         if not agent.sampler.load_cpu(agent.state.cpu_file):
             agent.sampler.wait_for_cpu_window(0.5)
+        agent.sampler.wait_for_process_window(0.5)
         agent.take_sample()
         agent.sampler.save_cpu(agent.state.cpu_file)
         result = agent.drain()
@@ -437,10 +438,11 @@ def register(log_level: str, **params: Any) -> None:
 @cli.command()
 @options(SAMPLING)
 def sample(disk_path: str) -> None:
-    """Print one sample of this host as JSON; send nothing (CPU measured over half
-    a second)."""
+    """Print one sample of this host as JSON; send nothing (CPU and the top
+    processes measured over half a second)."""
     sampler = Sampler(disk_path)
     sampler.wait_for_cpu_window(0.5)
+    sampler.wait_for_process_window(0.5)
     click.echo(json.dumps(sampler.sample(), indent=2))
 
 

@@ -10,13 +10,21 @@ Units (as the Vigie API documents them): MB and GB are binary (MiB, GiB).
   usage instead (usage without the inactive page cache, as ``docker stats`` does).
 * ``disk_*``: the filesystem holding ``disk_path`` (``/`` by default); percent as
   ``df`` shows it (blocks reserved for root are not counted as free).
-* ``network_*_mb``: the host's cumulative counters since boot, summed over every
-  interface except loopback (traffic to itself is not network traffic).
+* ``network_*_mb``: the host's cumulative counters since boot, summed over the
+  *counted* interfaces: the physical ones (see ``devices``), so traffic through a
+  bridge, a veth pair, a bond or a tunnel is not counted twice.
+
+Beyond those nine, every field is optional on the wire and reported where the
+host has it: load and CPU count, the CPU split, swap, uptime and process count,
+each real filesystem, each physical disk's I/O counters, each interface's
+counters, temperatures (rules in ``devices``) and, once a minute, the top
+processes (``processes``).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,11 +32,19 @@ from pathlib import Path
 
 import psutil
 
+from . import devices
+from .processes import ProcessWatch
+
 MIB = 1024**2
 GIB = 1024**3
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 # cgroup v1 reports "no limit" as a huge number near 2**63.
 NO_LIMIT = 2**60
+# How often the process table is scanned for the top processes, and the mount
+# table read again: both cost more than the rest of a sample (see the README).
+TOP_PROCESSES_SECONDS = 60.0
+MOUNTS_SECONDS = 60.0
+SENSORS_SECONDS = 600.0
 
 
 def cpu_busy_percent(before: tuple[float, ...], after: tuple[float, ...], fields: tuple) -> float:
@@ -49,6 +65,31 @@ def cpu_busy_percent(before: tuple[float, ...], after: tuple[float, ...], fields
     if elapsed <= 0:
         return 0.0
     return round(min(100.0, max(0.0, (busy_after - busy_before) / elapsed * 100)), 2)
+
+
+def cpu_split(before: tuple[float, ...], after: tuple[float, ...], fields: tuple) -> dict:
+    """User, system, iowait and steal time between two ``psutil.cpu_times()``
+    readings, as percents of all CPUs. User includes nice; system includes the
+    time serving interrupts (irq, softirq); guest time is inside user already."""
+    # Raw differences, as cpu_busy_percent takes them (iowait may go backwards on
+    # Linux), so that user + system + steal is cpu_percent.
+    delta = {name: a - b for name, a, b in zip(fields, after, before, strict=True)}
+    total = sum(delta.values()) - delta.get("guest", 0.0) - delta.get("guest_nice", 0.0)
+    parts = {
+        "cpu_user_percent": delta.get("user", 0.0) + delta.get("nice", 0.0),
+        "cpu_system_percent": delta.get("system", 0.0)
+        + delta.get("irq", 0.0)
+        + delta.get("softirq", 0.0)
+        + delta.get("interrupt", 0.0)
+        + delta.get("dpc", 0.0),
+        "cpu_iowait_percent": delta.get("iowait", 0.0),
+        "cpu_steal_percent": delta.get("steal", 0.0),
+    }
+    if total <= 0:
+        return dict.fromkeys(parts, 0.0)
+    return {
+        name: round(min(100.0, max(0.0, value / total * 100)), 2) for name, value in parts.items()
+    }
 
 
 @dataclass
@@ -114,14 +155,9 @@ def memory(cgroup_root: Path = CGROUP_ROOT) -> Memory:
 
 
 def network_bytes() -> tuple[int, int]:
-    """(sent, received) bytes since boot over every interface but loopback."""
-    sent = received = 0
-    for name, counters in psutil.net_io_counters(pernic=True).items():
-        if name == "lo" or name.startswith("lo:"):
-            continue
-        sent += counters.bytes_sent
-        received += counters.bytes_recv
-    return sent, received
+    """(sent, received) bytes since boot over the counted interfaces."""
+    counters = psutil.net_io_counters(pernic=True)
+    return devices.host_totals(counters, devices.counted_interfaces(counters))
 
 
 def utc_now_iso() -> str:
@@ -130,14 +166,40 @@ def utc_now_iso() -> str:
 
 class Sampler:
     """Takes samples; remembers the CPU times of the previous one so each
-    ``cpu_percent`` covers the time since then."""
+    ``cpu_percent`` covers the time since then.
 
-    def __init__(self, disk_path: str = "/", cgroup_root: Path = CGROUP_ROOT) -> None:
+    What rarely changes is cached: the mount table is read again every
+    ``MOUNTS_SECONDS`` (each filesystem's usage is read at every sample), and an
+    interface's or a disk's kind once per set of names. The top processes come
+    every ``top_every`` seconds (``None``: never)."""
+
+    def __init__(
+        self,
+        disk_path: str = "/",
+        cgroup_root: Path = CGROUP_ROOT,
+        top_every: float | None = TOP_PROCESSES_SECONDS,
+    ) -> None:
         self.disk_path = disk_path
         self.cgroup_root = cgroup_root
+        self.top_every = top_every
         self._fields = psutil.cpu_times()._fields
         self._cpu = tuple(psutil.cpu_times())
         self._cpu_at = time.monotonic()
+        self.cpu_count = psutil.cpu_count() or 1
+        self._boot_time = psutil.boot_time()
+        self._sensors_at = float("-inf")
+        self._has_sensors = True
+        self._mounts: list[devices.Mount] = []
+        self._mounts_at = float("-inf")
+        self._interfaces: tuple[frozenset[str], dict[str, bool]] = (frozenset(), {})
+        self._disks: tuple[frozenset[str], list[str]] = (frozenset(), [])
+        self.processes = ProcessWatch(self.cpu_count) if top_every is not None else None
+        self._top_taken = False
+
+    def wait_for_process_window(self, seconds: float) -> None:
+        """Make sure the next top processes' CPU covers at least ``seconds``."""
+        if self.processes is not None and self.processes.age < seconds:
+            time.sleep(seconds - self.processes.age)
 
     def wait_for_cpu_window(self, seconds: float) -> None:
         """Make sure the next cpu_percent covers at least ``seconds`` (one-shot use)."""
@@ -149,11 +211,14 @@ class Sampler:
         recorded_at = utc_now_iso()
         cpu = tuple(psutil.cpu_times())
         cpu_percent = cpu_busy_percent(self._cpu, cpu, self._fields)
+        split = cpu_split(self._cpu, cpu, self._fields)
         self._cpu, self._cpu_at = cpu, time.monotonic()
         mem = memory(self.cgroup_root)
         disk = psutil.disk_usage(self.disk_path)
-        sent, received = network_bytes()
-        return {
+        nics = psutil.net_io_counters(pernic=True)
+        counted = self._counted(nics)
+        sent, received = devices.host_totals(nics, counted)
+        sample = {
             "cpu_percent": cpu_percent,
             "ram_percent": mem.percent,
             "ram_used_mb": round(mem.used / MIB, 3),
@@ -165,6 +230,104 @@ class Sampler:
             "network_recv_mb": round(received / MIB, 6),
             "recorded_at": recorded_at,
         }
+        sample.update(self._host())
+        sample.update(split)
+        lists = {
+            "filesystems": self._filesystems(),
+            "disks": self._disk_io(),
+            "interfaces": devices.interface_entries(nics, counted),
+            "temperatures": self._temperatures(),
+        }
+        # A host without sensors (most VMs) sends no list rather than an empty one.
+        sample.update((name, items) for name, items in lists.items() if items)
+        if self.processes is not None and (
+            not self._top_taken or self.processes.age >= self.top_every
+        ):
+            sample["top_processes"], sample["process_count"] = self.processes.top()
+            self._top_taken = True
+        return sample
+
+    def _host(self) -> dict:
+        values: dict = {}
+        try:
+            load = os.getloadavg() if hasattr(os, "getloadavg") else psutil.getloadavg()
+            values.update(
+                load_1=round(load[0], 2), load_5=round(load[1], 2), load_15=round(load[2], 2)
+            )
+        except OSError:
+            pass
+        values["cpu_count"] = self.cpu_count
+        swap = psutil.swap_memory()
+        values.update(
+            swap_used_mb=round(swap.used / MIB, 3),
+            swap_total_mb=round(swap.total / MIB, 3),
+            swap_percent=round(min(100.0, swap.percent), 2),
+            swap_in_mb=round(swap.sin / MIB, 6),
+            swap_out_mb=round(swap.sout / MIB, 6),
+        )
+        values["uptime_seconds"] = round(max(0.0, self._uptime()), 1)
+        if self.processes is None:
+            # Otherwise counted by the process scan, once a minute.
+            values["process_count"] = len(psutil.pids())
+        return values
+
+    def _uptime(self) -> float:
+        # The kernel's own clock since boot where there is one (Linux): a step of
+        # the wall clock does not move it.
+        boot_clock = getattr(time, "CLOCK_BOOTTIME", None)
+        if boot_clock is not None:
+            return time.clock_gettime(boot_clock)
+        return time.time() - self._boot_time
+
+    def _counted(self, nics: dict) -> dict[str, bool]:
+        names = frozenset(nics)
+        if names != self._interfaces[0]:
+            self._interfaces = (names, devices.counted_interfaces(names))
+        return self._interfaces[1]
+
+    def _filesystems(self) -> list[dict]:
+        if time.monotonic() - self._mounts_at >= MOUNTS_SECONDS:
+            self._read_mounts()
+        entries = [devices.filesystem_usage(m) for m in self._mounts]
+        if None in entries:
+            # Unmounted since the table was read: read it again now.
+            self._read_mounts()
+            entries = [devices.filesystem_usage(m) for m in self._mounts]
+        return [e for e in entries if e is not None]
+
+    def _read_mounts(self) -> None:
+        mounts = [
+            devices.Mount(p.device, p.mountpoint, p.fstype, p.opts)
+            for p in psutil.disk_partitions(all=True)
+        ]
+        self._mounts = devices.real_filesystems(mounts)
+        self._mounts_at = time.monotonic()
+
+    def _disk_io(self) -> list[dict]:
+        # The kernel's disk counters are 64-bit; a reset (a reboot) the API handles.
+        try:
+            counters = psutil.disk_io_counters(perdisk=True, nowrap=False) or {}
+        except OSError:  # no /proc/diskstats (some containers)
+            return []
+        names = frozenset(counters)
+        if names != self._disks[0]:
+            self._disks = (names, devices.physical_disks(names))
+        return [devices.disk_entry(name, counters[name]) for name in self._disks[1]]
+
+    def _temperatures(self) -> list[dict]:
+        read = getattr(psutil, "sensors_temperatures", None)
+        if read is None:
+            return []  # not on this OS (Windows, macOS)
+        # Most VMs have no sensor: looking for one costs as much as the rest of
+        # a sample, so a host without any is looked at again every 10 minutes.
+        if not self._has_sensors and time.monotonic() - self._sensors_at < SENSORS_SECONDS:
+            return []
+        try:
+            readings = read()
+        except (OSError, RuntimeError):
+            readings = {}
+        self._has_sensors, self._sensors_at = bool(readings), time.monotonic()
+        return devices.temperature_entries(readings)
 
     # A one-shot run from cron measures CPU since the previous run: the CPU times
     # are kept in the state directory between runs (same boot only).

@@ -15,7 +15,7 @@ const METRICS = [
   { key: 'disk', label: 'Disk' },
 ];
 
-function Segmented({ label, options, value, onChange }) {
+export function Segmented({ label, options, value, onChange }) {
   return (
     <div role="group" aria-label={label} className="inline-flex flex-wrap rounded-lg border border-slate-300 p-0.5 dark:border-slate-700">
       {options.map((option) => (

@@ -1,4 +1,6 @@
-// One server: its numbers now, the last minutes live, its history and alerts.
+// One server: its numbers now, the last minutes live, its history and alerts;
+// and, from a collector that sends them, load, swap, every filesystem, device
+// throughput, temperatures and the top processes.
 import { useEffect } from 'react';
 import { useFleet } from '../features/fleet/useFleet.jsx';
 import { useNow } from '../hooks/useNow.js';
@@ -12,6 +14,14 @@ import HistoryChart from './HistoryChart.jsx';
 import MetricsCard, { PercentCard } from './MetricsCard.jsx';
 import RealtimeChart from './RealtimeChart.jsx';
 import ServerAlerts from './ServerAlerts.jsx';
+import AlertProcesses from './AlertProcesses.jsx';
+import DeviceIo from './DeviceIo.jsx';
+import Filesystems from './Filesystems.jsx';
+import HostCards from './HostCards.jsx';
+import Temperatures from './Temperatures.jsx';
+import TopProcesses from './TopProcesses.jsx';
+import WideHistory from './WideHistory.jsx';
+import { useWideLive } from '../hooks/useWideLive.js';
 import { HealthBadge, Presence } from './StatusBits.jsx';
 
 // The cards of a share of a resource: its metric, its title, and what it is a share of.
@@ -37,6 +47,8 @@ export default function ServerPage({ serverId }) {
   const historyView = useHistoryRange(serverId);
   const { activeAlerts } = useFleet();
   const now = useNow(2000);
+  // The wide sample's parts (absent from an older collector's samples).
+  const wide = useWideLive(latest, REALTIME_WINDOW_MS);
 
   const name = server ? server.name || server.hostname : null;
   useEffect(() => {
@@ -119,8 +131,25 @@ export default function ServerPage({ serverId }) {
         />
       </div>
 
+      <HostCards sample={latest && { ...latest, process_count: wide.processCount }} stale={stale} staleNote={staleNote} />
+
       <RealtimeChart points={points} windowMs={REALTIME_WINDOW_MS} now={now} intervalSeconds={interval} />
+
+      <div className="grid gap-4 lg:grid-cols-2">
+        <Filesystems filesystems={latest?.filesystems} stale={stale} />
+        <TopProcesses top={wide.top?.top} at={wide.top?.at} now={now} />
+        <Temperatures temperatures={latest?.temperatures} stale={stale} />
+      </div>
+      <AlertProcesses alerts={alerts} now={now} />
+      <div className="grid gap-4 lg:grid-cols-2">
+        <DeviceIo kind="interfaces" devices={wide.interfaces} trail={wide.trail} windowMs={REALTIME_WINDOW_MS} now={now} />
+        <DeviceIo kind="disks" devices={wide.disks} trail={wide.trail} windowMs={REALTIME_WINDOW_MS} now={now} />
+      </div>
+
       <HistoryChart view={historyView} intervalSeconds={interval} />
+      {latest && (latest.load_1 != null || latest.filesystems) ? (
+        <WideHistory serverId={serverId} view={historyView} intervalSeconds={interval} cpuCount={latest.cpu_count} />
+      ) : null}
     </div>
   );
 }

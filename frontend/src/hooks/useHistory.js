@@ -15,13 +15,15 @@ const REFRESH_MS = 60_000;
  * fast over 30 days) and says which one. Loaded again after a reconnection or a
  * resync, and when a backfilled write (a collector's spool) falls in the range.
  */
-export function useHistory(serverId, range) {
+export function useHistory(serverId, range, { metrics, toPoint = fromBucket } = {}) {
   const [state, setState] = useState({ points: [], bucketMs: 0, interval: null, loading: true, error: null });
   const [tick, setTick] = useState(0);
   const requested = useRef(null); // { from, to } in ms of the last request
   const custom = range.key === 'custom';
   const fromMs = custom ? range.from.getTime() : null;
   const toMs = custom ? range.to.getTime() : null;
+  // The groups of series to ask for (`?metrics=`); default: the API's `core`.
+  const groups = metrics?.join(',') ?? '';
 
   // No live event changes a history answer (a backfill asks for it again), so
   // there is no race to settle: only the shared loading rule, again after every
@@ -31,13 +33,15 @@ export function useHistory(serverId, range) {
       const { from, to } = custom ? { from: new Date(fromMs), to: new Date(toMs) } : rangeBounds(range.key);
       requested.current = { from: from.getTime(), to: to.getTime() };
       setState((s) => ({ ...s, loading: true }));
-      return getHistory(serverId, { from, to }, { signal }).then((answer) => ({ ...answer, from, to }));
+      return getHistory(serverId, { from, to, metrics: groups ? groups.split(',') : undefined }, { signal }).then(
+        (answer) => ({ ...answer, from, to }),
+      );
     },
-    [serverId, range.key, custom, fromMs, toMs, tick],
+    [serverId, range.key, custom, fromMs, toMs, tick, groups],
     {
       onAnswer: ({ buckets, bucketMs, interval, from, to }) =>
         setState({
-          points: buckets.map((b) => fromBucket(b, bucketMs)),
+          points: buckets.map((b) => toPoint(b, bucketMs)),
           bucketMs,
           interval,
           from: from.getTime(),
@@ -81,6 +85,11 @@ function rememberRange(key) {
   window.history.replaceState(window.history.state, '', url);
 }
 
+/** The range a history view shows: its preset, or its custom range once applied. */
+export function shownRange(rangeKey, custom) {
+  return rangeKey === 'custom' && custom ? { key: 'custom', ...custom } : { key: rangeKey === 'custom' ? '1h' : rangeKey };
+}
+
 /** The history section's state: range (preset or custom), metric, and the data. */
 export function useHistoryRange(serverId) {
   const [rangeKey, setRangeKeyState] = useState(initialRange);
@@ -91,8 +100,7 @@ export function useHistoryRange(serverId) {
     setRangeKeyState(key);
   }, []);
   // "Custom" shows the form; until it is applied the last preset stays shown.
-  const range =
-    rangeKey === 'custom' && custom ? { key: 'custom', ...custom } : { key: rangeKey === 'custom' ? '1h' : rangeKey };
+  const range = shownRange(rangeKey, custom);
   const history = useHistory(serverId, range);
   // One object per change, so a memoised chart skips the page's clock ticks.
   return useMemo(

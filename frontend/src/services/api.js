@@ -90,10 +90,11 @@ export async function getCurrent(id, options) {
  * the bucket (at most ~500 points) and names it in `Vigie-Interval`.
  * Returns { buckets, bucketMs, interval }.
  */
-export async function getHistory(id, { from, to, interval } = {}, options) {
+export async function getHistory(id, { from, to, interval, metrics } = {}, options) {
   const { body, headers } = await request(
     `/api/metrics/history/${encodeURIComponent(id)}`,
-    { from, to, interval },
+    // `metrics`: the groups a chart needs (`load`, `disks`…); the API's default is `core`.
+    { from, to, interval, metrics: metrics?.length ? metrics.join(',') : undefined },
     options,
   );
   const label = headers.get('Vigie-Interval') || interval || null;
