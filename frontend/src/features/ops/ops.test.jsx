@@ -52,6 +52,7 @@ const { SilenceNote } = await import('./Silence.jsx');
 const { fleetTags, tagProblem, withTag } = await import('./tags.js');
 const { parseDuration } = await import('./duration.js');
 const { resetRemovals, wasRemoved } = await import('./removals.js');
+const { default: SharedView } = await import('./SharedView.jsx');
 
 const ADMIN = 'adm1n-token';
 const ago = (s) => new Date(Date.now() - s * 1000).toISOString();
@@ -502,5 +503,27 @@ describe('a silence note', () => {
     const now = Date.parse('2026-02-04T10:00:00Z');
     render(<SilenceNote silence={{ id: 1, ends_at: '2026-02-04T12:30:00Z', reason: 'maintenance', tag: 'web' }} now={now} compact />);
     expect(screen.getByTestId('silence-note')).toHaveTextContent('Silenced until 12:30:00 (tag web) · maintenance');
+  });
+});
+
+describe('a tag shared by a link', () => {
+  afterEach(() => auth.initShare('/'));
+
+  it('lists its servers, each opening its page under the link, and says when the link stops working', async () => {
+    auth.initShare('/share/vgs_tag');
+    servers[1].tags = ['web'];
+    render(
+      <FleetProvider>
+        <SharedView route={{ page: 'share', token: 'vgs_tag', id: null }} />
+      </FleetProvider>,
+    );
+    const links = await screen.findAllByRole('link');
+    expect(links.map((a) => a.getAttribute('href'))).toEqual(['/share/vgs_tag/1', '/share/vgs_tag/2']);
+    expect(requests.every((r) => r.token === 'vgs_tag')).toBe(true);
+    expect(screen.queryByRole('button', { name: 'Sign in as admin' })).not.toBeInTheDocument();
+    // Revoked: the relay refuses the socket, the API its requests.
+    act(() => auth.reportAuthProblem(new Error('this share link is not valid (revoked or expired)')));
+    expect(screen.getByTestId('share-ended')).toHaveTextContent('no longer works');
+    expect(screen.queryByRole('link')).not.toBeInTheDocument();
   });
 });
