@@ -66,8 +66,13 @@ def list_params(default_state: str) -> tuple[str, int]:
 @auth.dashboard_read
 def all_alerts():
     state, limit = list_params("active")
+    # A share link's request: the alerts of the servers it covers.
+    shared = auth.shared_ids()
+    where = "true" if shared is None else "a.server_id = ANY (%(shared)s::integer[])"
     with connection() as conn:
-        rows = conn.execute(alerts_query("true", state), {"limit": limit}).fetchall()
+        rows = conn.execute(
+            alerts_query(where, state), {"limit": limit, "shared": shared}
+        ).fetchall()
     return jsonify(rows)
 
 

@@ -7,12 +7,15 @@ invocations.
 |--------------------------------------|-----------------------------------------|
 | ``functions.app:app``                | every group (gunicorn: the Procfile's ``web``; Vercel) |
 | ``functions.app.handler``            | every group, as a Lambda-style handler  |
-| ``functions.app:servers_app`` / ``functions.app.servers_handler`` | register, list, detail |
+| ``functions.app:servers_app`` / ``functions.app.servers_handler`` | servers: register, list, |
+|                                      | detail, rename, tag, remove             |
 | ``metrics_app`` / ``metrics_handler``  | ingest (one sample, a batch), latest sample |
 | ``history_app`` / ``history_handler``  | history                                 |
 | ``fleet_app`` / ``fleet_handler``      | many servers' history at once (the overview's trends) |
 | ``alerts_app`` / ``alerts_handler``    | alerts and alert rules                  |
 | ``stats_app`` / ``stats_handler``      | what history costs                      |
+| ``silences_app`` / ``silences_handler`` | silences (notifications held)          |
+| ``shares_app`` / ``shares_handler``    | share links                             |
 
 A handler takes API Gateway events (REST API payload 1.0, HTTP API payload 2.0)
 and ALB events.
@@ -87,3 +90,5 @@ history_app, history_handler = entry_points(["history"])
 fleet_app, fleet_handler = entry_points(["fleet"])
 alerts_app, alerts_handler = entry_points(["alerts"])
 stats_app, stats_handler = entry_points(["stats"])
+silences_app, silences_handler = entry_points(["silences"])
+shares_app, shares_handler = entry_points(["shares"])

@@ -1,10 +1,11 @@
 """The application factory: ``create_app(settings, groups)`` builds the API, or
 only some of its groups, and registers their blueprints.
 
-Each group is a blueprint module (servers, metrics, history, fleet, alerts, stats) that
+Each group is a blueprint module (servers, metrics, history, fleet, alerts, stats,
+silences, shares) that
 imports only what it needs (``db``, ``auth``, ``requests``, ``schemas``,
 ``errors``); this module imports them, never the reverse. Every app also serves
-``/api/health`` and ``/api/openapi.json`` (``openapi``). Building an app connects to
+``/api/health``, ``/api/admin`` and ``/api/openapi.json`` (``openapi``). Building an app connects to
 nothing: the database is reached on the first request that needs it.
 """
 
@@ -16,7 +17,7 @@ from flask import Blueprint, Flask
 
 from vigie.settings import Settings
 
-from . import alerts, db, errors, fleet, history, metrics, openapi, servers, stats
+from . import alerts, db, errors, fleet, history, metrics, openapi, servers, shares, silences, stats
 from .encoding import JSONProvider
 from .requests import IdConverter
 
@@ -27,6 +28,8 @@ GROUPS: dict[str, Blueprint] = {
     "fleet": fleet.bp,
     "alerts": alerts.bp,
     "stats": stats.bp,
+    "silences": silences.bp,
+    "shares": shares.bp,
 }
 
 

@@ -141,6 +141,8 @@ def fleet_history():
     end = min(end, shifted(now, timedelta(seconds=auth.settings().api.max_clock_skew)))
 
     answer: list[dict] = []
+    # A share link's request: of these, the servers it covers.
+    ids = auth.shared_ids(ids) or []
     if not ids:
         return jsonify(answer)
     sql, params = fleet_query(ids, start, end, FLEET_INTERVALS[interval])

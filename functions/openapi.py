@@ -12,6 +12,7 @@ from flask import Blueprint, jsonify
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from . import auth
 from . import schemas as s
 from .db import connection
 from .schemas import ALERT_STATES as STATES
@@ -21,11 +22,13 @@ from .schemas import MAX_ALERT_LIMIT as MAX_LIMIT
 bp = Blueprint("meta", __name__, url_prefix="/api")
 
 REQUESTS: list[type[BaseModel]] = [
-    s.RegisterRequest, s.MetricSample, s.MetricBatch, s.AlertRulesUpdate,
+    s.RegisterRequest, s.MetricSample, s.MetricBatch, s.AlertRulesUpdate, s.ServerUpdate,
+    s.SilenceCreate, s.ShareCreate,
 ]  # fmt: skip
 RESPONSES: list[type[BaseModel]] = [
     s.Error, s.Registered, s.Server, s.Stored, s.BatchStored, s.CurrentMetrics, s.HistoryPoint,
-    s.Health, s.AlertRules, s.Alert, s.HistoryStats, s.FleetHistory,
+    s.Health, s.AlertRules, s.Alert, s.HistoryStats, s.FleetHistory, s.Silence, s.Share,
+    s.ShareCreated,
 ]  # fmt: skip
 ERRORS = {
     400: "Malformed input: one entry in `details` per bad field",
@@ -52,7 +55,7 @@ def json_content(schema: dict[str, Any]) -> dict[str, Any]:
 
 def operation(
     summary: str,
-    ok: dict[int, tuple[str, dict[str, Any]]],
+    ok: dict[int, tuple[str, dict[str, Any] | None]],
     errors: tuple[int, ...],
     *,
     security: str | None = None,
@@ -60,8 +63,9 @@ def operation(
     parameters: list[dict[str, Any]] | None = None,
     description: str = "",
 ) -> dict[str, Any]:
+    # A schema of None: an answer without a body (204).
     responses: dict[str, Any] = {
-        str(code): {"description": text, **json_content(schema)}
+        str(code): {"description": text, **(json_content(schema) if schema else {})}
         for code, (text, schema) in ok.items()
     }
     for code in errors:
@@ -82,6 +86,16 @@ def operation(
 def server_id_param(name: str) -> dict[str, Any]:
     return {"name": name, "in": "path", "required": True,
             "schema": {"type": "integer", "minimum": 1}}  # fmt: skip
+
+
+def id_param() -> dict[str, Any]:
+    return {"name": "id", "in": "path", "required": True,
+            "schema": {"type": "integer", "minimum": 1}}  # fmt: skip
+
+
+WRITE_ERRORS = (400, 401, 403, 413, 415, 503)
+ADMIN_ERRORS = (401, 403, 503)
+SHARED = " A share link's token (`vgs_…`) reads this for the servers it covers only."
 
 
 READ_ERRORS = (401, 403, 503)
@@ -120,8 +134,17 @@ def build_spec() -> dict[str, Any]:
             "get": operation(
                 "List servers with their status and latest values",
                 {200: ("Servers", {"type": "array", "items": ref(s.Server)})},
-                READ_ERRORS,
+                (400, *READ_ERRORS),
                 security="dashboard",
+                parameters=[
+                    {
+                        "name": "tag",
+                        "in": "query",
+                        "schema": {"type": "string", "pattern": s.TAG_PATTERN},
+                        "description": "Only the servers with this tag",
+                    },
+                ],
+                description="A share link's token lists the servers it covers.",
             )  # fmt: skip
         },
         "/api/servers/{id}": {
@@ -131,7 +154,30 @@ def build_spec() -> dict[str, Any]:
                 (*READ_ERRORS, 404),
                 security="dashboard",
                 parameters=[server_id_param("id")],
-            )  # fmt: skip
+                description=SHARED.strip(),
+            ),
+            "patch": operation(
+                "Rename a server, or replace its tags",
+                {200: ("The server", ref(s.Server))},
+                (*WRITE_ERRORS, 404),
+                security="admin",
+                body=s.ServerUpdate,
+                parameters=[server_id_param("id")],
+                description="A field left out is left as it is. Tags: at most "
+                f"{s.MAX_TAGS}, each {s.TAG_RULE}, none twice. The relay announces the "
+                "change (`server-status` and `server-update` carry the name and tags).",
+            ),
+            "delete": operation(
+                "Remove a server and everything stored about it",
+                {204: ("Removed", None)},
+                (*ADMIN_ERRORS, 404),
+                security="admin",
+                parameters=[server_id_param("id")],
+                description="Its samples, rollups, alerts, rule overrides, silences and "
+                "share links, in one transaction; the relay sends `server-removed` to its "
+                "room and the overview. Its collector is refused from then on (403), "
+                "until it registers again with the enrollment token.",
+            ),
         },
         "/api/metrics": {
             "post": operation(
@@ -307,6 +353,77 @@ def build_spec() -> dict[str, Any]:
                 "VIGIE_RETENTION_1M and hour rollups VIGIE_RETENTION_1H.",
             )  # fmt: skip
         },
+        "/api/silences": {
+            "get": operation(
+                "The silences in force now",
+                {
+                    200: (
+                        "Active silences, the one ending first first",
+                        {"type": "array", "items": ref(s.Silence)},
+                    )
+                },
+                READ_ERRORS,
+                security="dashboard",
+            ),
+            "post": operation(
+                "Hold the notifications of a server, or of every server with a tag",
+                {201: ("The silence", ref(s.Silence))},
+                WRITE_ERRORS,
+                security="admin",
+                body=s.SilenceCreate,
+                description="Exactly one of `server_id` and `tag`, and one of `duration` "
+                "(90m, 2h, 7d) and `until`. Alerts are still evaluated, stored and sent to "
+                "dashboards; only notifications (webhook, VIGIE_NOTIFY_URLS) are held. An "
+                "alert still firing when the silence ends is notified then; one that fired "
+                "and resolved inside it is not.",
+            ),
+        },
+        "/api/silences/{id}": {
+            "delete": operation(
+                "End a silence now",
+                {204: ("Ended", None)},
+                (*ADMIN_ERRORS, 404),
+                security="admin",
+                parameters=[id_param()],
+            ),
+        },
+        "/api/shares": {
+            "get": operation(
+                "The share links that work (not revoked, not expired), without their tokens",
+                {200: ("Share links", {"type": "array", "items": ref(s.Share)})},
+                ADMIN_ERRORS,
+                security="admin",
+            ),
+            "post": operation(
+                "Make a read-only link to a server's page, or to the servers with a tag",
+                {201: ("The link; its token is shown only now", ref(s.ShareCreated))},
+                WRITE_ERRORS,
+                security="admin",
+                body=s.ShareCreate,
+                description="Exactly one of `server_id` and `tag`, and one of `expires_in` "
+                "(1h, 7d) and `expires_at`. The token, as a bearer token or as the socket's "
+                "`auth: {token}`, reads only those servers: their list, detail, current "
+                "sample, history, fleet history and alerts, and their relay rooms.",
+            ),
+        },
+        "/api/shares/{id}": {
+            "delete": operation(
+                "Revoke a share link, at once (its open sockets are disconnected)",
+                {204: ("Revoked", None)},
+                (*ADMIN_ERRORS, 404),
+                security="admin",
+                parameters=[id_param()],
+            ),
+        },
+        "/api/admin": {
+            "get": operation(
+                "Is this the admin token? (the dashboard's admin sign-in)",
+                {204: ("It is", None)},
+                ADMIN_ERRORS,
+                security="admin",
+                description="403 `admin_disabled` when VIGIE_ADMIN_TOKEN is unset.",
+            ),
+        },
         "/api/health": {
             "get": operation(
                 "Is the API up, and can it reach its database?",
@@ -357,7 +474,8 @@ def build_spec() -> dict[str, Any]:
                 "admin": {
                     "type": "http",
                     "scheme": "bearer",
-                    "description": "VIGIE_ADMIN_TOKEN: changes alert rules",
+                    "description": "VIGIE_ADMIN_TOKEN: changes servers, alert rules, "
+                    "silences and share links",
                 },
             },
         },  # fmt: skip
@@ -367,6 +485,12 @@ def build_spec() -> dict[str, Any]:
 @bp.get("/openapi.json")
 def openapi_document():
     return jsonify(build_spec())
+
+
+@bp.get("/admin")
+def admin_check():
+    auth.require_admin()
+    return "", 204
 
 
 @bp.get("/health")

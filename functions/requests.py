@@ -10,6 +10,8 @@ from pydantic import BaseModel
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.routing import IntegerConverter
 
+from vigie.settings import ConfigError, parse_duration
+
 from .auth import settings
 from .errors import ApiError, invalid, not_found
 
@@ -24,6 +26,15 @@ class IdConverter(IntegerConverter):
     digit (``/api/servers/١٢`` would be server 12)."""
 
     regex = r"[0-9]+"
+
+
+MAX_ROW_ID = 2**63 - 1
+
+
+def check_row_id(row_id: int, what: str) -> None:
+    """Silences and share links have 8-byte ids: a larger one names none."""
+    if row_id > MAX_ROW_ID:
+        raise not_found(f"{what} {row_id}")
 
 
 def check_id(server_id: int) -> None:
@@ -106,3 +117,42 @@ def shifted(moment: datetime, delta: timedelta) -> datetime:
         return moment + delta
     except OverflowError:
         return EARLIEST if delta < timedelta(0) else LATEST
+
+
+# The longest a silence or a share link may last.
+MAX_SPAN = timedelta(days=3650)
+
+
+def parse_end(
+    now: datetime, span_field: str, span: str | None, at_field: str, at: datetime | None
+) -> datetime:
+    """When something given as a duration from now (``span``, Vigie's duration
+    grammar: 90m, 2h, 7d) or as a time (``at``) ends: exactly one of the two, in
+    the future, at most MAX_SPAN ahead."""
+    if (span is None) == (at is None):
+        field = at_field if span is not None else span_field
+        raise invalid(field, f"give exactly one of {span_field} and {at_field}")
+    if span is not None:
+        try:
+            length = parse_duration(span_field, span, allow_forever=False)
+        except ConfigError:
+            raise invalid(
+                span_field, "must be a duration such as 90s, 15m, 36h, 7d, 12w or 2y"
+            ) from None
+        assert length is not None
+        if length > MAX_SPAN:
+            raise invalid(span_field, "must be at most 3650 days")
+        return now + length
+    assert at is not None
+    if at <= now:
+        raise invalid(at_field, "must be in the future")
+    if at - now > MAX_SPAN:
+        raise invalid(at_field, "must be at most 3650 days ahead")
+    return at.astimezone(UTC)
+
+
+def exactly_one(first: str, first_value: object, second: str, second_value: object) -> None:
+    """Exactly one of two fields is given (a 400 naming the one to change otherwise)."""
+    if (first_value is None) == (second_value is None):
+        field = second if first_value is not None else first
+        raise invalid(field, f"give exactly one of {first} and {second}")

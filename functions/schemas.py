@@ -3,6 +3,7 @@ OpenAPI document's schemas are generated from the same models."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from ipaddress import ip_address
 from typing import Annotated, Literal
@@ -106,6 +107,69 @@ class RegisterRequest(Request):
         if len(address) > IP_LENGTH:
             raise ValueError(f"must be at most {IP_LENGTH} characters written out")
         return address
+
+
+TAG_PATTERN = "^[a-z0-9._-]{1,32}$"
+MAX_TAGS = 16
+TAG_RULE = "must be 1 to 32 characters of a-z, 0-9, '.', '_' or '-' (lowercase)"
+
+
+def _tag(value: str) -> str:
+    if not re.fullmatch(TAG_PATTERN, value):
+        raise ValueError(TAG_RULE)
+    return value
+
+
+# A server's label; silences and share links may name one.
+Tag = Annotated[str, Field(json_schema_extra={"pattern": TAG_PATTERN}), AfterValidator(_tag)]
+
+
+class ServerUpdate(Request):
+    """PATCH /api/servers/:id: a field left out is left as it is."""
+
+    name: Annotated[Text, Field(min_length=1, max_length=NAME_LENGTH)] | None = None
+    tags: Annotated[list[Tag], Field(max_length=MAX_TAGS)] | None = Field(
+        None, description="Replaces the server's tags; [] removes them"
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("must not be blank")
+        return value.strip() if value is not None else None
+
+    @field_validator("tags")
+    @classmethod
+    def _distinct(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None and len(set(value)) != len(value):
+            twice = sorted({t for t in value if value.count(t) > 1})
+            raise ValueError(f"must not name a tag twice ({', '.join(twice)})")
+        return value
+
+
+Reason = Annotated[Text, Field(min_length=1, max_length=500)]
+Label = Annotated[Text, Field(max_length=100)]
+
+
+class SilenceCreate(Request):
+    """Exactly one of server_id and tag, and exactly one of duration and until."""
+
+    server_id: ServerId | None = None
+    tag: Tag | None = None
+    duration: Text | None = Field(None, description="How long, from now: 90m, 2h, 7d")
+    until: AwareDatetime | None = Field(None, description="When it ends (ISO-8601)")
+    reason: Reason
+
+
+class ShareCreate(Request):
+    """Exactly one of server_id and tag, and exactly one of expires_in and expires_at."""
+
+    server_id: ServerId | None = None
+    tag: Tag | None = None
+    expires_in: Text | None = Field(None, description="How long the link works: 1h, 7d")
+    expires_at: AwareDatetime | None = Field(None, description="When it stops (ISO-8601)")
+    label: Label | None = None
 
 
 class MetricValues(Request):
@@ -218,6 +282,13 @@ class LatestMetrics(BaseModel):
     recorded_at: datetime
 
 
+class ActiveSilence(BaseModel):
+    id: int
+    ends_at: datetime
+    reason: str
+    tag: str | None = Field(description="The tag it silences; null: this server itself")
+
+
 class Server(BaseModel):
     id: int
     name: str
@@ -230,6 +301,35 @@ class Server(BaseModel):
     is_active: bool
     interval_seconds: float
     latest: LatestMetrics | None
+    tags: list[str]
+    silence: ActiveSilence | None = Field(
+        description="The active silence covering it (its own or one of its tags'), the one "
+        "that ends last; null: notifications are sent"
+    )
+
+
+class Silence(BaseModel):
+    id: int
+    server_id: int | None
+    tag: str | None
+    starts_at: datetime
+    ends_at: datetime
+    reason: str
+    created_at: datetime
+
+
+class Share(BaseModel):
+    id: int
+    server_id: int | None
+    tag: str | None
+    label: str | None
+    expires_at: datetime
+    created_at: datetime
+
+
+class ShareCreated(Share):
+    token: str = Field(description="The link's secret, shown once (stored as its SHA-256)")
+    url: str = Field(description="The share page: <VIGIE_PUBLIC_URL or the origin>/share/<token>")
 
 
 class Stored(BaseModel):

@@ -7,11 +7,11 @@ checked) the first time it is used, so an app validates only what it uses: a bad
 | section     | used by                     | variables                                   |
 |-------------|-----------------------------|---------------------------------------------|
 | database    | functions, ``vigie`` CLI    | DATABASE_URL, VIGIE_DB_*                    |
-| api         | functions                   | tokens, request limits, VIGIE_HISTORY_*     |
+| api         | functions                   | tokens, limits, VIGIE_HISTORY_*, _PUBLIC_URL |
 | alerts      | functions                   | VIGIE_ALERT_CPU/RAM/DISK/FOR_SAMPLES/…      |
 | retention   | relay, ``vigie maintain``   | VIGIE_RETENTION_*, VIGIE_MAINTENANCE_*      |
 | relay       | relay                       | REALTIME_DATABASE_URL, VIGIE_RELAY_*, …     |
-| webhooks    | relay                       | VIGIE_ALERT_WEBHOOK_*                       |
+| webhooks    | relay                       | VIGIE_ALERT_WEBHOOK_*, VIGIE_NOTIFY_URLS    |
 """
 
 from __future__ import annotations
@@ -119,6 +119,21 @@ def redact_url(url: str) -> str:
     return f"{parts.scheme}://{host}{port}{hidden}"
 
 
+def public_url(env: Mapping[str, str]) -> str:
+    """VIGIE_PUBLIC_URL without a trailing slash."""
+    return env.get("VIGIE_PUBLIC_URL", "").strip().rstrip("/")
+
+
+def check_public_url(url: str) -> None:
+    if url and (urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).hostname):
+        raise ConfigError(f"VIGIE_PUBLIC_URL must be an http(s) URL, got {url!r}")
+
+
+def split_urls(raw: str) -> tuple[str, ...]:
+    """URLs separated by spaces or commas (an Apprise URL holds neither unescaped)."""
+    return tuple(part for part in re.split(r"[\s,]+", raw.strip()) if part)
+
+
 # --- the sections ----------------------------------------------------------------
 
 
@@ -188,6 +203,9 @@ class ApiSettings:
     # History reads rollup tiers where they serve the request; off reads raw
     # samples only (to compare the two).
     history_rollups: bool = True
+    # Where the dashboard is served (share links are made from it); empty: the
+    # origin of the request that creates the link.
+    public_url: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> ApiSettings:
@@ -200,10 +218,11 @@ class ApiSettings:
             max_clock_skew=env_int(env, "VIGIE_MAX_CLOCK_SKEW", 300, minimum=0),
             max_history_points=env_int(env, "VIGIE_MAX_HISTORY_POINTS", 10_000, minimum=100),
             history_rollups=env_switch(env, "VIGIE_HISTORY_ROLLUPS", True),
+            public_url=public_url(env),
         )
 
     def check(self) -> None:
-        pass
+        check_public_url(self.public_url)
 
 
 @dataclass(frozen=True)
@@ -366,6 +385,11 @@ class WebhookSettings:
     attempts: int = 10
     backoff: float = 2.0
     max_backoff: float = 300.0
+    # Apprise URLs (ntfy://, tgram://, mailto://, json://, …) that get every alert
+    # too, with the same outbox, retries and order as the webhook. They hold secrets.
+    notify_urls: tuple[str, ...] = field(default=(), repr=False)
+    # Where the dashboard is served: messages link to the server's page there.
+    public_url: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> WebhookSettings:
@@ -375,6 +399,8 @@ class WebhookSettings:
             timeout=env_float(env, "VIGIE_ALERT_WEBHOOK_TIMEOUT", 5.0, 0.1, 300),
             attempts=env_int(env, "VIGIE_ALERT_WEBHOOK_ATTEMPTS", 10),
             backoff=env_float(env, "VIGIE_ALERT_WEBHOOK_BACKOFF", 2.0, 0.01, 3600),
+            notify_urls=split_urls(env.get("VIGIE_NOTIFY_URLS", "")),
+            public_url=public_url(env),
         )
 
     def check(self) -> None:
@@ -387,6 +413,18 @@ class WebhookSettings:
             raise ConfigError(
                 f"VIGIE_ALERT_WEBHOOK_URL must be an http(s) URL, got {redact_url(self.url)}"
             )
+        for url in self.notify_urls:
+            if "://" not in url:
+                raise ConfigError(
+                    "VIGIE_NOTIFY_URLS must hold Apprise URLs (scheme://…), separated by "
+                    f"spaces or commas; got one without a scheme ({len(url)} characters)"
+                )
+        check_public_url(self.public_url)
+
+    @property
+    def targets(self) -> bool:
+        """Is there anywhere to send notifications?"""
+        return bool(self.url or self.notify_urls)
 
     @property
     def resolved_format(self) -> str:
