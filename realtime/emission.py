@@ -173,6 +173,10 @@ class Fleet:
             if last_seen is not None and last_seen > entry["last_seen"]:
                 entry["last_seen"] = last_seen
 
+    def forget(self, server_id: int) -> None:
+        """A removed server: nothing more to say about it."""
+        self._pending.pop(server_id, None)
+
     def take(self) -> list[dict]:
         """The entries of the servers that changed since the last call."""
         entries, self._pending = list(self._pending.values()), {}
@@ -194,6 +198,9 @@ class Emission:
         self.fleet = Fleet()
         # What was emitted since the horizon was taken: key -> monotonic receive time.
         self._seen: dict[tuple, float] = {}
+        # The overviews of share links (a room each): the servers each may see. What
+        # goes to the overview goes to those of them that see its server.
+        self.scoped: dict[str, frozenset[int]] = {}
 
     # -- the record of what was sent ----------------------------------------------
 
@@ -211,6 +218,38 @@ class Emission:
         self.emit(event, wire(data), rooms)
         self.health.emitted += 1
 
+    def overviews(self, server_id: int) -> list[str]:
+        """The overview rooms an event of this server goes to."""
+        return [ALL, *(room for room, ids in self.scoped.items() if server_id in ids)]
+
+    def removed(self, server_id: int) -> None:
+        """A server was removed: its room and every overview are told, and what the
+        overview was still to be told of it is dropped."""
+        self.fleet.forget(server_id)
+        self.send(
+            "server-removed",
+            {"server_id": server_id},
+            [server_room(server_id), *self.overviews(server_id)],
+        )
+
+    def updated(self, data: dict) -> None:
+        """A server was renamed or tagged: its status, with its name and tags, to its
+        room and the overviews; and `server-update` to the overviews."""
+        server_id = int(data["server_id"])
+        details = {"name": data.get("name"), "tags": data.get("tags") or []}
+        status = {
+            "server_id": server_id,
+            "is_active": bool(data.get("is_active")),
+            "last_seen": data.get("last_seen"),
+            **details,
+        }
+        self.send("server-status", status, [server_room(server_id), *self.overviews(server_id)])
+        self.send(
+            "server-update",
+            {"server_id": server_id, "event": "updated", **details},
+            self.overviews(server_id),
+        )
+
     def alert(self, data: dict, received: float) -> bool:
         key = alert_key(data)
         if key is not None:
@@ -218,7 +257,8 @@ class Emission:
                 return False
             self._seen[key] = received
         try:
-            rooms = [server_room(int(data["server_id"])), ALL]
+            server_id = int(data["server_id"])
+            rooms = [server_room(server_id), *self.overviews(server_id)]
         except (KeyError, TypeError, ValueError):
             rooms = [ALL]
         self.send("alert", data, rooms)
@@ -237,7 +277,7 @@ class Emission:
             "last_seen": isoformat(last_seen) if last_seen else None,
         }
         self.fleet.status(server_id, is_active, last_seen)
-        self.send("server-status", data, [server_room(server_id), ALL])
+        self.send("server-status", data, [server_room(server_id), *self.overviews(server_id)])
 
     def fetch_samples(self, conn: Any, writes: Iterable[Write]) -> dict[tuple, list[dict]]:
         """The stored samples of these writes, oldest first (the newest
@@ -287,7 +327,13 @@ class Emission:
         """One `fleet-update` with the servers that changed since the last one
         (none sent when nothing changed); the number of servers in it."""
         entries = self.fleet.take()
-        if not entries or not watched:
+        if not entries:
+            return 0
+        for room, ids in list(self.scoped.items()):
+            mine = [e for e in entries if e["server_id"] in ids]
+            if mine:
+                self.send("fleet-update", {"servers": mine}, [room])
+        if not watched:
             return 0
         self.send("fleet-update", {"servers": entries}, [ALL])
         return len(entries)

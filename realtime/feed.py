@@ -82,7 +82,15 @@ def parse(payload: dict, received: float, relay_id: str) -> list[tuple[str, Any,
         return [("alert", {k: v for k, v in payload.items() if k != "kind"}, received)]
     if what == "server":
         data = {k: v for k, v in payload.items() if k != "kind"}
+        if data.get("event") == "removed":
+            return [("removed", int(data["server_id"]), received)]
+        if data.get("event") == "updated":
+            return [("updated", data, received)]
         return [("server-update", (data, [ALL]), received)]
+    if what in ("silence", "share"):
+        # For the relay's other parts (the notification sender, the share links'
+        # sockets): see Feed.on_event.
+        return [("event", payload, received)]
     if what == "relay-check" and payload.get("relay") == relay_id:
         return [("check", int(payload.get("n", 0)), received)]
     return []
@@ -97,6 +105,8 @@ class Feed:
         watched: Watched = lambda room: True,
     ) -> None:
         self.settings = settings
+        # Told of every silence and share link notification (set by the relay).
+        self.on_event: Callable[[dict], None] = lambda payload: None
         self.watched = watched
         self.url = database_url
         self.relay_id = secrets.token_hex(8)
@@ -217,6 +227,12 @@ class Feed:
                 self.emission.alert(data, received)
             elif what == "check":
                 self.catch_up.check_came_back(data)
+            elif what == "removed":
+                self.emission.removed(data)
+            elif what == "updated":
+                self.emission.updated(data)
+            elif what == "event":
+                self.on_event(data)
             else:
                 self.emission.send(what, data[0], data[1])
 

@@ -29,7 +29,7 @@ from vigie.db import resolve_url  # noqa: E402
 from vigie.settings import Settings  # noqa: E402
 
 from .feed import Feed  # noqa: E402
-from .handlers import RelayNamespace  # noqa: E402
+from .handlers import RelayNamespace, ShareLinks  # noqa: E402
 from .webhooks import Drainer  # noqa: E402
 
 log = logging.getLogger("vigie.relay")
@@ -84,6 +84,7 @@ def create_relay(settings: Settings | None = None) -> tuple[Flask, SocketIO, Fee
     # Alert webhooks are sent from the outbox by a background task, woken by every
     # alert this relay emits (see realtime/webhooks.py).
     drainer = Drainer(database_url, settings.webhooks)
+    drainer.check()
 
     def emit(event: str, data: dict, to: list[str] | None) -> None:
         # A client in several of these rooms gets the event once.
@@ -96,7 +97,19 @@ def create_relay(settings: Settings | None = None) -> tuple[Flask, SocketIO, Fee
         return next(iter(socketio.server.manager.get_participants("/", room)), None) is not None
 
     feed = Feed(relay, emit, database_url, watched)
-    socketio.on_namespace(RelayNamespace(relay.dashboard_token, feed.server_state))
+    namespace = RelayNamespace(
+        relay.dashboard_token, feed.server_state, ShareLinks(feed.pool), feed.emission.scoped
+    )
+    socketio.on_namespace(namespace)
+
+    def on_event(payload: dict) -> None:
+        # A silence created or ended may release held notifications; a revoked
+        # share link's sockets go at once.
+        if payload.get("kind") == "silence":
+            drainer.wake()
+        namespace.on_share_event(payload)
+
+    feed.on_event = on_event
 
     @app.get("/health")
     def health():
@@ -108,6 +121,7 @@ def create_relay(settings: Settings | None = None) -> tuple[Flask, SocketIO, Fee
 
     feed.start(socketio.start_background_task)
     socketio.start_background_task(drainer.run)
+    socketio.start_background_task(namespace.watch_shares)
     retention = settings.retention
     if retention.rollup_seconds:
         socketio.start_background_task(feed.upkeep.roll_up_forever, retention.rollup_seconds)

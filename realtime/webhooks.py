@@ -1,9 +1,11 @@
-"""Alert webhooks: the outbox the write path fills, sent from outside it.
+"""Alert notifications: the outbox the write path fills, sent from outside it.
 
 Firing or resolving an alert writes one row to ``alert_notifications`` in the same
-transaction (sql/routines/alerts.sql). This module sends those rows to ``VIGIE_ALERT_WEBHOOK_URL``,
-so a slow or dead webhook never slows ingest, and a crash on either side loses
-nothing: a row stays pending until a send succeeds or its attempts run out.
+transaction (sql/routines/alerts.sql). This module sends those rows to ``VIGIE_ALERT_WEBHOOK_URL``
+and to every Apprise URL of ``VIGIE_NOTIFY_URLS`` (realtime/notify.py), so a slow or
+dead receiver never slows ingest, and a crash on either side loses nothing: a row
+stays pending until every target got it or its attempts run out. The row records
+the targets it reached (``delivered``): a retry sends only to the others.
 
 * Each row is claimed with ``FOR UPDATE SKIP LOCKED`` and its lock held while it is
   sent: with several relays running, exactly one sends it; if that relay dies
@@ -17,6 +19,9 @@ nothing: a row stays pending until a send succeeds or its attempts run out.
   scheme and host only, and never the text of an exception, which may quote it.
 * With no URL configured, pending rows are marked ``skipped``: setting a URL later
   does not replay old alerts.
+* A silence (sql/103_operations.sql) holds the rows of the servers it covers: they
+  stay pending, and are sent when it ends. An alert that fired and resolved while
+  silenced is never sent (both rows are marked ``skipped``).
 
 The relay runs ``Drainer.run`` in the background and wakes it on every alert it
 emits. Under gevent, a webhook that hangs holds this task alone, never the relay.
@@ -28,7 +33,6 @@ import logging
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -41,6 +45,7 @@ from vigie.settings import WebhookSettings
 from vigie.settings import redact_url as redact
 
 from .backoff import Backoff
+from .notify import Result, Target, link, targets
 
 log = logging.getLogger("vigie.webhooks")
 
@@ -140,16 +145,20 @@ def message(alert: Mapping[str, Any]) -> str:
     )
 
 
-def body(alert: Mapping[str, Any], fmt: str) -> dict[str, Any]:
+def body(alert: Mapping[str, Any], fmt: str, public_url: str = "") -> dict[str, Any]:
     """Slack takes {"text"}, Discord {"content"}; the generic body is the alert's
-    fields with the same line in "text" (which Slack-compatible receivers show)."""
+    fields with the same line in "text" (which Slack-compatible receivers show).
+    With VIGIE_PUBLIC_URL, the server page's link follows the line (and is the
+    generic body's "url")."""
     text = message(alert)
+    page = link(alert, public_url)
+    shown = f"{text}\n{page}" if page else text
     if fmt == "slack":
-        return {"text": text}
+        return {"text": shown}
     if fmt == "discord":
         # A host name is not allowed to ping @everyone.
-        return {"content": text[:2000], "allowed_mentions": {"parse": []}}
-    return {"text": text, **{k: alert.get(k) for k in FIELDS}}
+        return {"content": shown[:2000], "allowed_mentions": {"parse": []}}
+    return {"text": shown, **{k: alert.get(k) for k in FIELDS}, "url": page}
 
 
 # --- sending -------------------------------------------------------------------
@@ -162,18 +171,11 @@ def retryable_status(status: int) -> bool:
     return status >= 500 or status in (408, 429)
 
 
-@dataclass
-class Result:
-    ok: bool
-    retry: bool = False
-    error: str = ""
-
-
 def send(session: requests.Session, settings: WebhookSettings, alert: Mapping[str, Any]) -> Result:
     try:
         response = session.post(
             settings.url,
-            json=body(alert, settings.resolved_format),
+            json=body(alert, settings.resolved_format, settings.public_url),
             timeout=settings.timeout,
             # A redirected POST becomes a GET; a webhook that moved is an error.
             allow_redirects=False,
@@ -190,16 +192,42 @@ def send(session: requests.Session, settings: WebhookSettings, alert: Mapping[st
     return Result(False, retryable_status(status), f"HTTP {status}")
 
 
+# A row is due when its time has come and no silence covers its server now.
 CLAIM = """
-SELECT n.id, n.alert_id, n.state, n.payload, n.attempts
+SELECT n.id, n.alert_id, n.state, n.payload, n.attempts, n.delivered
   FROM alert_notifications n
  WHERE n.status = 'pending' AND n.next_attempt_at <= now()
    AND NOT EXISTS (SELECT 1 FROM alert_notifications e
                     WHERE e.alert_id = n.alert_id AND e.id < n.id AND e.status = 'pending')
+   AND vigie_silenced_until((n.payload ->> 'server_id')::integer, now()) IS NULL
  ORDER BY n.id
  LIMIT 1
  FOR UPDATE OF n SKIP LOCKED
 """
+
+# An alert that fired and resolved while silenced: neither row was ever tried,
+# both were written while a silence covered the server. Nobody is told.
+SKIP_SILENCED = """
+WITH quiet AS (
+    SELECT f.id AS firing, r.id AS resolved
+      FROM alert_notifications f
+      JOIN alert_notifications r ON r.alert_id = f.alert_id AND r.state = 'resolved'
+     WHERE f.state = 'firing' AND f.status = 'pending' AND f.attempts = 0
+       AND r.status = 'pending'
+       AND vigie_silenced_until((f.payload ->> 'server_id')::integer, f.created_at) IS NOT NULL
+       AND vigie_silenced_until((r.payload ->> 'server_id')::integer, r.created_at) IS NOT NULL
+     FOR UPDATE OF f, r SKIP LOCKED)
+UPDATE alert_notifications n
+   SET status = 'skipped', done_at = now(), last_error = 'fired and resolved while silenced'
+  FROM quiet q
+ WHERE n.id IN (q.firing, q.resolved)
+"""
+
+GAVE_UP = "!"  # a target in `delivered` marked so failed for good: not tried again
+
+
+def all_targets(settings: WebhookSettings, session: requests.Session) -> list[Target]:
+    return targets(settings, lambda alert: send(session, settings, alert), message)
 
 
 def drain_once(
@@ -210,64 +238,87 @@ def drain_once(
 ) -> int:
     """Send the notifications that are due now, one transaction each; return how
     many were handled (sent, retried later, failed or skipped)."""
-    if not settings.url:
+    if not settings.targets:
         with conn.transaction():
             cur = conn.execute(
                 """UPDATE alert_notifications
-                      SET status = 'skipped', done_at = now(), last_error = 'no webhook URL'
+                      SET status = 'skipped', done_at = now(),
+                          last_error = 'no webhook URL or notify URL'
                     WHERE status = 'pending'"""
             )
         return cur.rowcount
     hide_in_logs(settings.url)
     session = session or requests.Session()
-    target = redact(settings.url)
-    handled = 0
+    found = all_targets(settings, session)
+    with conn.transaction():
+        handled = conn.execute(SKIP_SILENCED).rowcount
     while handled < limit:
         with conn.transaction():
             row = conn.cursor(row_factory=dict_row).execute(CLAIM).fetchone()
             if row is None:
                 break
-            result = send(session, settings, row["payload"])
-            attempts = row["attempts"] + 1
-            what = f"{row['payload'].get('type')} alert {row['alert_id']} {row['state']}"
-            if result.ok:
-                conn.execute(
-                    """UPDATE alert_notifications SET status = 'sent', attempts = %s,
-                              done_at = now(), last_error = NULL WHERE id = %s""",
-                    [attempts, row["id"]],
-                )
-                log.info("webhook %s: sent %s", target, what)
-            elif result.retry and attempts < settings.attempts:
-                delay = settings.delay(attempts)
-                conn.execute(
-                    """UPDATE alert_notifications SET attempts = %s, last_error = %s,
-                              next_attempt_at = now() + make_interval(secs => %s)
-                        WHERE id = %s""",
-                    [attempts, result.error, delay, row["id"]],
-                )
-                log.warning(
-                    "webhook %s: %s for %s (attempt %d of %d); retrying in %.3g s",
-                    target, result.error, what, attempts, settings.attempts, delay,
-                )  # fmt: skip
-            else:
-                conn.execute(
-                    """UPDATE alert_notifications SET status = 'failed', attempts = %s,
-                              done_at = now(), last_error = %s WHERE id = %s""",
-                    [attempts, result.error, row["id"]],
-                )
-                log.error(
-                    "webhook %s: %s for %s after %d attempt(s); giving up (the alert "
-                    "itself is stored)",
-                    target, result.error, what, attempts,
-                )  # fmt: skip
+            send_row(conn, settings, found, row)
         handled += 1
     return handled
 
 
+def send_row(
+    conn: psycopg.Connection, settings: WebhookSettings, found: list[Target], row: dict
+) -> None:
+    """Send one claimed row to each target it has not reached, and record how it went:
+    sent (every target got it), retried later (a target may still take it), or failed."""
+    done = set(row["delivered"])
+    attempts = row["attempts"] + 1
+    what = f"{row['payload'].get('type')} alert {row['alert_id']} {row['state']}"
+    errors: list[str] = []
+    retry = False
+    for target in found:
+        if target.key in done or GAVE_UP + target.key in done:
+            continue
+        result = target.send(row["payload"])
+        if result.ok:
+            done.add(target.key)
+            log.info("%s: sent %s", target.label, what)
+            continue
+        errors.append(result.error if len(found) == 1 else f"{target.label}: {result.error}")
+        if result.retry and attempts < settings.attempts:
+            retry = True
+            delay = settings.delay(attempts)
+            log.warning(
+                "%s: %s for %s (attempt %d of %d); retrying in %.3g s",
+                target.label, result.error, what, attempts, settings.attempts, delay,
+            )  # fmt: skip
+        else:
+            done.add(GAVE_UP + target.key)
+            log.error(
+                "%s: %s for %s after %d attempt(s); giving up (the alert itself is stored)",
+                target.label, result.error, what, attempts,
+            )  # fmt: skip
+    error = "; ".join(errors) or None
+    if retry:
+        conn.execute(
+            """UPDATE alert_notifications SET attempts = %s, last_error = %s, delivered = %s,
+                      next_attempt_at = now() + make_interval(secs => %s)
+                WHERE id = %s""",
+            [attempts, error, sorted(done), settings.delay(attempts), row["id"]],
+        )
+        return
+    failed = any(key.startswith(GAVE_UP) for key in done)
+    conn.execute(
+        """UPDATE alert_notifications SET status = %s, attempts = %s, done_at = now(),
+                  last_error = %s, delivered = %s WHERE id = %s""",
+        ["failed" if failed else "sent", attempts, error, sorted(done), row["id"]],
+    )
+
+
 def seconds_until_due(conn: psycopg.Connection) -> float | None:
-    """Seconds until the next pending notification is due; None when none is."""
+    """Seconds until the next pending notification is due (a silenced one: when its
+    silence ends); None when none is."""
     row = conn.execute(
-        """SELECT extract(epoch FROM min(next_attempt_at) - clock_timestamp())::float8
+        """SELECT extract(epoch FROM min(greatest(
+                      next_attempt_at,
+                      vigie_silenced_until((payload ->> 'server_id')::integer, now())))
+                  - clock_timestamp())::float8
              FROM alert_notifications WHERE status = 'pending'"""
     ).fetchone()
     return None if row[0] is None else max(row[0], 0.0)
@@ -300,6 +351,10 @@ class Drainer:
         self._wake = threading.Event()
         self._stop = threading.Event()
 
+    def check(self) -> None:
+        """Refuse (ConfigError) an Apprise URL that Apprise cannot use, before running."""
+        targets(self.settings, None, message)
+
     def wake(self) -> None:
         self._wake.set()
 
@@ -318,6 +373,8 @@ class Drainer:
                 redact(self.settings.url),
                 self.settings.resolved_format,
             )
+        if self.settings.notify_urls:
+            log.info("%d Apprise URL(s) for alerts", len(self.settings.notify_urls))
         while not self._stop.is_set():
             self._wake.clear()
             delay = self.poll

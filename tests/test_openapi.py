@@ -26,7 +26,8 @@ def test_every_route_of_the_app_is_documented(app):
             continue
         path = rule.rule
         for arg in rule.arguments:
-            name = "id" if path.startswith("/api/servers/") else "serverId"
+            by_id = ("/api/servers/", "/api/silences/", "/api/shares/")
+            name = "id" if path.startswith(by_id) else "serverId"
             path = path.replace(f"<int:{arg}>", "{" + name + "}")
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             routes.add((path, method))
