@@ -6,12 +6,19 @@ import ErrorBoundary from './components/ErrorBoundary.jsx';
 import ThemeSwitch from './components/ThemeSwitch.jsx';
 import TokenPrompt from './components/TokenPrompt.jsx';
 import { FleetProvider, useFleet } from './features/fleet/useFleet.jsx';
+import AdminSignIn from './features/ops/AdminSignIn.jsx';
+import RemovedNotice from './features/ops/RemovedNotice.jsx';
+import SharedView from './features/ops/SharedView.jsx';
+import { shareToken } from './services/auth.js';
 import { useLinkHandler, useRoute } from './hooks/useRoute.js';
 import { useTheme } from './hooks/useTheme.js';
 import { timeZoneName } from './utils/formatters.js';
 
 // The charts library is most of the weight: the overview does not wait for it.
 const ServerPage = lazy(() => import('./components/ServerPage.jsx'));
+const SharesPage = lazy(() => import('./features/ops/ShareLinks.jsx'));
+// A page opened by a share link shows what it shares and nothing else.
+const SHARED = Boolean(shareToken());
 
 function TitleCount() {
   // The tab says how many alerts fire, for a dashboard left in the background.
@@ -29,11 +36,19 @@ function Header() {
   return (
     <header className="border-b border-slate-200 bg-white dark:border-slate-800 dark:bg-slate-900">
       <div className="mx-auto flex max-w-7xl items-center justify-between gap-3 px-4 py-3">
-        <a href="/" onClick={link} className="flex items-center gap-2 font-semibold">
-          <img src="/favicon.svg" alt="" className="h-6 w-6" />
-          Vigie
-        </a>
-        <div className="flex items-center gap-2">
+        {SHARED ? (
+          <span className="flex items-center gap-2 font-semibold">
+            <img src="/favicon.svg" alt="" className="h-6 w-6" />
+            Vigie <span className="text-sm font-normal text-slate-500 dark:text-slate-400">· shared view, read-only</span>
+          </span>
+        ) : (
+          <a href="/" onClick={link} className="flex items-center gap-2 font-semibold">
+            <img src="/favicon.svg" alt="" className="h-6 w-6" />
+            Vigie
+          </a>
+        )}
+        <div className="flex flex-wrap items-center justify-end gap-2">
+          {SHARED ? null : <AdminSignIn />}
           <ConnectionIndicator />
           <ThemeSwitch theme={theme} setTheme={setTheme} />
         </div>
@@ -68,22 +83,29 @@ export default function App() {
           Skip to content
         </a>
         <Header />
-        <AlertBanner />
+        {SHARED ? null : <AlertBanner />}
+        {SHARED ? null : <RemovedNotice />}
         <main id="main" className="mx-auto w-full max-w-7xl flex-1 px-4 py-6">
           <ErrorBoundary key={route.page === 'server' ? route.id : route.page}>
-          {route.page === 'overview' ? <Dashboard /> : null}
-          {route.page === 'server' ? (
+          {SHARED ? <SharedView route={route.page === 'share' ? route : { token: shareToken(), id: null }} /> : null}
+          {!SHARED && route.page === 'overview' ? <Dashboard /> : null}
+          {!SHARED && route.page === 'shares' ? (
+            <Suspense fallback={<p className="text-slate-500">Loading…</p>}>
+              <SharesPage />
+            </Suspense>
+          ) : null}
+          {!SHARED && route.page === 'server' ? (
             <Suspense fallback={<p className="text-slate-500">Loading…</p>}>
               <ServerPage key={route.id} serverId={route.id} />
             </Suspense>
           ) : null}
-          {route.page === 'not-found' ? <NotFound /> : null}
+          {!SHARED && route.page === 'not-found' ? <NotFound /> : null}
           </ErrorBoundary>
         </main>
         <footer className="mx-auto w-full max-w-7xl px-4 py-4 text-xs text-slate-500 dark:text-slate-400">
           Times are in {timeZoneName()}.
         </footer>
-        <TokenPrompt />
+        {SHARED ? null : <TokenPrompt />}
       </div>
     </FleetProvider>
   );

@@ -7,6 +7,9 @@ import { useFleet } from '../features/fleet/useFleet.jsx';
 import { useNow } from '../hooks/useNow.js';
 import { useStoredState } from '../hooks/useStoredState.js';
 import { sortByTrouble } from '../utils/levels.js';
+import TagFilter, { tagOfSearch } from '../features/ops/TagFilter.jsx';
+import { withTag } from '../features/ops/tags.js';
+import { useSearch } from '../hooks/useRoute.js';
 import EmptyState from './EmptyState.jsx';
 import ServerList from './ServerList.jsx';
 
@@ -51,7 +54,9 @@ export default function Dashboard() {
   // searched in each server is kept until that server changes.
   const deferred = useDeferredValue(filter);
   const texts = useRef(new WeakMap());
-  const shown = useMemo(() => filterItems(sorted, deferred, texts.current), [sorted, deferred]);
+  const tag = tagOfSearch(useSearch());
+  const tagged = useMemo(() => withTag(sorted, tag), [sorted, tag]);
+  const shown = useMemo(() => filterItems(tagged, deferred, texts.current), [tagged, deferred]);
 
   if (servers === null) {
     return error ? (
@@ -85,6 +90,7 @@ export default function Dashboard() {
               />
             </label>
           ) : null}
+          <TagFilter servers={servers} tag={tag} />
           <ViewSwitch view={view} setView={setView} />
         </div>
       </div>
@@ -95,7 +101,7 @@ export default function Dashboard() {
         </p>
       ) : null}
       {shown.length === 0 ? (
-        <p className="text-slate-500">No server matches “{filter}”.</p>
+        <p className="text-slate-500">{filter ? `No server matches “${filter}”${tag ? ` with the tag ${tag}` : ''}.` : `No server has the tag ${tag}.`}</p>
       ) : view === 'table' ? (
         <FleetTable items={shown} now={now} />
       ) : (

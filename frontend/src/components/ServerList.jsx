@@ -8,6 +8,7 @@ import { useLinkHandler } from '../hooks/useRoute.js';
 import { useScrollMargin } from '../hooks/useScrollMargin.js';
 import { formatPercent } from '../utils/formatters.js';
 import { LEVEL_BAR, LEVEL_TEXT, isStale, levelOf } from '../utils/levels.js';
+import { SilenceNote } from '../features/ops/Silence.jsx';
 import Sparkline from './Sparkline.jsx';
 import { HEALTH_EDGE, HealthBadge, Presence } from './StatusBits.jsx';
 
@@ -62,6 +63,7 @@ const ServerCard = memo(function ServerCard({ server, health, alertCount, spark,
           <Presence server={server} now={now} />
           {latest && stale ? <span className="ml-1 font-medium">· values are stale</span> : null}
         </p>
+        <SilenceNote silence={server.silence} now={now} compact />
         <div className="mt-3 grid grid-cols-3 gap-3">
           <Gauge label="CPU" metric="cpu" value={latest?.cpu_percent} stale={stale} />
           <Gauge label="RAM" metric="ram" value={latest?.ram_percent} stale={stale} />

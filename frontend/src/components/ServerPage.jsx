@@ -8,6 +8,8 @@ import { useLinkHandler } from '../hooks/useRoute.js';
 import { REALTIME_WINDOW_MS, useServerMetrics } from '../hooks/useServerMetrics.js';
 import { useServerAlerts } from '../hooks/useServerAlerts.js';
 import { useHistoryRange } from '../hooks/useHistory.js';
+import ServerOps from '../features/ops/ServerOps.jsx';
+import { shareToken } from '../services/auth.js';
 import { formatAgo, formatGiB, formatMiB, formatRate, formatUsedTotal } from '../utils/formatters.js';
 import { isStale, serverHealth } from '../utils/levels.js';
 import HistoryChart from './HistoryChart.jsx';
@@ -33,6 +35,8 @@ const PERCENT_CARDS = [
 
 function BackLink() {
   const link = useLinkHandler();
+  // A shared page shows this server and nothing else.
+  if (shareToken()) return null;
   return (
     <a href="/" onClick={link} className="text-sm text-sky-700 hover:underline dark:text-sky-400">
       ← All servers
@@ -41,7 +45,7 @@ function BackLink() {
 }
 
 export default function ServerPage({ serverId }) {
-  const { server, latest, points, loading, error } = useServerMetrics(serverId);
+  const { server, latest, points, loading, error, reload } = useServerMetrics(serverId);
   const alerts = useServerAlerts(serverId);
   // Started with the rest, not after the live data: no waterfall.
   const historyView = useHistoryRange(serverId);
@@ -102,6 +106,8 @@ export default function ServerPage({ serverId }) {
           <Presence server={withLatest} now={now} /> · a sample every {interval} s
         </p>
       </div>
+
+      <ServerOps server={server} onChanged={reload} />
 
       <section aria-labelledby="alerts-title">
         <h2 id="alerts-title" className="mb-2 text-sm font-semibold uppercase tracking-wide text-slate-500 dark:text-slate-400">

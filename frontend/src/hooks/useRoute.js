@@ -10,10 +10,15 @@ export function navigate(path) {
   window.scrollTo?.(0, 0);
 }
 
-/** The current route: { page: 'overview' } or { page: 'server', id }. */
+/** The current route: { page: 'overview' }, { page: 'server', id }, { page: 'shares' },
+ * { page: 'share', token, id } or { page: 'not-found' }. */
 export function matchRoute(pathname) {
   const server = /^\/servers\/(\d+)\/?$/.exec(pathname);
   if (server) return { page: 'server', id: Number(server[1]) };
+  // A share link's page: /share/<token>, and its servers /share/<token>/<id>.
+  const share = /^\/share\/([^/]+)(?:\/(\d+))?\/?$/.exec(pathname);
+  if (share) return { page: 'share', token: share[1], id: share[2] ? Number(share[2]) : null };
+  if (pathname === '/shares' || pathname === '/shares/') return { page: 'shares' };
   if (pathname === '/' || pathname === '') return { page: 'overview' };
   return { page: 'not-found' };
 }
@@ -43,4 +48,19 @@ export function useLinkHandler() {
     event.preventDefault();
     navigate(href);
   }, []);
+}
+
+/** The address's query string (location.search), kept current like useRoute. */
+export function useSearch() {
+  const [search, setSearch] = useState(() => window.location.search);
+  useEffect(() => {
+    const update = () => setSearch(window.location.search);
+    listeners.add(update);
+    window.addEventListener('popstate', update);
+    return () => {
+      listeners.delete(update);
+      window.removeEventListener('popstate', update);
+    };
+  }, []);
+  return search;
 }

@@ -64,13 +64,17 @@ function applyOne(state, action) {
       ...state,
       server: {
         ...state.server,
-        is_active: action.status.is_active,
+        // A rename or re-tag is announced with the status.
+        ...pick(action.status, ['name', 'tags']),
+        is_active: action.status.is_active ?? state.server.is_active,
         last_seen: action.status.last_seen ?? state.server.last_seen,
       },
     };
   }
   return state;
 }
+
+const pick = (object, keys) => Object.fromEntries(keys.filter((k) => object[k] !== undefined).map((k) => [k, object[k]]));
 
 const applyEvents = (state, actions) => actions.reduce(applyOne, state);
 
@@ -186,7 +190,8 @@ export function useServerMetrics(serverId) {
 
   // Load, and after each reconnection or resync load the window again: the gap
   // is filled from history and merged with what the live events already brought.
-  useLiveLoad(
+  // `reload` does it on demand (after the server was renamed or silenced here).
+  const reload = useLiveLoad(
     (signal) => {
       const options = { signal };
       const to = new Date();
@@ -206,5 +211,5 @@ export function useServerMetrics(serverId) {
     },
   );
 
-  return state;
+  return { ...state, reload };
 }

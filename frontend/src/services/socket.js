@@ -14,6 +14,8 @@ export const EVENTS = {
   status: 'server-status',
   alert: 'alert',
   server: 'server-update',
+  // {server_id}: the server was removed (its samples, history and alerts with it).
+  removed: 'server-removed',
   // {servers: [{server_id, is_active, last_seen, latest}]}: to the overview (join-all),
   // at most about once a second, the latest state of each server that changed.
   fleet: 'fleet-update',

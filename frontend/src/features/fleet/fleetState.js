@@ -27,7 +27,15 @@ export const initialFleet = {
 /** A server's new state from one entry of a `fleet-update` (or a sample). */
 function withEntry(server, entry) {
   if (entry.kind === 'status') {
-    return { ...server, is_active: entry.is_active, last_seen: entry.last_seen ?? server.last_seen };
+    const renamed = entry.name !== undefined ? { name: entry.name } : null;
+    const tagged = entry.tags !== undefined ? { tags: entry.tags } : null;
+    return {
+      ...server,
+      ...renamed,
+      ...tagged,
+      is_active: entry.is_active ?? server.is_active,
+      last_seen: entry.last_seen ?? server.last_seen,
+    };
   }
   const latest = entry.latest;
   if (!latest || !isLater(latest.recorded_at, server.latest?.recorded_at)) {
@@ -68,6 +76,8 @@ function applyServers(servers, entries) {
 }
 
 const loadServers = (_, servers) => servers;
+
+const withoutRemoved = (servers, removed) => (removed?.length ? servers.filter((s) => !removed.includes(s.id)) : servers);
 
 /** A `metrics-update` payload as an entry of a `fleet-update`. */
 export function sampleEntry(sample) {
@@ -167,7 +177,7 @@ export function fleetReducer(state, action) {
     case 'servers': {
       const done = applyLoaded(
         { value: state.servers, tracker: state.serversLive ?? liveTracker() },
-        action.servers,
+        withoutRemoved(action.servers, state.removed),
         action.requestedAt,
         loadServers,
         applyServers,
@@ -176,6 +186,14 @@ export function fleetReducer(state, action) {
     }
     case 'error':
       return { ...state, error: action.error };
+    case 'removed': {
+      // `server-removed`: gone from the list and the banner, and from any list
+      // that was requested before and answers after.
+      const id = action.server_id;
+      const alerts = Object.fromEntries(Object.entries(state.alerts).filter(([, a]) => a.server_id !== id));
+      const servers = state.servers ? state.servers.filter((s) => s.id !== id) : state.servers;
+      return { ...state, servers, alerts, removed: [...(state.removed ?? []), id] };
+    }
     case 'fleet': {
       // One `fleet-update`: every server in it in one new state.
       const entries = action.servers ?? [];

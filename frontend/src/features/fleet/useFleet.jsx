@@ -6,6 +6,7 @@ import { useLiveEpoch } from '../../hooks/useConnection.js';
 import { useLiveLoad } from '../../lib/useLiveLoad.js';
 import { getFleetHistory, getHistory, listAlerts, listServers } from '../../services/api.js';
 import { EVENTS, followAll, on } from '../../services/socket.js';
+import { onServerRemoved } from '../ops/removals.js';
 import { sortByTrouble } from '../../utils/levels.js';
 import { fleetReducer, initialFleet, sampleEntry } from './fleetState.js';
 import { createTrendLoader } from './trendLoader.js';
@@ -90,6 +91,7 @@ export function FleetProvider({ children }) {
       on(EVENTS.status, (status) => dispatch({ type: 'status', status, at: Date.now() })),
       on(EVENTS.alert, (alert) => dispatch({ type: 'alert', alert, at: Date.now() })),
       on(EVENTS.server, () => reload.current()),
+      onServerRemoved(({ server_id }) => dispatch({ type: 'removed', server_id })),
     ];
     return () => {
       release();
