@@ -33,10 +33,19 @@ CREATE OR REPLACE FUNCTION vigie_sweep_offline(p_intervals double precision)
 RETURNS TABLE (server_id integer, last_seen timestamptz)
 LANGUAGE plpgsql AS $$
 BEGIN
+    -- The rows are locked in id order, as every transaction that locks several
+    -- does (a group of writes, the roll-up): none waits on another in a cycle.
+    -- The lock re-checks the condition on the row's newest version.
     FOR server_id, last_seen IN
+        WITH due AS (
+            SELECT d.id FROM servers d
+             WHERE d.is_active
+               AND d.last_seen < now() - make_interval(secs => p_intervals * d.interval_seconds)
+             ORDER BY d.id
+               FOR NO KEY UPDATE)
         UPDATE servers s SET is_active = false
-         WHERE s.is_active
-           AND s.last_seen < now() - make_interval(secs => p_intervals * s.interval_seconds)
+          FROM due
+         WHERE s.id = due.id
         RETURNING s.id, s.last_seen
     LOOP
         PERFORM pg_notify('vigie_events', json_build_object(

@@ -451,6 +451,9 @@ BEGIN
         END LOOP;
     END IF;
 
+    -- Server rows are locked in id order, as every transaction that locks several
+    -- (a group of writes, the offline sweep) does: none waits on another in a cycle.
+    PERFORM 1 FROM servers WHERE id = ANY (v_ids) ORDER BY id FOR NO KEY UPDATE;
     UPDATE servers s SET rollup_from = NULL
       FROM unnest(v_ids, v_writes) AS d (id, writes)
      WHERE s.id = d.id AND s.writes = d.writes;
