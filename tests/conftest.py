@@ -35,8 +35,8 @@ ENROLL = "test-enroll-token"
 ADMIN = "test-admin-token"
 
 # The collector tests' fixtures: a real API process, a state directory, a CLI runner;
-# the relay tests' API process.
-pytest_plugins = ["tests.collector_helpers", "tests.relay_helpers"]
+# the relay tests' API process; the browser tests' Chromium and page.
+pytest_plugins = ["tests.collector_helpers", "tests.relay_helpers", "tests.browser"]
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,6 @@ Screenshots of the overview and the server page are saved in test-artifacts/.
 from __future__ import annotations
 
 import re
-import shutil
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -21,30 +20,13 @@ from pathlib import Path
 import psycopg
 import pytest
 import requests
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
+from .browser import ARTIFACTS, DIST, WAIT_MS, browser_tests
 from .conftest import ENROLL, bearer
-from .helpers import ROOT, admin_connect, free_port, gunicorn_api, gunicorn_relay, iso, sample
+from .helpers import admin_connect, free_port, gunicorn_api, gunicorn_relay, iso, sample
 
-# Debian's chromium (Playwright's own browser is never downloaded: make test
-# installs the package where it can, else says so and these tests are skipped).
-CHROMIUM = shutil.which("chromium")
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.xdist_group("dashboard-e2e"),
-    pytest.mark.skipif(
-        CHROMIUM is None,
-        reason="skipping the browser tests: install Debian's chromium"
-        " (apt-get install -y chromium)",
-    ),
-]
-
-DIST = ROOT / "frontend" / "dist"
-ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-# Generous: the machine is shared, and a wait ends as soon as its condition holds.
-WAIT_MS = 30_000
-expect.set_options(timeout=WAIT_MS)
+pytestmark = browser_tests("dashboard-e2e")
 
 
 class Relay:
@@ -133,26 +115,6 @@ def stack(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
             yield Stack(f"http://127.0.0.1:{port}", f"http://127.0.0.1:{api_port}", relay)
         finally:
             relay.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, color_scheme="light")
-    page = context.new_page()
-    page.set_default_timeout(WAIT_MS)
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(error.stack or str(error)))
-    yield page
-    context.close()
-    assert not errors, f"the page raised: {errors}"
 
 
 def screenshot(page: Page, name: str) -> None:

@@ -22,25 +22,18 @@ from dataclasses import dataclass
 import psycopg
 import pytest
 import requests
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 from psycopg.types.json import Jsonb
 
 from vigie.migrate import migrate
 from vigie.tokens import hash_token
 
+from .browser import ARTIFACTS, DIST, browser_tests
 from .conftest import ENROLL, bearer, scratch_database, wait_until
 from .helpers import free_port, gunicorn_relay, sample
-from .test_dashboard_e2e import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, DIST, WAIT_MS, wait_live
+from .test_dashboard_e2e import wait_live
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.xdist_group("fleet-browser"),
-    pytest.mark.skipif(
-        CHROMIUM is None,
-        reason="skipping the browser tests: install Debian's chromium"
-        " (apt-get install -y chromium)",
-    ),
-]
+pytestmark = browser_tests("fleet-browser")
 
 # The fleet, by position in name order (fleet-0001 …): a few critical (CPU at
 # 96 %, which fires their CPU alert), a few offline, some warning (CPU at 80 %),
@@ -210,26 +203,6 @@ def fleet(server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         port = free_port()
         with gunicorn_relay(db, port, env, log=logs / "relay.log", entry="vigie.local:app"):
             yield Fleet(f"http://127.0.0.1:{port}", db, ids)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, color_scheme="light")
-    page = context.new_page()
-    page.set_default_timeout(WAIT_MS)
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(error.stack or str(error)))
-    yield page
-    context.close()
-    assert not errors, f"the page raised: {errors}"
 
 
 def open_overview(page: Page, fleet: Fleet, total: int) -> None:

@@ -11,31 +11,18 @@ server live and nothing else, and stops working when revoked.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 
 import pytest
 import requests
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
+from .browser import DIST, WAIT_MS, browser_tests
 from .conftest import ADMIN, ENROLL, bearer
-from .helpers import ROOT, free_port, gunicorn_api, gunicorn_relay, sample
+from .helpers import free_port, gunicorn_api, gunicorn_relay, sample
 
-CHROMIUM = shutil.which("chromium")
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.xdist_group("ops-e2e"),
-    pytest.mark.skipif(
-        CHROMIUM is None,
-        reason="skipping the browser tests: install Debian's chromium"
-        " (apt-get install -y chromium)",
-    ),
-]
+pytestmark = browser_tests("ops-e2e")
 
-DIST = ROOT / "frontend" / "dist"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-WAIT_MS = 30_000
-expect.set_options(timeout=WAIT_MS)
 DASHBOARD = "ops-e2e-dashboard-token"
 
 
@@ -84,14 +71,6 @@ def stack(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         gunicorn_relay(database_url, port, env, log=logs / "relay.log", entry="vigie.local:app"),
     ):
         yield Stack(f"http://127.0.0.1:{port}", f"http://127.0.0.1:{api_port}")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 def new_page(context: BrowserContext, errors: list[str]) -> Page:
@@ -193,10 +172,11 @@ def test_an_admin_renames_tags_edits_a_rule_and_silences_a_server(stack: Stack, 
 
     # The overview's card says it too, and the tag filter is in the address.
     page.goto(f"{stack.url}/?tag=ops-web")
-    card = page.locator(f'a[data-server-id="{server}"]')
+    # Server cards (the alert banner links to servers too, with alerts of other tests).
+    card = page.locator(f'a[data-card-index][data-server-id="{server}"]')
     expect(card).to_contain_text("ops-e2e-frontend")
     expect(card.get_by_test_id("silence-note")).to_contain_text("kernel upgrade")
-    expect(page.locator("a[data-server-id]")).to_have_count(1)
+    expect(page.locator("a[data-card-index]")).to_have_count(1)
 
 
 def test_a_share_link_shows_its_server_live_and_nothing_else(stack: Stack, contexts) -> None:

@@ -12,8 +12,6 @@ from playwright.sync_api import Page, expect
 from .helpers import iso
 from .test_dashboard_e2e import (  # noqa: F401 (fixtures)
     Stack,
-    browser,
-    page,
     pytestmark,
     screenshot,
     stack,
