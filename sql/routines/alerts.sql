@@ -318,7 +318,7 @@ BEGIN
         RETURN QUERY SELECT 1, 0, (m.load_1 / m.cpu_count)::real;
     END IF;
     IF m.swap_percent IS NOT NULL THEN
-        RETURN QUERY SELECT 2, 0, m.swap_percent;
+        RETURN QUERY SELECT 2, 0, m.swap_percent::real;
     END IF;
     RETURN QUERY
         SELECT 3, m.fs_ids[i], m.fs_values[i][1] FROM generate_subscripts(m.fs_ids, 1) i

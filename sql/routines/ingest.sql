@@ -317,8 +317,10 @@ BEGIN
               FROM vigie_fullest_fs(v_newest.fs_ids, v_newest.fs_values);
         END IF;
     END IF;
+    -- (is_active is set apart, when it changes: its triggers, sql/routines/realtime.sql
+    -- and alerts.sql, are then all an UPDATE of it costs.)
     UPDATE servers srv SET
-        last_seen = now(), is_active = true, writes = srv.writes + 1,
+        last_seen = now(), writes = srv.writes + 1,
         rollup_from = least(srv.rollup_from, v_rollup),
         alert_band = CASE WHEN v_quiet THEN srv.alert_band ELSE v_band END,
         alert_band_defaults = p_defaults,
@@ -355,6 +357,9 @@ BEGIN
      WHERE srv.id = p_server_id
     RETURNING srv.latest_at, srv.latest_cpu, srv.latest_ram, srv.latest_disk, srv.latest_load,
               srv.fs_names[srv.latest_fs_id] AS fs_mount, srv.latest_fs_percent INTO s;
+    IF online THEN
+        UPDATE servers SET is_active = true WHERE id = p_server_id;
+    END IF;
 
     PERFORM pg_notify('vigie_events', json_build_object(
         'kind', 'metrics', 'server_id', p_server_id, 'count', inserted,
