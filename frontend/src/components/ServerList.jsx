@@ -9,11 +9,12 @@ import { useScrollMargin } from '../hooks/useScrollMargin.js';
 import { formatPercent } from '../utils/formatters.js';
 import { LEVEL_BAR, LEVEL_TEXT, isStale, levelOf } from '../utils/levels.js';
 import { SilenceNote } from '../features/ops/Silence.jsx';
+import { formatFullPercent, formatLoadPerCore, loadPerCoreLevel } from '../features/fleet/overview.js';
 import Sparkline from './Sparkline.jsx';
 import { HEALTH_EDGE, HealthBadge, Presence } from './StatusBits.jsx';
 
 const SPARK_MS = 30 * 60_000;
-const ROW_ESTIMATE_PX = 212;
+const ROW_ESTIMATE_PX = 232;
 const GAP_PX = 16;
 
 function Gauge({ label, metric, value, stale }) {
@@ -28,6 +29,36 @@ function Gauge({ label, metric, value, stale }) {
       <div className="mt-1 h-1.5 overflow-hidden rounded-full bg-slate-200 dark:bg-slate-800" aria-hidden="true">
         <div className={`h-full rounded-full ${LEVEL_BAR[level]}`} style={{ width: `${width}%` }} />
       </div>
+    </div>
+  );
+}
+
+/** Load per core and the fullest filesystem, one line: "load 0.42/core · /var 91%". */
+function LoadAndFullest({ latest, stale }) {
+  const load = latest?.load_per_core;
+  const fs = latest?.fs_fullest;
+  const loadLevel = stale ? 'stale' : loadPerCoreLevel(load);
+  const fsLevel = stale ? 'stale' : levelOf('disk', fs?.percent);
+  return (
+    <div className="mt-2 flex items-baseline justify-between gap-3 text-xs">
+      <span
+        className="shrink-0 text-slate-500 dark:text-slate-400"
+        data-metric="load"
+        data-level={loadLevel}
+        title="1-minute load average per CPU: over 1, more work is waiting than there are CPUs"
+      >
+        load <span className={`font-semibold tabular-nums ${LEVEL_TEXT[loadLevel]}`}>{formatLoadPerCore(load)}</span>/core
+      </span>
+      <span
+        className="flex min-w-0 items-baseline gap-1 text-slate-500 dark:text-slate-400"
+        data-metric="fs"
+        data-level={fsLevel}
+        data-mount={fs?.mount}
+        title={fs ? `The fullest filesystem: ${fs.mount}, ${formatPercent(fs.percent)} used` : 'No filesystem reported'}
+      >
+        <span className="truncate">{fs ? fs.mount : 'fullest fs'}</span>
+        <span className={`shrink-0 font-semibold tabular-nums ${LEVEL_TEXT[fsLevel]}`}>{formatFullPercent(fs?.percent)}</span>
+      </span>
     </div>
   );
 }
@@ -69,6 +100,7 @@ const ServerCard = memo(function ServerCard({ server, health, alertCount, spark,
           <Gauge label="RAM" metric="ram" value={latest?.ram_percent} stale={stale} />
           <Gauge label="Disk" metric="disk" value={latest?.disk_percent} stale={stale} />
         </div>
+        <LoadAndFullest latest={latest} stale={stale} />
         <div className="mt-3">
           <Sparkline points={spark} latest={current} from={now - SPARK_MS} to={now} label="CPU over the last 30 minutes" />
         </div>

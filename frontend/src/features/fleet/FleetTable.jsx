@@ -11,16 +11,40 @@ import { useStoredState } from '../../hooks/useStoredState.js';
 import { formatAgo, formatFull, formatPercent } from '../../utils/formatters.js';
 import { LEVEL_TEXT, isStale, levelOf } from '../../utils/levels.js';
 import { COLUMNS, SORT_KEY, validSort } from './fleetTable.js';
+import { formatFullPercent, formatLoadPerCore, loadPerCoreLevel } from './overview.js';
 
 const ROW_PX = 41;
 
+const staleOf = ({ server, now }) =>
+  !server.latest || !server.is_active || isStale(server.latest.recorded_at, server.interval_seconds, now);
+
 function Percent({ item, metric, field }) {
-  const { server } = item;
-  const value = server.latest?.[field];
-  const stale = !server.latest || !server.is_active || isStale(server.latest.recorded_at, server.interval_seconds, item.now);
+  const value = item.server.latest?.[field];
   return (
-    <span className={`tabular-nums ${LEVEL_TEXT[stale ? 'stale' : levelOf(metric, value)]}`} data-metric={metric}>
+    <span className={`tabular-nums ${LEVEL_TEXT[staleOf(item) ? 'stale' : levelOf(metric, value)]}`} data-metric={metric}>
       {formatPercent(value)}
+    </span>
+  );
+}
+
+function LoadPerCore({ item }) {
+  const value = item.server.latest?.load_per_core;
+  const level = staleOf(item) ? 'stale' : loadPerCoreLevel(value);
+  return (
+    <span className={`tabular-nums ${LEVEL_TEXT[level]}`} data-metric="load" data-level={level}>
+      {formatLoadPerCore(value)}
+    </span>
+  );
+}
+
+function Fullest({ item }) {
+  const fs = item.server.latest?.fs_fullest;
+  if (!fs) return <span className="text-slate-400 dark:text-slate-500" data-metric="fs">—</span>;
+  const level = staleOf(item) ? 'stale' : levelOf('disk', fs.percent);
+  return (
+    <span className="flex items-baseline justify-end gap-1" data-metric="fs" data-level={level} title={`${fs.mount}: ${formatPercent(fs.percent)} used`}>
+      <span className="min-w-0 truncate text-slate-500 dark:text-slate-400">{fs.mount}</span>
+      <span className={`shrink-0 tabular-nums ${LEVEL_TEXT[level]}`}>{formatFullPercent(fs.percent)}</span>
     </span>
   );
 }
@@ -47,6 +71,8 @@ const CELLS = {
   cpu: (item) => <Percent item={item} metric="cpu" field="cpu_percent" />,
   ram: (item) => <Percent item={item} metric="ram" field="ram_percent" />,
   disk: (item) => <Percent item={item} metric="disk" field="disk_percent" />,
+  load: (item) => <LoadPerCore item={item} />,
+  fs: (item) => <Fullest item={item} />,
   lastSeen: (item) => {
     const seen = item.server.latest?.recorded_at ?? item.server.last_seen;
     return seen ? (
@@ -67,7 +93,7 @@ const CELLS = {
 
 const columns = COLUMNS;
 const ARIA_SORT = { asc: 'ascending', desc: 'descending' };
-const NUMERIC = new Set(['cpu', 'ram', 'disk', 'alerts']);
+const NUMERIC = new Set(['cpu', 'ram', 'disk', 'load', 'fs', 'alerts']);
 
 function useFleetTable(items, sorting, setSorting) {
   return useReactTable({
@@ -120,7 +146,7 @@ export default function FleetTable({ items, now }) {
     <div className="overflow-x-auto rounded-xl border border-slate-200 bg-white dark:border-slate-800 dark:bg-slate-900">
       <table
         ref={ref}
-        className="w-full min-w-[40rem] table-fixed text-sm"
+        className="w-full min-w-[52rem] table-fixed text-sm"
         aria-label="Servers"
         aria-rowcount={rows.length + 1}
         data-testid="fleet-table"
@@ -128,13 +154,15 @@ export default function FleetTable({ items, now }) {
         onKeyDown={onKeyDown}
       >
         <colgroup>
-          <col className="w-[28%]" />
-          <col className="w-[17%]" />
-          <col className="w-[10%]" />
-          <col className="w-[10%]" />
-          <col className="w-[10%]" />
-          <col className="w-[15%]" />
-          <col className="w-[10%]" />
+          <col className="w-[21%]" />
+          <col className="w-[14%]" />
+          <col className="w-[8%]" />
+          <col className="w-[8%]" />
+          <col className="w-[8%]" />
+          <col className="w-[9%]" />
+          <col className="w-[13%]" />
+          <col className="w-[12%]" />
+          <col className="w-[7%]" />
         </colgroup>
         <thead className="border-b border-slate-200 text-left text-xs text-slate-500 dark:border-slate-800 dark:text-slate-400">
           {table.getHeaderGroups().map((group) => (
