@@ -2,13 +2,15 @@
 // (and a few beyond) are in the page, so a fleet of thousands scrolls as
 // smoothly as a dozen.
 import { useWindowVirtualizer } from '@tanstack/react-virtual';
-import { memo, useEffect, useRef } from 'react';
+import { memo, useEffect, useMemo, useRef } from 'react';
 import { useColumns } from '../hooks/useColumns.js';
 import { useLinkHandler } from '../hooks/useRoute.js';
 import { useScrollMargin } from '../hooks/useScrollMargin.js';
 import { formatPercent } from '../utils/formatters.js';
 import { LEVEL_BAR, LEVEL_TEXT, isStale, levelOf } from '../utils/levels.js';
 import { SilenceNote } from '../features/ops/Silence.jsx';
+import { gridRows, moveInGrid } from '../features/fleet/grouping.js';
+import SectionHeader from '../features/fleet/SectionHeader.jsx';
 import { formatFullPercent, formatLoadPerCore, loadPerCoreLevel } from '../features/fleet/overview.js';
 import Sparkline from './Sparkline.jsx';
 import { HEALTH_EDGE, HealthBadge, Presence } from './StatusBits.jsx';
@@ -114,16 +116,7 @@ const ServerCard = memo(function ServerCard({ server, health, alertCount, spark,
   );
 });
 
-// Arrow keys move between cards as they are laid out; Home and End go to the
-// first and the last (scrolled into the page first when they are not in it).
-const MOVES = {
-  ArrowRight: (i) => i + 1,
-  ArrowLeft: (i) => i - 1,
-  ArrowDown: (i, cols) => i + cols,
-  ArrowUp: (i, cols) => i - cols,
-  Home: () => 0,
-  End: (i, cols, count) => count - 1,
-};
+const MOVE_KEYS = new Set(['ArrowRight', 'ArrowLeft', 'ArrowDown', 'ArrowUp', 'Home', 'End']);
 
 /** Focus `selector` once it is in the page: a virtualized list renders it a
  * frame or two after it is scrolled to. */
@@ -136,44 +129,54 @@ export function focusWhenShown(container, selector, tries = 10) {
   if (tries > 0) requestAnimationFrame(() => focusWhenShown(container, selector, tries - 1));
 }
 
+const HEADER_ESTIMATE_PX = 44;
+
 /**
- * `items`: { server, health, alertCount? } in the order shown. `onVisible(ids)`
- * hears which servers are on screen (for their trends).
+ * `items`: { server, health, alertCount? } in the order shown; or `sections`
+ * (groupByTag of them: the overview grouped by tag), each with a header row.
+ * `onVisible(ids)` hears which servers are on screen (for their trends).
  */
-export default function ServerList({ items, alerts = [], sparks = {}, now, onVisible }) {
+export default function ServerList({ items, sections, alerts = [], sparks = {}, now, onVisible }) {
   const cols = useColumns();
   const ref = useRef(null);
   const scrollMargin = useScrollMargin(ref);
-  const rows = Math.ceil(items.length / cols);
+  const rows = useMemo(
+    () => (sections ? gridRows(sections, cols) : gridRows([{ key: 'all', entries: items }], cols, { headers: false })),
+    [sections, items, cols],
+  );
+  const lastCards = rows.findLast((r) => r.kind === 'cards');
+  const total = lastCards ? lastCards.first + lastCards.entries.length : 0;
   const virtualizer = useWindowVirtualizer({
-    count: rows,
-    estimateSize: () => ROW_ESTIMATE_PX + GAP_PX,
+    count: rows.length,
+    estimateSize: (i) => (rows[i].kind === 'header' ? HEADER_ESTIMATE_PX : ROW_ESTIMATE_PX + GAP_PX),
+    getItemKey: (i) => rows[i].key,
     overscan: 3,
     scrollMargin,
     initialRect: typeof window !== 'undefined' ? { width: window.innerWidth, height: window.innerHeight } : undefined,
   });
   const virtualRows = virtualizer.getVirtualItems();
-  const first = virtualRows[0]?.index ?? 0;
-  const last = virtualRows.at(-1)?.index ?? -1;
 
   const visible = useRef(onVisible);
   visible.current = onVisible;
-  const shownIds = items
-    .slice(first * cols, (last + 1) * cols)
-    .map(({ server }) => server.id)
-    .join(',');
+  const shownIds = [
+    ...new Set(virtualRows.flatMap((v) => (rows[v.index]?.kind === 'cards' ? rows[v.index].entries.map(({ server }) => server.id) : []))),
+  ].join(',');
   useEffect(() => {
     if (shownIds) visible.current?.(shownIds.split(',').map(Number));
   }, [shownIds]);
 
+  // Arrow keys move between cards as they are laid out (up and down across a
+  // section's header); Home and End go to the first and the last, scrolled into
+  // the page first when they are not in it.
   const onKeyDown = (event) => {
-    const move = MOVES[event.key];
+    if (!MOVE_KEYS.has(event.key)) return;
     const from = Number(event.target.closest?.('[data-card-index]')?.dataset.cardIndex);
-    if (!move || !Number.isInteger(from)) return;
-    const to = Math.min(Math.max(move(from, cols, items.length), 0), items.length - 1);
+    if (!Number.isInteger(from)) return;
     event.preventDefault();
+    const to = moveInGrid(rows, from, event.key);
     if (to === from) return;
-    virtualizer.scrollToIndex(Math.floor(to / cols), { align: 'auto' });
+    const row = rows.findIndex((r) => r.kind === 'cards' && to >= r.first && to < r.first + r.entries.length);
+    virtualizer.scrollToIndex(row, { align: 'auto' });
     focusWhenShown(ref.current, `[data-card-index="${to}"]`);
   };
 
@@ -184,36 +187,43 @@ export default function ServerList({ items, alerts = [], sparks = {}, now, onVis
     <div
       ref={ref}
       role="list"
-      aria-label="Servers, most urgent first"
+      aria-label={sections ? 'Servers by tag, most urgent first in each' : 'Servers, most urgent first'}
       onKeyDown={onKeyDown}
       className="relative"
       style={{ height: virtualizer.getTotalSize() }}
     >
-      {virtualRows.map((row) => (
-        <div
-          key={row.key}
-          data-index={row.index}
-          ref={virtualizer.measureElement}
-          role="none"
-          className="absolute left-0 top-0 w-full"
-          style={{ transform: `translateY(${row.start - scrollMargin}px)`, paddingBottom: GAP_PX }}
-        >
-          <div className="grid grid-cols-1 gap-4 sm:grid-cols-2 xl:grid-cols-3" role="none">
-            {items.slice(row.index * cols, row.index * cols + cols).map(({ server, health, alertCount }, i) => (
-              <ServerCard
-                key={server.id}
-                server={server}
-                health={health}
-                alertCount={countOf(server, alertCount)}
-                spark={sparks[server.id]}
-                now={now}
-                index={row.index * cols + i}
-                total={items.length}
-              />
-            ))}
+      {virtualRows.map((virtual) => {
+        const row = rows[virtual.index];
+        return (
+          <div
+            key={virtual.key}
+            data-index={virtual.index}
+            ref={virtualizer.measureElement}
+            role="none"
+            className="absolute left-0 top-0 w-full"
+            style={{ transform: `translateY(${virtual.start - scrollMargin}px)`, paddingBottom: row.kind === 'header' ? 8 : GAP_PX }}
+          >
+            {row.kind === 'header' ? (
+              <SectionHeader section={row.section} className="border-b border-slate-200 pb-1 pt-3 dark:border-slate-800" />
+            ) : (
+              <div className="grid grid-cols-1 gap-4 sm:grid-cols-2 xl:grid-cols-3" role="none">
+                {row.entries.map(({ server, health, alertCount }, i) => (
+                  <ServerCard
+                    key={server.id}
+                    server={server}
+                    health={health}
+                    alertCount={countOf(server, alertCount)}
+                    spark={sparks[server.id]}
+                    now={now}
+                    index={row.first + i}
+                    total={total}
+                  />
+                ))}
+              </div>
+            )}
           </div>
-        </div>
-      ))}
+        );
+      })}
     </div>
   );
 }
