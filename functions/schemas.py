@@ -384,11 +384,23 @@ class Registered(BaseModel):
     )
 
 
+class FullestFilesystem(BaseModel):
+    mount: str
+    percent: float
+
+
 class LatestMetrics(BaseModel):
     cpu_percent: float
     ram_percent: float
     disk_percent: float
     recorded_at: datetime
+    load_per_core: float | None = Field(
+        description="The 1-minute load average per logical CPU (above 1: more runnable work "
+        "than CPUs); null when the newest sample reported no load"
+    )
+    fs_fullest: FullestFilesystem | None = Field(
+        description="The most used filesystem of the newest sample that reported filesystems"
+    )
 
 
 class ActiveSilence(BaseModel):

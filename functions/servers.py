@@ -24,7 +24,8 @@ SERVER_COLUMNS = """
     s.id, s.name, s.hostname, s.machine_id, s.ip_address, s.os_type, s.created_at,
     s.last_seen, s.is_active, s.interval_seconds,
     s.latest_cpu AS cpu_percent, s.latest_ram AS ram_percent, s.latest_disk AS disk_percent,
-    s.latest_at, s.tags,
+    s.latest_at, s.latest_load, s.fs_names[s.latest_fs_id] AS fs_mount, s.latest_fs_percent,
+    s.tags,
     x.id AS silence_id, x.ends_at AS silence_ends_at, x.reason AS silence_reason,
     x.tag AS silence_tag
 """
@@ -43,6 +44,11 @@ SELECT {SERVER_COLUMNS}
 """  # noqa: S608 - constant text, no user input
 
 
+def fullest(mount: str | None, percent: float | None) -> dict | None:
+    """The fullest filesystem of the newest sample that reported filesystems."""
+    return None if mount is None else {"mount": mount, "percent": percent}
+
+
 def server_json(row: dict) -> dict:
     latest = None
     if row["latest_at"] is not None:
@@ -51,6 +57,8 @@ def server_json(row: dict) -> dict:
             "ram_percent": row["ram_percent"],
             "disk_percent": row["disk_percent"],
             "recorded_at": row["latest_at"],
+            "load_per_core": row["latest_load"],
+            "fs_fullest": fullest(row["fs_mount"], row["latest_fs_percent"]),
         }
     silence = None
     if row["silence_id"] is not None:

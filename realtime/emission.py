@@ -137,19 +137,37 @@ def sample_json(row: dict) -> dict:
 LATEST_FIELDS = ("cpu_percent", "ram_percent", "disk_percent")
 
 
+def number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def parse_fullest(value: Any) -> dict | None:
+    """A notification's fullest filesystem, or None (none reported, or a bad one)."""
+    if (
+        isinstance(value, dict)
+        and isinstance(value.get("mount"), str)
+        and number(value.get("percent"))
+    ):
+        return {"mount": value["mount"], "percent": value["percent"]}
+    return None
+
+
 def parse_latest(value: Any) -> dict | None:
-    """A notification's ``latest`` object, or None when it has none (or a bad one)."""
+    """A notification's ``latest`` object, or None when it has none (or a bad one).
+    Its wide part (load per core, fullest filesystem) is optional: None if absent."""
     if not isinstance(value, dict):
         return None
     try:
         latest = {"recorded_at": parse_time(value["recorded_at"])}
         for name in LATEST_FIELDS:
-            number = value[name]
-            if isinstance(number, bool) or not isinstance(number, int | float):
+            if not number(value[name]):
                 return None
-            latest[name] = number
+            latest[name] = value[name]
     except (KeyError, TypeError, ValueError):
         return None
+    load = value.get("load_per_core")
+    latest["load_per_core"] = load if number(load) else None
+    latest["fs_fullest"] = parse_fullest(value.get("fs_fullest"))
     return latest if latest["recorded_at"] is not None else None
 
 
@@ -201,10 +219,20 @@ class Fleet:
 
 
 def newest_of(samples: list[dict]) -> dict | None:
+    """The overview's values from the newest of some stored samples (sample_json)."""
     if not samples:
         return None
     row = max(samples, key=lambda r: r["recorded_at"])
-    return {"recorded_at": row["recorded_at"], **{name: row[name] for name in LATEST_FIELDS}}
+    latest = {"recorded_at": row["recorded_at"], **{name: row[name] for name in LATEST_FIELDS}}
+    load, cpus = row.get("load_1"), row.get("cpu_count")
+    latest["load_per_core"] = load / cpus if number(load) and cpus else None
+    fullest = max(
+        (f for f in row.get("filesystems") or [] if number(f.get("percent"))),
+        key=lambda f: f["percent"],
+        default=None,
+    )
+    latest["fs_fullest"] = parse_fullest(fullest)
+    return latest
 
 
 class Emission:

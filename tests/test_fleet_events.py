@@ -19,7 +19,14 @@ pytestmark = pytest.mark.slow
 
 FAST = {"VIGIE_SWEEP_SECONDS": "0.2", "VIGIE_RELAY_CHECK_SECONDS": "0.5"}
 ENTRY_KEYS = {"server_id", "is_active", "last_seen", "latest"}
-LATEST_KEYS = {"recorded_at", "cpu_percent", "ram_percent", "disk_percent"}
+LATEST_KEYS = {
+    "recorded_at",
+    "cpu_percent",
+    "ram_percent",
+    "disk_percent",
+    "load_per_core",
+    "fs_fullest",
+}
 
 
 def ingest(db, server_id: int, recorded_at: datetime, **values) -> None:

@@ -17,7 +17,8 @@
 -- Channel `vigie_events`, payload (JSON, well under the 8000-byte limit):
 --   {"kind": "metrics", "server_id": 1, "count": 3, "first": ts, "last": ts,
 --    "online": true|false, "last_seen": ts,
---    "latest": {"recorded_at", "cpu_percent", "ram_percent", "disk_percent"}}
+--    "latest": {"recorded_at", "cpu_percent", "ram_percent", "disk_percent",
+--               "load_per_core", "fs_fullest": {"mount", "percent"} | null}}
 -- `count` new samples were stored with recorded_at in [first, last]; `online` is
 -- true when this write brought an inactive server back; `latest` is the server's
 -- newest sample after the write (what the overview shows).
@@ -91,6 +92,16 @@ RETURNS text[] LANGUAGE sql IMMUTABLE AS $$
              WHERE e ->> 'mount' = p_names[n.i] LIMIT 1) f ON true
 $$;
 
+-- The fullest filesystem of a sample's (sql/102_wide_sample.sql): its number in the
+-- server's dictionary and its percent used; nothing for a sample with none.
+CREATE OR REPLACE FUNCTION vigie_fullest_fs(p_ids integer[], p_values real[],
+                                            OUT id integer, OUT percent real)
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT p_ids[k], p_values[k][1]
+      FROM generate_subscripts(p_ids, 1) AS k
+     ORDER BY p_values[k][1] DESC NULLS LAST, k LIMIT 1
+$$;
+
 -- The samples are given as one array per column, in the same order: no JSON to
 -- build on the client nor to parse here. A repeated (server_id, recorded_at)
 -- stores nothing and reports the stored id: a collector retrying after a lost
@@ -133,6 +144,8 @@ DECLARE
     v_temp     text[];
     v_top_at   timestamptz;
     v_fs_info  jsonb;
+    v_fs_id    integer;
+    v_fs_pct   real;
 BEGIN
     -- The row lock orders this server's writes with the offline sweep and with each
     -- other, so a status change is seen, and announced, by exactly one transaction.
@@ -299,6 +312,10 @@ BEGIN
 
     IF v_wide AND v_newest.recorded_at > coalesce(s.latest_at, '-infinity') THEN
         v_fs_info := p_wide[array_position(p_at, v_newest.recorded_at)];
+        IF v_newest.fs_ids IS NOT NULL THEN
+            SELECT * INTO v_fs_id, v_fs_pct
+              FROM vigie_fullest_fs(v_newest.fs_ids, v_newest.fs_values);
+        END IF;
     END IF;
     UPDATE servers srv SET
         last_seen = now(), is_active = true, writes = srv.writes + 1,
@@ -328,17 +345,28 @@ BEGIN
         latest_ram = CASE WHEN srv.latest_at >= v_newest.recorded_at THEN srv.latest_ram
                           ELSE v_newest.ram_percent END,
         latest_disk = CASE WHEN srv.latest_at >= v_newest.recorded_at THEN srv.latest_disk
-                           ELSE v_newest.disk_percent END
+                           ELSE v_newest.disk_percent END,
+        latest_load = CASE WHEN srv.latest_at >= v_newest.recorded_at THEN srv.latest_load
+                           ELSE v_newest.load_1 / v_newest.cpu_count END,
+        -- The fullest filesystem stays that of the newest sample reporting any.
+        latest_fs_id = coalesce(v_fs_id, srv.latest_fs_id),
+        latest_fs_percent = CASE WHEN v_fs_id IS NULL THEN srv.latest_fs_percent
+                                 ELSE v_fs_pct END
      WHERE srv.id = p_server_id
-    RETURNING srv.latest_at, srv.latest_cpu, srv.latest_ram, srv.latest_disk INTO s;
+    RETURNING srv.latest_at, srv.latest_cpu, srv.latest_ram, srv.latest_disk, srv.latest_load,
+              srv.fs_names[srv.latest_fs_id] AS fs_mount, srv.latest_fs_percent INTO s;
 
     PERFORM pg_notify('vigie_events', json_build_object(
         'kind', 'metrics', 'server_id', p_server_id, 'count', inserted,
         'first', v_first, 'last', v_last, 'online', online,
         'last_seen', now(),
-        'latest', json_build_object('recorded_at', s.latest_at, 'cpu_percent', s.latest_cpu,
-                                    'ram_percent', s.latest_ram,
-                                    'disk_percent', s.latest_disk))::text);
+        'latest', json_build_object(
+                      'recorded_at', s.latest_at, 'cpu_percent', s.latest_cpu,
+                      'ram_percent', s.latest_ram, 'disk_percent', s.latest_disk,
+                      'load_per_core', s.latest_load,
+                      'fs_fullest', CASE WHEN s.fs_mount IS NOT NULL THEN json_build_object(
+                                         'mount', s.fs_mount,
+                                         'percent', s.latest_fs_percent) END))::text);
     RETURN NEXT;
 END
 $$;

@@ -344,11 +344,12 @@ BEGIN
     UPDATE servers s
        SET latest_at = n.recorded_at, latest_sent = n.network_sent_mb,
            latest_recv = n.network_recv_mb, latest_cpu = n.cpu_percent,
-           latest_ram = n.ram_percent, latest_disk = n.disk_percent
+           latest_ram = n.ram_percent, latest_disk = n.disk_percent,
+           latest_load = n.load_1 / n.cpu_count
       FROM servers s2
      CROSS JOIN LATERAL (
            SELECT m.recorded_at, m.network_sent_mb, m.network_recv_mb, m.cpu_percent,
-                  m.ram_percent, m.disk_percent
+                  m.ram_percent, m.disk_percent, m.load_1, m.cpu_count
              FROM metrics m WHERE m.server_id = s2.id
             ORDER BY m.recorded_at DESC LIMIT 1) n
      WHERE s.id = s2.id AND n.recorded_at > coalesce(s.latest_at, '-infinity');
