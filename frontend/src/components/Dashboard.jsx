@@ -1,4 +1,5 @@
-// The overview: every server, trouble first, live; as cards or as a table.
+// The overview: every server, trouble first, live; as cards or as a table, and
+// grouped by tag or not (/?group=tag, with or without ?tag=).
 import { useDeferredValue, useMemo, useRef, useState } from 'react';
 import FleetSummary from '../features/fleet/FleetSummary.jsx';
 import FleetTable from '../features/fleet/FleetTable.jsx';
@@ -7,9 +8,10 @@ import { useFleet } from '../features/fleet/useFleet.jsx';
 import { useNow } from '../hooks/useNow.js';
 import { useStoredState } from '../hooks/useStoredState.js';
 import { sortByTrouble } from '../utils/levels.js';
-import TagFilter, { tagOfSearch } from '../features/ops/TagFilter.jsx';
+import { groupByTag, groupOfSearch } from '../features/fleet/grouping.js';
+import TagFilter, { overviewPath, tagOfSearch } from '../features/ops/TagFilter.jsx';
 import { withTag } from '../features/ops/tags.js';
-import { useSearch } from '../hooks/useRoute.js';
+import { navigate, useSearch } from '../hooks/useRoute.js';
 import EmptyState from './EmptyState.jsx';
 import ServerList from './ServerList.jsx';
 
@@ -43,6 +45,26 @@ function ViewSwitch({ view, setView }) {
   );
 }
 
+/** Grouping by tag, on and off: in the address, so a grouped view can be
+ * bookmarked (with its tag filter, if any). */
+function GroupSwitch({ tag, group }) {
+  const on = group === 'tag';
+  return (
+    <button
+      type="button"
+      aria-pressed={on}
+      onClick={() => navigate(overviewPath(tag, on ? '' : 'tag'))}
+      className={`rounded-lg border px-3 py-2 text-sm focus-visible:outline-2 focus-visible:outline-sky-600 ${
+        on
+          ? 'border-slate-900 bg-slate-900 text-white dark:border-slate-100 dark:bg-slate-100 dark:text-slate-900'
+          : 'border-slate-300 text-slate-600 hover:text-slate-900 dark:border-slate-700 dark:text-slate-300 dark:hover:text-white'
+      }`}
+    >
+      Group by tag
+    </button>
+  );
+}
+
 export default function Dashboard() {
   const { servers, error, activeAlerts, sparks, wantTrends } = useFleet();
   const now = useNow(5000);
@@ -54,9 +76,14 @@ export default function Dashboard() {
   // searched in each server is kept until that server changes.
   const deferred = useDeferredValue(filter);
   const texts = useRef(new WeakMap());
-  const tag = tagOfSearch(useSearch());
+  const search = useSearch();
+  const tag = tagOfSearch(search);
+  const group = groupOfSearch(search);
   const tagged = useMemo(() => withTag(sorted, tag), [sorted, tag]);
   const shown = useMemo(() => filterItems(tagged, deferred, texts.current), [tagged, deferred]);
+  // The table groups after its own sort; the cards take the sections as they are.
+  const sections = useMemo(() => (group && view !== 'table' ? groupByTag(shown) : null), [group, view, shown]);
+  const hasTags = useMemo(() => (servers ?? []).some((s) => s.tags?.length), [servers]);
 
   if (servers === null) {
     return error ? (
@@ -90,7 +117,8 @@ export default function Dashboard() {
               />
             </label>
           ) : null}
-          <TagFilter servers={servers} tag={tag} />
+          <TagFilter servers={servers} tag={tag} group={group} />
+          {hasTags || group ? <GroupSwitch tag={tag} group={group} /> : null}
           <ViewSwitch view={view} setView={setView} />
         </div>
       </div>
@@ -103,9 +131,9 @@ export default function Dashboard() {
       {shown.length === 0 ? (
         <p className="text-slate-500">{filter ? `No server matches “${filter}”${tag ? ` with the tag ${tag}` : ''}.` : `No server has the tag ${tag}.`}</p>
       ) : view === 'table' ? (
-        <FleetTable items={shown} now={now} />
+        <FleetTable items={shown} now={now} grouped={Boolean(group)} />
       ) : (
-        <ServerList items={shown} sparks={sparks} now={now} onVisible={wantTrends} />
+        <ServerList items={shown} sections={sections} sparks={sparks} now={now} onVisible={wantTrends} />
       )}
     </section>
   );

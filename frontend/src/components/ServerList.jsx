@@ -2,18 +2,21 @@
 // (and a few beyond) are in the page, so a fleet of thousands scrolls as
 // smoothly as a dozen.
 import { useWindowVirtualizer } from '@tanstack/react-virtual';
-import { memo, useEffect, useRef } from 'react';
+import { memo, useEffect, useMemo, useRef } from 'react';
 import { useColumns } from '../hooks/useColumns.js';
 import { useLinkHandler } from '../hooks/useRoute.js';
 import { useScrollMargin } from '../hooks/useScrollMargin.js';
 import { formatPercent } from '../utils/formatters.js';
 import { LEVEL_BAR, LEVEL_TEXT, isStale, levelOf } from '../utils/levels.js';
 import { SilenceNote } from '../features/ops/Silence.jsx';
+import { gridRows, moveInGrid } from '../features/fleet/grouping.js';
+import SectionHeader from '../features/fleet/SectionHeader.jsx';
+import { formatFullPercent, formatLoadPerCore, loadPerCoreLevel } from '../features/fleet/overview.js';
 import Sparkline from './Sparkline.jsx';
 import { HEALTH_EDGE, HealthBadge, Presence } from './StatusBits.jsx';
 
 const SPARK_MS = 30 * 60_000;
-const ROW_ESTIMATE_PX = 212;
+const ROW_ESTIMATE_PX = 232;
 const GAP_PX = 16;
 
 function Gauge({ label, metric, value, stale }) {
@@ -28,6 +31,36 @@ function Gauge({ label, metric, value, stale }) {
       <div className="mt-1 h-1.5 overflow-hidden rounded-full bg-slate-200 dark:bg-slate-800" aria-hidden="true">
         <div className={`h-full rounded-full ${LEVEL_BAR[level]}`} style={{ width: `${width}%` }} />
       </div>
+    </div>
+  );
+}
+
+/** Load per core and the fullest filesystem, one line: "load 0.42/core · /var 91%". */
+function LoadAndFullest({ latest, stale }) {
+  const load = latest?.load_per_core;
+  const fs = latest?.fs_fullest;
+  const loadLevel = stale ? 'stale' : loadPerCoreLevel(load);
+  const fsLevel = stale ? 'stale' : levelOf('disk', fs?.percent);
+  return (
+    <div className="mt-2 flex items-baseline justify-between gap-3 text-xs">
+      <span
+        className="shrink-0 text-slate-500 dark:text-slate-400"
+        data-metric="load"
+        data-level={loadLevel}
+        title="1-minute load average per CPU: over 1, more work is waiting than there are CPUs"
+      >
+        load <span className={`font-semibold tabular-nums ${LEVEL_TEXT[loadLevel]}`}>{formatLoadPerCore(load)}</span>/core
+      </span>
+      <span
+        className="flex min-w-0 items-baseline gap-1 text-slate-500 dark:text-slate-400"
+        data-metric="fs"
+        data-level={fsLevel}
+        data-mount={fs?.mount}
+        title={fs ? `The fullest filesystem: ${fs.mount}, ${formatPercent(fs.percent)} used` : 'No filesystem reported'}
+      >
+        <span className="truncate">{fs ? fs.mount : 'fullest fs'}</span>
+        <span className={`shrink-0 font-semibold tabular-nums ${LEVEL_TEXT[fsLevel]}`}>{formatFullPercent(fs?.percent)}</span>
+      </span>
     </div>
   );
 }
@@ -69,6 +102,7 @@ const ServerCard = memo(function ServerCard({ server, health, alertCount, spark,
           <Gauge label="RAM" metric="ram" value={latest?.ram_percent} stale={stale} />
           <Gauge label="Disk" metric="disk" value={latest?.disk_percent} stale={stale} />
         </div>
+        <LoadAndFullest latest={latest} stale={stale} />
         <div className="mt-3">
           <Sparkline points={spark} latest={current} from={now - SPARK_MS} to={now} label="CPU over the last 30 minutes" />
         </div>
@@ -82,16 +116,7 @@ const ServerCard = memo(function ServerCard({ server, health, alertCount, spark,
   );
 });
 
-// Arrow keys move between cards as they are laid out; Home and End go to the
-// first and the last (scrolled into the page first when they are not in it).
-const MOVES = {
-  ArrowRight: (i) => i + 1,
-  ArrowLeft: (i) => i - 1,
-  ArrowDown: (i, cols) => i + cols,
-  ArrowUp: (i, cols) => i - cols,
-  Home: () => 0,
-  End: (i, cols, count) => count - 1,
-};
+const MOVE_KEYS = new Set(['ArrowRight', 'ArrowLeft', 'ArrowDown', 'ArrowUp', 'Home', 'End']);
 
 /** Focus `selector` once it is in the page: a virtualized list renders it a
  * frame or two after it is scrolled to. */
@@ -104,44 +129,54 @@ export function focusWhenShown(container, selector, tries = 10) {
   if (tries > 0) requestAnimationFrame(() => focusWhenShown(container, selector, tries - 1));
 }
 
+const HEADER_ESTIMATE_PX = 44;
+
 /**
- * `items`: { server, health, alertCount? } in the order shown. `onVisible(ids)`
- * hears which servers are on screen (for their trends).
+ * `items`: { server, health, alertCount? } in the order shown; or `sections`
+ * (groupByTag of them: the overview grouped by tag), each with a header row.
+ * `onVisible(ids)` hears which servers are on screen (for their trends).
  */
-export default function ServerList({ items, alerts = [], sparks = {}, now, onVisible }) {
+export default function ServerList({ items, sections, alerts = [], sparks = {}, now, onVisible }) {
   const cols = useColumns();
   const ref = useRef(null);
   const scrollMargin = useScrollMargin(ref);
-  const rows = Math.ceil(items.length / cols);
+  const rows = useMemo(
+    () => (sections ? gridRows(sections, cols) : gridRows([{ key: 'all', entries: items }], cols, { headers: false })),
+    [sections, items, cols],
+  );
+  const lastCards = rows.findLast((r) => r.kind === 'cards');
+  const total = lastCards ? lastCards.first + lastCards.entries.length : 0;
   const virtualizer = useWindowVirtualizer({
-    count: rows,
-    estimateSize: () => ROW_ESTIMATE_PX + GAP_PX,
+    count: rows.length,
+    estimateSize: (i) => (rows[i].kind === 'header' ? HEADER_ESTIMATE_PX : ROW_ESTIMATE_PX + GAP_PX),
+    getItemKey: (i) => rows[i].key,
     overscan: 3,
     scrollMargin,
     initialRect: typeof window !== 'undefined' ? { width: window.innerWidth, height: window.innerHeight } : undefined,
   });
   const virtualRows = virtualizer.getVirtualItems();
-  const first = virtualRows[0]?.index ?? 0;
-  const last = virtualRows.at(-1)?.index ?? -1;
 
   const visible = useRef(onVisible);
   visible.current = onVisible;
-  const shownIds = items
-    .slice(first * cols, (last + 1) * cols)
-    .map(({ server }) => server.id)
-    .join(',');
+  const shownIds = [
+    ...new Set(virtualRows.flatMap((v) => (rows[v.index]?.kind === 'cards' ? rows[v.index].entries.map(({ server }) => server.id) : []))),
+  ].join(',');
   useEffect(() => {
     if (shownIds) visible.current?.(shownIds.split(',').map(Number));
   }, [shownIds]);
 
+  // Arrow keys move between cards as they are laid out (up and down across a
+  // section's header); Home and End go to the first and the last, scrolled into
+  // the page first when they are not in it.
   const onKeyDown = (event) => {
-    const move = MOVES[event.key];
+    if (!MOVE_KEYS.has(event.key)) return;
     const from = Number(event.target.closest?.('[data-card-index]')?.dataset.cardIndex);
-    if (!move || !Number.isInteger(from)) return;
-    const to = Math.min(Math.max(move(from, cols, items.length), 0), items.length - 1);
+    if (!Number.isInteger(from)) return;
     event.preventDefault();
+    const to = moveInGrid(rows, from, event.key);
     if (to === from) return;
-    virtualizer.scrollToIndex(Math.floor(to / cols), { align: 'auto' });
+    const row = rows.findIndex((r) => r.kind === 'cards' && to >= r.first && to < r.first + r.entries.length);
+    virtualizer.scrollToIndex(row, { align: 'auto' });
     focusWhenShown(ref.current, `[data-card-index="${to}"]`);
   };
 
@@ -152,36 +187,43 @@ export default function ServerList({ items, alerts = [], sparks = {}, now, onVis
     <div
       ref={ref}
       role="list"
-      aria-label="Servers, most urgent first"
+      aria-label={sections ? 'Servers by tag, most urgent first in each' : 'Servers, most urgent first'}
       onKeyDown={onKeyDown}
       className="relative"
       style={{ height: virtualizer.getTotalSize() }}
     >
-      {virtualRows.map((row) => (
-        <div
-          key={row.key}
-          data-index={row.index}
-          ref={virtualizer.measureElement}
-          role="none"
-          className="absolute left-0 top-0 w-full"
-          style={{ transform: `translateY(${row.start - scrollMargin}px)`, paddingBottom: GAP_PX }}
-        >
-          <div className="grid grid-cols-1 gap-4 sm:grid-cols-2 xl:grid-cols-3" role="none">
-            {items.slice(row.index * cols, row.index * cols + cols).map(({ server, health, alertCount }, i) => (
-              <ServerCard
-                key={server.id}
-                server={server}
-                health={health}
-                alertCount={countOf(server, alertCount)}
-                spark={sparks[server.id]}
-                now={now}
-                index={row.index * cols + i}
-                total={items.length}
-              />
-            ))}
+      {virtualRows.map((virtual) => {
+        const row = rows[virtual.index];
+        return (
+          <div
+            key={virtual.key}
+            data-index={virtual.index}
+            ref={virtualizer.measureElement}
+            role="none"
+            className="absolute left-0 top-0 w-full"
+            style={{ transform: `translateY(${virtual.start - scrollMargin}px)`, paddingBottom: row.kind === 'header' ? 8 : GAP_PX }}
+          >
+            {row.kind === 'header' ? (
+              <SectionHeader section={row.section} className="border-b border-slate-200 pb-1 pt-3 dark:border-slate-800" />
+            ) : (
+              <div className="grid grid-cols-1 gap-4 sm:grid-cols-2 xl:grid-cols-3" role="none">
+                {row.entries.map(({ server, health, alertCount }, i) => (
+                  <ServerCard
+                    key={server.id}
+                    server={server}
+                    health={health}
+                    alertCount={countOf(server, alertCount)}
+                    spark={sparks[server.id]}
+                    now={now}
+                    index={row.first + i}
+                    total={total}
+                  />
+                ))}
+              </div>
+            )}
           </div>
-        </div>
-      ))}
+        );
+      })}
     </div>
   );
 }

@@ -19,12 +19,16 @@ function ProcessTable({ title, processes, highlight }) {
           <tbody>
             {processes.map((p) => (
               <tr key={`${p.pid}-${p.name}`} className="border-t border-slate-100 dark:border-slate-800" data-testid="top-process" data-pid={p.pid}>
-                <td className="max-w-0 truncate py-1 pr-2" title={`${p.name} (pid ${p.pid})`}>
+                {/* The name takes the room the figures leave (w-full) and is cut
+                    only past it (max-w-0 lets it shrink): max-w-0 alone gives
+                    the column no share of the table's width, the name its first
+                    letter. */}
+                <td className="w-full max-w-0 truncate py-1 pr-2" title={`${p.name} (pid ${p.pid})`} data-testid="process-name">
                   <span className="font-medium">{p.name}</span> <span className="text-xs text-slate-500 dark:text-slate-400">{p.pid}</span>
                 </td>
-                <td className="hidden truncate py-1 pr-2 text-slate-500 sm:table-cell dark:text-slate-400">{p.user ?? '—'}</td>
-                <td className={`py-1 pr-2 text-right ${highlight === 'cpu' ? 'font-semibold' : ''}`}>{formatPercent(p.cpu_percent)}</td>
-                <td className={`py-1 text-right ${highlight === 'memory' ? 'font-semibold' : ''}`}>{formatMiB(p.rss_mb)}</td>
+                <td className="hidden max-w-32 truncate py-1 pr-2 text-slate-500 sm:table-cell dark:text-slate-400">{p.user ?? '—'}</td>
+                <td className={`whitespace-nowrap py-1 pr-2 text-right ${highlight === 'cpu' ? 'font-semibold' : ''}`}>{formatPercent(p.cpu_percent)}</td>
+                <td className={`whitespace-nowrap py-1 text-right ${highlight === 'memory' ? 'font-semibold' : ''}`}>{formatMiB(p.rss_mb)}</td>
               </tr>
             ))}
           </tbody>

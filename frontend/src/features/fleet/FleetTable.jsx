@@ -2,7 +2,7 @@
 // (the choice remembered), only the rows on screen in the page.
 import { flexRender, getCoreRowModel, getSortedRowModel, useReactTable } from '@tanstack/react-table';
 import { useWindowVirtualizer } from '@tanstack/react-virtual';
-import { useRef } from 'react';
+import { useMemo, useRef } from 'react';
 import { focusWhenShown } from '../../components/ServerList.jsx';
 import { HealthBadge } from '../../components/StatusBits.jsx';
 import { useLinkHandler } from '../../hooks/useRoute.js';
@@ -11,16 +11,42 @@ import { useStoredState } from '../../hooks/useStoredState.js';
 import { formatAgo, formatFull, formatPercent } from '../../utils/formatters.js';
 import { LEVEL_TEXT, isStale, levelOf } from '../../utils/levels.js';
 import { COLUMNS, SORT_KEY, validSort } from './fleetTable.js';
+import { groupByTag } from './grouping.js';
+import SectionHeader from './SectionHeader.jsx';
+import { formatFullPercent, formatLoadPerCore, loadPerCoreLevel } from './overview.js';
 
 const ROW_PX = 41;
 
+const staleOf = ({ server, now }) =>
+  !server.latest || !server.is_active || isStale(server.latest.recorded_at, server.interval_seconds, now);
+
 function Percent({ item, metric, field }) {
-  const { server } = item;
-  const value = server.latest?.[field];
-  const stale = !server.latest || !server.is_active || isStale(server.latest.recorded_at, server.interval_seconds, item.now);
+  const value = item.server.latest?.[field];
   return (
-    <span className={`tabular-nums ${LEVEL_TEXT[stale ? 'stale' : levelOf(metric, value)]}`} data-metric={metric}>
+    <span className={`tabular-nums ${LEVEL_TEXT[staleOf(item) ? 'stale' : levelOf(metric, value)]}`} data-metric={metric}>
       {formatPercent(value)}
+    </span>
+  );
+}
+
+function LoadPerCore({ item }) {
+  const value = item.server.latest?.load_per_core;
+  const level = staleOf(item) ? 'stale' : loadPerCoreLevel(value);
+  return (
+    <span className={`tabular-nums ${LEVEL_TEXT[level]}`} data-metric="load" data-level={level}>
+      {formatLoadPerCore(value)}
+    </span>
+  );
+}
+
+function Fullest({ item }) {
+  const fs = item.server.latest?.fs_fullest;
+  if (!fs) return <span className="text-slate-400 dark:text-slate-500" data-metric="fs">—</span>;
+  const level = staleOf(item) ? 'stale' : levelOf('disk', fs.percent);
+  return (
+    <span className="flex items-baseline justify-end gap-1" data-metric="fs" data-level={level} title={`${fs.mount}: ${formatPercent(fs.percent)} used`}>
+      <span className="min-w-0 truncate text-slate-500 dark:text-slate-400">{fs.mount}</span>
+      <span className={`shrink-0 tabular-nums ${LEVEL_TEXT[level]}`}>{formatFullPercent(fs.percent)}</span>
     </span>
   );
 }
@@ -47,6 +73,8 @@ const CELLS = {
   cpu: (item) => <Percent item={item} metric="cpu" field="cpu_percent" />,
   ram: (item) => <Percent item={item} metric="ram" field="ram_percent" />,
   disk: (item) => <Percent item={item} metric="disk" field="disk_percent" />,
+  load: (item) => <LoadPerCore item={item} />,
+  fs: (item) => <Fullest item={item} />,
   lastSeen: (item) => {
     const seen = item.server.latest?.recorded_at ?? item.server.last_seen;
     return seen ? (
@@ -67,7 +95,7 @@ const CELLS = {
 
 const columns = COLUMNS;
 const ARIA_SORT = { asc: 'ascending', desc: 'descending' };
-const NUMERIC = new Set(['cpu', 'ram', 'disk', 'alerts']);
+const NUMERIC = new Set(['cpu', 'ram', 'disk', 'load', 'fs', 'alerts']);
 
 function useFleetTable(items, sorting, setSorting) {
   return useReactTable({
@@ -83,18 +111,36 @@ function useFleetTable(items, sorting, setSorting) {
   });
 }
 
+/** The table's rows in the order drawn: one per server, or (grouped by tag) a
+ * header row per section before its servers, each server in every section of
+ * its tags. `pos` numbers the server rows for the keyboard. */
+function displayRows(rows, grouped) {
+  if (!grouped) return rows.map((row, pos) => ({ kind: 'row', key: row.id, row, pos }));
+  const out = [];
+  let pos = 0;
+  for (const section of groupByTag(rows, (row) => row.original)) {
+    out.push({ kind: 'header', key: `h:${section.key}`, section });
+    for (const row of section.entries) out.push({ kind: 'row', key: `${section.key}:${row.id}`, row, pos: pos++ });
+  }
+  return out;
+}
+
 /** `items`: { server, health, alertCount } in trouble-first order; `now` for
- * "3 s ago" and staleness. */
-export default function FleetTable({ items, now }) {
+ * "3 s ago" and staleness; `grouped`: a section per tag, each in the table's
+ * order. */
+export default function FleetTable({ items, now, grouped = false }) {
   const [sorting, setSorting] = useStoredState(SORT_KEY, [], validSort);
   const table = useFleetTable(items, sorting, setSorting);
-  const rows = table.getRowModel().rows;
+  const sortedRows = table.getRowModel().rows;
+  const rows = useMemo(() => displayRows(sortedRows, grouped), [sortedRows, grouped]);
+  const serverRows = useMemo(() => rows.filter((r) => r.kind === 'row'), [rows]);
   const ref = useRef(null);
   const body = useRef(null);
   const scrollMargin = useScrollMargin(body);
   const virtualizer = useWindowVirtualizer({
     count: rows.length,
     estimateSize: () => ROW_PX,
+    getItemKey: (i) => rows[i].key,
     overscan: 10,
     scrollMargin,
     initialRect: typeof window !== 'undefined' ? { width: window.innerWidth, height: window.innerHeight } : undefined,
@@ -103,15 +149,17 @@ export default function FleetTable({ items, now }) {
   const before = virtualRows.length ? virtualRows[0].start - scrollMargin : 0;
   const after = virtualRows.length ? virtualizer.getTotalSize() - (virtualRows.at(-1).end - scrollMargin) : 0;
 
-  // Up and down move between rows (their name links), Home and End to the ends.
+  // Up and down move between server rows (their name links), over section
+  // headers; Home and End to the ends.
   const onKeyDown = (event) => {
     const from = Number(event.target.closest?.('[data-row-index]')?.dataset.rowIndex);
     if (!Number.isInteger(from)) return;
-    const moves = { ArrowDown: from + 1, ArrowUp: from - 1, Home: 0, End: rows.length - 1 };
+    const last = serverRows.length - 1;
+    const moves = { ArrowDown: from + 1, ArrowUp: from - 1, Home: 0, End: last };
     if (!(event.key in moves)) return;
     event.preventDefault();
-    const to = Math.min(Math.max(moves[event.key], 0), rows.length - 1);
-    virtualizer.scrollToIndex(to, { align: 'auto' });
+    const to = Math.min(Math.max(moves[event.key], 0), last);
+    virtualizer.scrollToIndex(rows.indexOf(serverRows[to]), { align: 'auto' });
     focusWhenShown(ref.current, `[data-row-index="${to}"]`);
   };
 
@@ -120,7 +168,7 @@ export default function FleetTable({ items, now }) {
     <div className="overflow-x-auto rounded-xl border border-slate-200 bg-white dark:border-slate-800 dark:bg-slate-900">
       <table
         ref={ref}
-        className="w-full min-w-[40rem] table-fixed text-sm"
+        className="w-full min-w-[52rem] table-fixed text-sm"
         aria-label="Servers"
         aria-rowcount={rows.length + 1}
         data-testid="fleet-table"
@@ -128,13 +176,15 @@ export default function FleetTable({ items, now }) {
         onKeyDown={onKeyDown}
       >
         <colgroup>
-          <col className="w-[28%]" />
-          <col className="w-[17%]" />
-          <col className="w-[10%]" />
-          <col className="w-[10%]" />
-          <col className="w-[10%]" />
-          <col className="w-[15%]" />
-          <col className="w-[10%]" />
+          <col className="w-[21%]" />
+          <col className="w-[14%]" />
+          <col className="w-[8%]" />
+          <col className="w-[8%]" />
+          <col className="w-[8%]" />
+          <col className="w-[9%]" />
+          <col className="w-[13%]" />
+          <col className="w-[12%]" />
+          <col className="w-[7%]" />
         </colgroup>
         <thead className="border-b border-slate-200 text-left text-xs text-slate-500 dark:border-slate-800 dark:text-slate-400">
           {table.getHeaderGroups().map((group) => (
@@ -170,10 +220,20 @@ export default function FleetTable({ items, now }) {
             </tr>
           ) : null}
           {virtualRows.map((virtual) => {
-            const row = rows[virtual.index];
+            const shown = rows[virtual.index];
+            if (shown.kind === 'header') {
+              return (
+                <tr key={shown.key} aria-rowindex={virtual.index + 2} className="border-b border-slate-200 bg-slate-50 dark:border-slate-800 dark:bg-slate-800/40" style={{ height: ROW_PX }}>
+                  <th colSpan={columns.length} scope="colgroup" className="px-3 py-2 text-left">
+                    <SectionHeader section={shown.section} as="span" />
+                  </th>
+                </tr>
+              );
+            }
+            const { row, pos } = shown;
             return (
               <tr
-                key={row.id}
+                key={shown.key}
                 aria-rowindex={virtual.index + 2}
                 data-health={row.original.health}
                 className="border-b border-slate-100 last:border-0 hover:bg-slate-50 dark:border-slate-800/70 dark:hover:bg-slate-800/40"
@@ -181,7 +241,7 @@ export default function FleetTable({ items, now }) {
               >
                 {row.getVisibleCells().map((cell) => (
                   <td key={cell.id} className={`truncate px-3 py-2 ${NUMERIC.has(cell.column.id) ? 'text-right' : ''}`}>
-                    {CELLS[cell.column.id]({ ...row.original, now }, virtual.index)}
+                    {CELLS[cell.column.id]({ ...row.original, now }, pos)}
                   </td>
                 ))}
               </tr>

@@ -49,13 +49,44 @@ function withEntry(server, entry) {
     last_seen: isLater(server.last_seen, entry.last_seen ?? latest.recorded_at)
       ? server.last_seen
       : (entry.last_seen ?? latest.recorded_at),
-    latest: {
-      cpu_percent: latest.cpu_percent,
-      ram_percent: latest.ram_percent,
-      disk_percent: latest.disk_percent,
-      recorded_at: latest.recorded_at,
-    },
+    latest: latestValues(latest, server.latest),
   };
+}
+
+// What a card and a row show of a server's latest sample. The first four come
+// with every sample; load per core and the fullest filesystem are optional (a
+// collector that does not report them sends null): a field an entry leaves out
+// (a relay that does not send it) keeps what was known.
+const CORE_LATEST = ['cpu_percent', 'ram_percent', 'disk_percent', 'recorded_at'];
+export const OPTIONAL_LATEST = ['load_per_core', 'fs_fullest'];
+
+function latestValues(latest, before) {
+  const out = {};
+  for (const field of CORE_LATEST) out[field] = latest[field];
+  for (const field of OPTIONAL_LATEST) out[field] = latest[field] !== undefined ? latest[field] : (before?.[field] ?? null);
+  return out;
+}
+
+const isNumber = (value) => typeof value === 'number' && Number.isFinite(value);
+
+/** The 1-minute load per logical CPU, or null when the sample has no load. */
+export function loadPerCore(sample) {
+  if (!isNumber(sample?.load_1) || !isNumber(sample?.cpu_count) || sample.cpu_count < 1) return null;
+  return sample.load_1 / sample.cpu_count;
+}
+
+/** The most used filesystem of a sample's list as { mount, percent }; null for
+ * an empty list, undefined when the sample reported none (not told). */
+export function fullestFilesystem(filesystems) {
+  if (!Array.isArray(filesystems)) return undefined;
+  let fullest = null;
+  for (const fs of filesystems) {
+    if (!isNumber(fs?.percent)) continue;
+    if (!fullest || fs.percent > fullest.percent || (fs.percent === fullest.percent && fs.mount < fullest.mount)) {
+      fullest = { mount: fs.mount, percent: fs.percent };
+    }
+  }
+  return fullest;
 }
 
 /** Entries applied to the list in one pass, however many. */
@@ -90,6 +121,9 @@ export function sampleEntry(sample) {
       cpu_percent: sample.cpu_percent,
       ram_percent: sample.ram_percent,
       disk_percent: sample.disk_percent,
+      load_per_core: loadPerCore(sample),
+      // A sample without filesystems leaves the last ones known.
+      fs_fullest: fullestFilesystem(sample.filesystems),
     },
   };
 }

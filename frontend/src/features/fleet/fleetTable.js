@@ -10,6 +10,10 @@ const percent = (field) => (item) => {
   return typeof value === 'number' ? value : undefined;
 };
 
+const number = (value) => (typeof value === 'number' && Number.isFinite(value) ? value : undefined);
+const loadPerCore = (item) => number(item.server.latest?.load_per_core);
+const fullest = (item) => number(item.server.latest?.fs_fullest?.percent);
+
 const lastSeen = (item) => {
   const seen = item.server.latest?.recorded_at ?? item.server.last_seen;
   const t = seen ? Date.parse(seen) : NaN;
@@ -19,7 +23,8 @@ const lastSeen = (item) => {
 /**
  * Each column: id, header, how its value is read, and its first direction on
  * a click: the worst first (highest values, worst state, longest silence,
- * most alerts); names from A.
+ * most alerts); names from A. A server without a value (no load reported, no
+ * filesystem) sorts last either way.
  */
 export const COLUMNS = [
   { id: 'name', header: 'Name', accessorFn: (item) => item.name ?? (item.server.name || item.server.hostname || '').toLowerCase(), sortDescFirst: false, sortingFn: 'text' },
@@ -27,6 +32,8 @@ export const COLUMNS = [
   { id: 'cpu', header: 'CPU', accessorFn: percent('cpu_percent'), sortDescFirst: true },
   { id: 'ram', header: 'RAM', accessorFn: percent('ram_percent'), sortDescFirst: true },
   { id: 'disk', header: 'Disk', accessorFn: percent('disk_percent'), sortDescFirst: true },
+  { id: 'load', header: 'Load/core', accessorFn: loadPerCore, sortDescFirst: true },
+  { id: 'fs', header: 'Fullest FS', accessorFn: fullest, sortDescFirst: true },
   { id: 'lastSeen', header: 'Last seen', accessorFn: lastSeen, sortDescFirst: false },
   { id: 'alerts', header: 'Alerts', accessorFn: (item) => item.alertCount ?? 0, sortDescFirst: true },
 ].map((column) => ({ sortUndefined: 'last', sortingFn: 'basic', ...column }));

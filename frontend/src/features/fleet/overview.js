@@ -1,5 +1,6 @@
 // What the overview shows of the fleet, as plain functions: the summary's
-// counts and worst servers, and the search.
+// counts and worst servers, the search, how load and filesystems read.
+import { formatLoad, loadLevel } from '../../utils/host.js';
 
 const COUNTED = ['critical', 'warning', 'offline', 'stale', 'nodata', 'ok'];
 export const WORST_METRICS = [
@@ -55,4 +56,18 @@ export function filterItems(items, text, texts = new WeakMap()) {
     }
     return words.every((w) => haystack.includes(w));
   });
+}
+
+// --- load and the fullest filesystem, as a card and a row show them ----------
+
+/** The level of a load per core: the server page's rule (utils/host.js), on one
+ * CPU: under 1 runnable task per core is ok, up to 1.5 a warning, then critical. */
+export const loadPerCoreLevel = (value) => loadLevel(value, 1);
+
+/** "0.42", "1.3", "12" (the server page's load format), or "—". */
+export const formatLoadPerCore = formatLoad;
+
+/** A filesystem's use in whole percents, never rounded up to full: "91%". */
+export function formatFullPercent(percent) {
+  return typeof percent === 'number' && Number.isFinite(percent) ? `${Math.floor(percent)}%` : '—';
 }

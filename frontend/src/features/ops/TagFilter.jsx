@@ -8,12 +8,18 @@ export function tagOfSearch(search) {
   return new URLSearchParams(search).get('tag')?.trim() || '';
 }
 
-/** The overview's address showing `tag` ('' for every server). */
-export function overviewPath(tag) {
-  return tag ? `/?tag=${encodeURIComponent(tag)}` : '/';
+/** The overview's address showing `tag` ('' for every server), grouped by tag
+ * when `group` is 'tag' (features/fleet/grouping.js). */
+export function overviewPath(tag, group = '') {
+  const params = new URLSearchParams();
+  if (tag) params.set('tag', tag);
+  if (group) params.set('group', group);
+  const search = params.toString();
+  return search ? `/?${search}` : '/';
 }
 
-export default function TagFilter({ servers, tag }) {
+/** `group`: the overview's grouping, kept when the tag changes. */
+export default function TagFilter({ servers, tag, group = '' }) {
   const tags = fleetTags(servers);
   if (tags.length === 0 && !tag) return null;
   const known = tags.some((t) => t.tag === tag);
@@ -23,7 +29,7 @@ export default function TagFilter({ servers, tag }) {
       <select
         aria-label="Show the servers with the tag"
         value={tag}
-        onChange={(e) => navigate(overviewPath(e.target.value))}
+        onChange={(e) => navigate(overviewPath(e.target.value, group))}
         className="rounded-lg border border-slate-300 bg-white px-3 py-2 text-sm dark:border-slate-700 dark:bg-slate-900"
       >
         <option value="">All tags</option>
