@@ -239,15 +239,29 @@ class Emission:
         """The overview rooms an event of this server goes to."""
         return [ALL, *(room for room, ids in self.scoped.items() if server_id in ids)]
 
-    def removed(self, server_id: int) -> None:
-        """A server was removed: its room and every overview are told, and what the
-        overview was still to be told of it is dropped."""
+    def registered(self, server_id: int, received: float) -> bool:
+        """A new server: the overview is told (`server-update`), once."""
+        key = ("registered", server_id)
+        if key in self._seen:
+            return False
+        self._seen[key] = received
+        self.send("server-update", {"server_id": server_id, "event": "registered"}, [ALL])
+        return True
+
+    def removed(self, server_id: int, received: float) -> bool:
+        """A server was removed: its room and every overview are told, once, and
+        what the overview was still to be told of it is dropped."""
+        key = ("removed", server_id)
+        if key in self._seen:
+            return False
+        self._seen[key] = received
         self.fleet.forget(server_id)
         self.send(
             "server-removed",
             {"server_id": server_id},
             [server_room(server_id), *self.overviews(server_id)],
         )
+        return True
 
     def updated(self, data: dict) -> None:
         """A server was renamed or tagged: its status, with its name and tags, to its
