@@ -302,9 +302,9 @@ class CatchUp:
                 elif what == "status":
                     self.emission.status(*data, started)
                 elif what == "registered":
-                    self.emission.registered(data, started)
+                    self.emission.registered(data, started, replay=True)
                 elif what == "removed":
-                    self.emission.removed(data, started)
+                    self.emission.removed(data, started, replay=True)
                 elif data.key in samples:
                     sent += self.emission.write(data, samples[data.key], started)
         self.health.catch_ups += 1
