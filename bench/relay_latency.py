@@ -27,7 +27,8 @@ took to answer `GET /health` (polled every 0.2 s: whatever holds its event loop
 delays the answer).
 
 `--fleet` runs the fleet-scale scenario instead: `--servers` registered servers
-(5,000), `--rate` samples/s (600) spread over all of them, `--clients` clients
+(5,000, online: a running fleet; `--cold`: never heard of, so every first sample
+brings one online), `--rate` samples/s (600) spread over all of them, `--clients` clients
 (100): half follow the fleet (join-all), half join one written server each, in
 processes apart from the fleet's (their large events never delay the measured ones). It
 prints commit -> `metrics-update` at the joined clients (p50/p99), the samples
@@ -276,6 +277,10 @@ def scenario(
             polling.wait(0.2)
 
     threading.Thread(target=poll_backlog, daemon=True).start()
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        # Heard of just now, as a running fleet: the sweep finds none silent
+        # however long the clients took to connect (an online one stays online).
+        conn.execute("UPDATE servers SET last_seen = now() WHERE is_active")
     cpu_before = relay.cpu_times()
     wall_before = time.monotonic()
     writers = ctx.Queue()
@@ -454,6 +459,11 @@ def main() -> None:
     parser.add_argument("--overview", type=int, default=0, help="clients following all servers")
     parser.add_argument("--low-rate", type=float, default=5)
     parser.add_argument("--fleet", action="store_true", help="the fleet-scale scenario (see above)")
+    parser.add_argument(
+        "--cold",
+        action="store_true",
+        help="servers never heard of: every first sample brings one online (a status storm)",
+    )
     args = parser.parse_args()
     if args.fleet:
         # Its own defaults, unless given.
@@ -472,16 +482,22 @@ def main() -> None:
         # Each server reports as often as the rate spread over them makes it (with
         # room for writers running late), so the offline sweep finds none silent.
         interval = max(5.0, 2 * args.servers / args.rate)
+        # A running fleet: every server online, heard of just before the writes
+        # start (scenario). With --cold, never heard of: each one's first sample
+        # brings it online, a server-status to every overview client.
         with psycopg.connect(db_url, autocommit=True) as conn:
             ids = [
                 row[0]
                 for row in conn.execute(
-                    """INSERT INTO servers (name, hostname, token_hash, interval_seconds)
-                       SELECT 'bench-' || i, 'bench-' || i, %s, %s
+                    """INSERT INTO servers (name, hostname, token_hash, interval_seconds,
+                                            is_active, last_seen)
+                       SELECT 'bench-' || i, 'bench-' || i, %s, %s,
+                              %s, CASE WHEN %s THEN now() END
                          FROM generate_series(1, %s) AS i RETURNING id""",
-                    [hash_token("unused"), interval, max(args.servers, 1)],
+                    [hash_token("unused"), interval, not args.cold, not args.cold,
+                     max(args.servers, 1)],
                 ).fetchall()
-            ]
+            ]  # fmt: skip
         port = free_port()
         log = results_dir / "relay_latency.log"
         with gunicorn_relay(db_url, port, {}, log=log) as proc:
