@@ -18,10 +18,17 @@ processes, so that neither side's GIL delays the other. For each sample the
 latency is counted from the COMMIT being acknowledged to the writer (a lower
 bound: PostgreSQL signals listeners just before) and from COMMIT being sent
 (an upper bound). Prints p50/p99/max, samples delivered, and the relay's CPU.
-The machine is shared: other processes' load shows in the figures.
+The machine is shared: other processes' load shows in the figures, so each
+scenario also says what the machine alone costs: how far behind their schedule
+the writers started samples, when a bare LISTEN connection in a process of its
+own heard of each measured commit (the floor no relay can beat), what the relay
+and socket add beyond that NOTIFY for the same samples, and how long the relay
+took to answer `GET /health` (polled every 0.2 s: whatever holds its event loop
+delays the answer).
 
 `--fleet` runs the fleet-scale scenario instead: `--servers` registered servers
-(5,000), `--rate` samples/s (600) spread over all of them, `--clients` clients
+(5,000, online: a running fleet; `--cold`: never heard of, so every first sample
+brings one online), `--rate` samples/s (600) spread over all of them, `--clients` clients
 (100): half follow the fleet (join-all), half join one written server each, in
 processes apart from the fleet's (their large events never delay the measured ones). It
 prints commit -> `metrics-update` at the joined clients (p50/p99), the samples
@@ -127,6 +134,9 @@ def run_writers(
     db_url: str, servers: list[int], rate: float, seconds: float, threads: int, results
 ) -> None:  # pragma: no cover - runs in a child process
     sent: dict[tuple[int, float], tuple[float, float]] = {}
+    # How late each sample was started against its schedule, seconds: a writer
+    # behind time sends in bursts, which the relay then sees.
+    late: list[float] = []
     lock = threading.Lock()
     start = time.monotonic() + 0.5
     base = datetime.now(UTC) - timedelta(hours=1)
@@ -141,6 +151,7 @@ def run_writers(
                 pause = due - time.monotonic()
                 if pause > 0:
                     time.sleep(pause)
+                started = time.monotonic() - due
                 server_id = servers[n % len(servers)]
                 recorded_at = (base + timedelta(milliseconds=n)).isoformat()
                 conn.execute(
@@ -152,6 +163,7 @@ def run_writers(
                 after = time.time()
                 with lock:
                     sent[key(server_id, recorded_at)] = (before, after)
+                    late.append(started)
                 n += threads
 
     pool = [threading.Thread(target=writer, args=(i,)) for i in range(threads)]
@@ -159,7 +171,33 @@ def run_writers(
         t.start()
     for t in pool:
         t.join()
-    results.put(sent)
+    results.put((sent, late))
+
+
+# -- probe: a bare LISTEN connection, the floor under the relay ----------------------
+
+
+def run_probe(
+    db_url: str, servers: list[int], ready, stop, results
+) -> None:  # pragma: no cover - runs in a child process
+    """When each sample of these servers is announced to a listener that does
+    nothing else: commit -> NOTIFY at a process of this machine. What the relay
+    adds is what its clients see beyond that."""
+    import json
+
+    watched = set(servers)
+    heard: dict[tuple[int, float], float] = {}
+    with psycopg.connect(db_url, autocommit=True, application_name="vigie-bench-probe") as conn:
+        conn.execute("LISTEN vigie_events")
+        ready.set()
+        while not stop.is_set():
+            for notify in conn.notifies(timeout=0.5):
+                now = time.time()
+                payload = json.loads(notify.payload)
+                ours = payload.get("kind") == "metrics" and payload.get("server_id") in watched
+                if ours and payload.get("count") == 1:
+                    heard.setdefault(key(payload["server_id"], payload["last"]), now)
+    results.put(heard)
 
 
 # -- one scenario -------------------------------------------------------------------
@@ -209,25 +247,40 @@ def scenario(
         proc.start()
         readies.append(ready)
         procs.append(proc)
+    probe_ready = ctx.Event()
+    probe_results = ctx.Queue()
+    watched = sorted({sid for room in per_client for sid in room})
+    probe = ctx.Process(target=run_probe, args=(db_url, watched, probe_ready, stop, probe_results))
+    probe.start()
+    readies.append(probe_ready)
     for ready in readies:
         if not ready.wait(300):
             raise SystemExit("the clients did not connect within 300 s")
 
     relay = psutil.Process(relay_pid)
     backlog = {"max": 0}
+    answers: list[float] = []
     polling = threading.Event()
 
     def poll_backlog() -> None:
         # How many notifications wait in the relay's queue: is the relay keeping up?
+        # And how long it takes to answer: a request waits for whatever holds the
+        # relay's event loop.
         while not polling.is_set():
             try:
+                asked = time.monotonic()
                 queued = requests.get(f"{relay_url}/health", timeout=5).json()["queued"]
+                answers.append(time.monotonic() - asked)
                 backlog["max"] = max(backlog["max"], queued)
             except (requests.RequestException, ValueError, KeyError):
                 pass
             polling.wait(0.2)
 
     threading.Thread(target=poll_backlog, daemon=True).start()
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        # Heard of just now, as a running fleet: the sweep finds none silent
+        # however long the clients took to connect (an online one stays online).
+        conn.execute("UPDATE servers SET last_seen = now() WHERE is_active")
     cpu_before = relay.cpu_times()
     wall_before = time.monotonic()
     writers = ctx.Queue()
@@ -236,7 +289,7 @@ def scenario(
         target=run_writers, args=(db_url, servers, rate, seconds, writer_threads, writers)
     )
     wproc.start()
-    sent = writers.get()
+    sent, late = writers.get()
     wproc.join()
     time.sleep(3)  # the last events in flight
     cpu_after = relay.cpu_times()
@@ -249,16 +302,23 @@ def scenario(
         got, seen = results.get()
         received.update(got)
         overview_seen += seen
-    for proc in procs:
+    heard = probe_results.get()
+    for proc in [*procs, probe]:
         proc.join()
 
     first = min(before for before, _ in sent.values())
-    lower, upper = [], []
+    lower, upper, floor, beyond = [], [], [], []
     for k, (before, after) in sent.items():
-        if before - first < WARMUP or k not in received:
+        if before - first < WARMUP:
+            continue
+        if k in heard:
+            floor.append((heard[k] - after) * 1000)
+        if k not in received:
             continue
         lower.append((received[k] - after) * 1000)
         upper.append((received[k] - before) * 1000)
+        if k in heard:
+            beyond.append((received[k] - heard[k]) * 1000)
     measured = [k for k, (before, _) in sent.items() if before - first >= WARMUP]
     cpu = (cpu_after.user + cpu_after.system - cpu_before.user - cpu_before.system) / wall
     span = max(a for _, a in sent.values()) - first
@@ -283,7 +343,33 @@ def scenario(
         "sent": sent,
         "received": received,
         "backlog": backlog["max"],
+        "late": [t * 1000 for t in late],
+        "floor": floor,
+        "beyond": beyond,
+        "answers": [t * 1000 for t in answers],
     }
+
+
+def spread(values: list[float]) -> str:
+    """p50 / p99 / max of durations in ms."""
+    if not values:
+        return "n/a"
+    return (
+        f"p50 {statistics.median(values):.1f}, p99 {percentile(values, 99):.1f}, "
+        f"max {max(values):.1f} ms"
+    )
+
+
+def machine_report(r: dict) -> None:
+    """What the machine, not the relay, adds: the bench's own lateness, and how
+    soon a bare listener hears of a commit."""
+    print(f"  writers behind their schedule when starting a sample: {spread(r['late'])}")
+    print(
+        f"  commit -> NOTIFY at a bare listener (the floor, {len(r['floor'])} samples): "
+        f"{spread(r['floor'])}"
+    )
+    print(f"  that NOTIFY -> metrics-update at the client (relay + socket): {spread(r['beyond'])}")
+    print(f"  relay answering GET /health (its loop's wait): {spread(r['answers'])}")
 
 
 def report(r: dict) -> None:
@@ -341,7 +427,8 @@ def fleet_scenario(url: str, worker: int, db_url: str, ids: list[int], args) -> 
     print(
         f"  joined clients ({len(rooms)}, one server each): commit -> metrics-update "
         f"p50 {r['p50']:.1f} ms, p99 {r['p99']:.1f} ms, max {r['max']:.1f} ms "
-        f"(commit sent: {r['p50_upper']:.1f} / {r['p99_upper']:.1f})"
+        f"(commit sent: {r['p50_upper']:.1f} / {r['p99_upper']:.1f}; "
+        f"{r['delivered']} samples measured)"
     )
     print(
         f"  dropped: {expected - got} of {expected} samples of the joined servers "
@@ -360,6 +447,7 @@ def fleet_scenario(url: str, worker: int, db_url: str, ids: list[int], args) -> 
         f"  relay CPU: {cpu:.1f} CPU-seconds over {listened:.1f}s "
         f"({cpu / listened * 100:.0f}% of a core); queue <= {r['backlog']}"
     )
+    machine_report(r)
 
 
 def main() -> None:
@@ -371,6 +459,11 @@ def main() -> None:
     parser.add_argument("--overview", type=int, default=0, help="clients following all servers")
     parser.add_argument("--low-rate", type=float, default=5)
     parser.add_argument("--fleet", action="store_true", help="the fleet-scale scenario (see above)")
+    parser.add_argument(
+        "--cold",
+        action="store_true",
+        help="servers never heard of: every first sample brings one online (a status storm)",
+    )
     args = parser.parse_args()
     if args.fleet:
         # Its own defaults, unless given.
@@ -389,16 +482,22 @@ def main() -> None:
         # Each server reports as often as the rate spread over them makes it (with
         # room for writers running late), so the offline sweep finds none silent.
         interval = max(5.0, 2 * args.servers / args.rate)
+        # A running fleet: every server online, heard of just before the writes
+        # start (scenario). With --cold, never heard of: each one's first sample
+        # brings it online, a server-status to every overview client.
         with psycopg.connect(db_url, autocommit=True) as conn:
             ids = [
                 row[0]
                 for row in conn.execute(
-                    """INSERT INTO servers (name, hostname, token_hash, interval_seconds)
-                       SELECT 'bench-' || i, 'bench-' || i, %s, %s
+                    """INSERT INTO servers (name, hostname, token_hash, interval_seconds,
+                                            is_active, last_seen)
+                       SELECT 'bench-' || i, 'bench-' || i, %s, %s,
+                              %s, CASE WHEN %s THEN now() END
                          FROM generate_series(1, %s) AS i RETURNING id""",
-                    [hash_token("unused"), interval, max(args.servers, 1)],
+                    [hash_token("unused"), interval, not args.cold, not args.cold,
+                     max(args.servers, 1)],
                 ).fetchall()
-            ]
+            ]  # fmt: skip
         port = free_port()
         log = results_dir / "relay_latency.log"
         with gunicorn_relay(db_url, port, {}, log=log) as proc:
@@ -418,22 +517,23 @@ def main() -> None:
                       "samples/s".rjust(9), "delivered".rjust(13), "p50".rjust(7),
                       "p99".rjust(7), "max".rjust(7), " " * 19, "relay CPU"]  # fmt: skip
             print("  " + " ".join(header))
-            report(
-                scenario("low load", url, worker, db_url, ids[:1], 1, args.low_rate, args.seconds)
+            low = scenario("low load", url, worker, db_url, ids[:1], 1, args.low_rate, args.seconds)
+            report(low)
+            loaded = scenario(
+                f"{args.clients} clients, {args.servers} servers",
+                url,
+                worker,
+                db_url,
+                ids,
+                args.clients,
+                args.rate,
+                args.seconds,
+                overview=args.overview,
             )
-            report(
-                scenario(
-                    f"{args.clients} clients, {args.servers} servers",
-                    url,
-                    worker,
-                    db_url,
-                    ids,
-                    args.clients,
-                    args.rate,
-                    args.seconds,
-                    overview=args.overview,
-                )
-            )
+            report(loaded)
+            for r in (low, loaded):
+                print(f"\n{r['name']}:")
+                machine_report(r)
     finally:
         drop_database(server, name)
 

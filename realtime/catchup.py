@@ -4,23 +4,24 @@ the logs the writers keep, and the horizon that says how far it is known complet
 NOTIFY is not durable: whatever commits while the relay is not listening is never
 delivered to it. Every write is also logged, with its transaction id, in
 ``metric_writes`` and ``server_status_changes`` (sql/100_schema.sql, written by the
-triggers of sql/routines/realtime.sql), and every alert fired or resolved in the
-webhook outbox ``alert_notifications``. The relay keeps a *horizon*: a snapshot
-such that every write that snapshot sees has been emitted. After listening again
-it reads, in one snapshot taken after LISTEN, the log rows whose transaction the
-horizon does not see: everything it may have missed, and perhaps a few it did
-receive, which the emission's record of what was sent skips. Whatever commits
-after that snapshot arrives by NOTIFY on the new connection.
+triggers of sql/routines/realtime.sql), every server registered or removed in
+``server_events`` (sql/104_server_events.sql, by triggers too), and every alert
+fired or resolved in the webhook outbox ``alert_notifications``. The relay keeps a
+*horizon*: a snapshot such that every write that snapshot sees has been emitted.
+After listening again it reads, in one snapshot taken after LISTEN, the log rows
+whose transaction the horizon does not see: everything it may have missed, and
+perhaps a few it did receive, which the emission's record of what was sent skips.
+Whatever commits after that snapshot arrives by NOTIFY on the new connection.
 
-The catch-up runs before the relay emits anything the new connection delivered,
-and emits transaction by transaction, in the order of their ids; within one,
-alerts, then status, then samples, as their notifications come live. For one
-server that is commit order: the transactions that store its samples and status
-(vigie_ingest, the offline sweep) queue on its ``servers`` row lock, and locking a
-row gives a transaction its id if it had none (they write nothing before), so the
-one that commits first has the smaller id. An alert's firing therefore comes
-before its resolution. (A resolution by a rules change takes no such lock: racing
-a sample, either order is true.)
+The catch-up runs before the relay emits anything the new connection delivered, and
+emits transaction by transaction, in the order of their ids; within one, a
+registration, alerts, status, samples, then a removal, as their notifications come
+live. For one server that is commit order: the transactions that store its samples
+and status (vigie_ingest, the offline sweep) queue on its ``servers`` row lock, and
+locking a row gives a transaction its id if it had none (they write nothing before),
+so the one that commits first has the smaller id. An alert's firing therefore comes
+before its resolution. (A resolution by a rules change takes no such lock: racing a
+sample, either order is true.)
 
 The horizon moves forward while all is well: every ``check_seconds`` the relay
 takes a snapshot S and, in a later transaction, NOTIFYs itself. Notifications are
@@ -72,6 +73,13 @@ SELECT xid::text::bigint AS xid, server_id, count, first_at, last_at
 MISSED_CHANGES = """
 SELECT xid::text::bigint AS xid, id, server_id, is_active, last_seen
   FROM server_status_changes
+ WHERE xid >= pg_snapshot_xmin(%(h)s::pg_snapshot)
+   AND NOT pg_visible_in_snapshot(xid, %(h)s::pg_snapshot)
+"""
+# Servers registered and removed (sql/104_server_events.sql).
+MISSED_SERVER_EVENTS = """
+SELECT xid::text::bigint AS xid, id, server_id, event
+  FROM server_events
  WHERE xid >= pg_snapshot_xmin(%(h)s::pg_snapshot)
    AND NOT pg_visible_in_snapshot(xid, %(h)s::pg_snapshot)
 """
@@ -293,6 +301,10 @@ class CatchUp:
                     alerted += self.emission.alert(data, started)
                 elif what == "status":
                     self.emission.status(*data, started)
+                elif what == "registered":
+                    self.emission.registered(data, started, replay=True)
+                elif what == "removed":
+                    self.emission.removed(data, started, replay=True)
                 elif data.key in samples:
                     sent += self.emission.write(data, samples[data.key], started)
         self.health.catch_ups += 1
@@ -300,11 +312,13 @@ class CatchUp:
         self.health.caught_up_alerts += alerted
         if self.health.emitted > before:
             log.info(
-                "caught up %d write(s), %d sample(s), %d status change(s), %d alert event(s)",
+                "caught up %d write(s), %d sample(s), %d status change(s), %d alert event(s), "
+                "%d server(s) registered or removed",
                 len(todo),
                 sent,
                 counts["changes"],
                 alerted,
+                counts["servers"],
             )
         # The log of writes is pruned after log_retention, the outbox after a week.
         if started - self._horizon_taken > min(self.settings.log_retention, KEEP_DONE_SECONDS):
@@ -369,15 +383,21 @@ class CatchUp:
         writes = self._read_log(conn, MISSED_WRITES, horizon, "metric_writes")
         changes = self._read_log(conn, MISSED_CHANGES, horizon, "server_status_changes")
         alerts = self._read_log(conn, MISSED_ALERTS, horizon, "alert_notifications")
+        servers = self._read_log(conn, MISSED_SERVER_EVENTS, horizon, "server_events")
         missed: list[tuple[tuple, str, Any]] = []
+        # A registration comes first in its transaction, a removal last (after
+        # what the removing transaction's row lock waited for).
+        for e in servers:
+            rank = 0 if e["event"] == "registered" else 4
+            missed.append(((e["xid"], rank, e["id"]), e["event"], e["server_id"]))
         for a in alerts:
             event = {k: v for k, v in a["payload"].items() if k not in OUTBOX_ONLY}
-            missed.append(((a["xid"], 0, a["id"]), "alert", event))
+            missed.append(((a["xid"], 1, a["id"]), "alert", event))
         for c in changes:
             status = (c["server_id"], c["is_active"], c["last_seen"])
-            missed.append(((c["xid"], 1, c["id"]), "status", status))
+            missed.append(((c["xid"], 2, c["id"]), "status", status))
         for r in writes:
             write = Write(r["server_id"], r["count"], r["first_at"], r["last_at"])
-            missed.append(((r["xid"], 2, r["server_id"], r["first_at"]), "write", write))
+            missed.append(((r["xid"], 3, r["server_id"], r["first_at"]), "write", write))
         missed.sort(key=lambda m: m[0])
-        return missed, {"changes": len(changes)}
+        return missed, {"changes": len(changes), "servers": len(servers)}

@@ -84,6 +84,8 @@ def parse(payload: dict, received: float, relay_id: str) -> list[tuple[str, Any,
         data = {k: v for k, v in payload.items() if k != "kind"}
         if data.get("event") == "removed":
             return [("removed", int(data["server_id"]), received)]
+        if data.get("event") == "registered":
+            return [("registered", int(data["server_id"]), received)]
         if data.get("event") == "updated":
             return [("updated", data, received)]
         return [("server-update", (data, [ALL]), received)]
@@ -228,7 +230,9 @@ class Feed:
             elif what == "check":
                 self.catch_up.check_came_back(data)
             elif what == "removed":
-                self.emission.removed(data)
+                self.emission.removed(data, received)
+            elif what == "registered":
+                self.emission.registered(data, received)
             elif what == "updated":
                 self.emission.updated(data)
             elif what == "event":

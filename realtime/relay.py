@@ -22,6 +22,7 @@ require_gevent()
 import logging  # noqa: E402
 from typing import Any  # noqa: E402
 
+import orjson  # noqa: E402
 from flask import Flask, jsonify  # noqa: E402
 from flask_socketio import SocketIO  # noqa: E402
 
@@ -33,6 +34,22 @@ from .handlers import RelayNamespace, ShareLinks  # noqa: E402
 from .webhooks import Drainer  # noqa: E402
 
 log = logging.getLogger("vigie.relay")
+
+
+class PacketJSON:
+    """How socket.io packets are encoded: orjson, several times faster than the
+    standard library's json. Each event is encoded once for all its recipients,
+    on the relay's one event loop: a period's fleet-update for thousands of
+    servers is a large document, and every room's samples wait while it is
+    written."""
+
+    @staticmethod
+    def dumps(obj: Any, **kwargs: Any) -> str:
+        return orjson.dumps(obj).decode()
+
+    @staticmethod
+    def loads(text: str | bytes, **kwargs: Any) -> Any:
+        return orjson.loads(text)
 
 
 def origin_check(configured: str | list[str] | None) -> Any:
@@ -77,6 +94,7 @@ def create_relay(settings: Settings | None = None) -> tuple[Flask, SocketIO, Fee
         # Clients only send small room requests.
         max_http_buffer_size=64 * 1024,
         manage_session=False,
+        json=PacketJSON,
         logger=False,
         engineio_logger=False,
     )

@@ -32,7 +32,7 @@ class Upkeep:
     def sweep_forever(self) -> None:
         """Every ``sweep_seconds``: servers silent for ``offline_after`` of their
         intervals go offline (stored and announced once, vigie_sweep_offline); a
-        few times per log retention, the catch-up log is pruned."""
+        few times per log retention, the catch-up logs are pruned."""
         last_prune = time.monotonic()
         while not self.stopping:
             time.sleep(self.settings.sweep_seconds)
@@ -55,7 +55,11 @@ class Upkeep:
         if xid is None:
             return
         with self.pool.connection() as conn:
-            conn.execute("DELETE FROM metric_writes WHERE xid < %s::text::xid8", [str(xid)])
+            for log_table in ("metric_writes", "server_events"):
+                conn.execute(
+                    f"DELETE FROM {log_table} WHERE xid < %s::text::xid8",  # noqa: S608 - constant
+                    [str(xid)],
+                )
 
     def roll_up_forever(self, every: float) -> None:
         """Bring the rollups up to date with what was written, every ``every``

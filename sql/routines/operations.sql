@@ -5,8 +5,9 @@
 -- its samples, rollups, alerts and their outbox, rule overrides, status history,
 -- silences and share links (by the foreign keys' ON DELETE CASCADE), and the rows
 -- of the logs that have no foreign key. Announced once the transaction commits:
--- {"kind": "server", "server_id", "event": "removed"}. False when there is no such
--- server.
+-- {"kind": "server", "server_id", "event": "removed"}, and logged in server_events
+-- (by the trigger servers_removed, sql/routines/realtime.sql) for a relay that was
+-- not listening then. False when there is no such server.
 CREATE OR REPLACE FUNCTION vigie_delete_server(p_server_id integer) RETURNS boolean
 LANGUAGE plpgsql AS $$
 BEGIN

@@ -1,6 +1,7 @@
--- What the realtime relay needs besides NOTIFY: the trigger that logs each status
--- change with its transaction id (each write is logged by vigie_ingest itself; the
--- tables are in sql/100), and the offline sweep. See realtime/catchup.py for how the
+-- What the realtime relay needs besides NOTIFY: the triggers that log each status
+-- change, and each server registered or removed, with its transaction id (each
+-- write is logged by vigie_ingest itself; the tables are in sql/100 and sql/104),
+-- and the offline sweep. See realtime/catchup.py for how the
 -- relay reads them.
 
 CREATE OR REPLACE FUNCTION vigie_record_status_change() RETURNS trigger
@@ -17,6 +18,35 @@ CREATE OR REPLACE TRIGGER servers_status_change
     AFTER UPDATE OF is_active ON servers
     FOR EACH ROW WHEN (OLD.is_active IS DISTINCT FROM NEW.is_active)
     EXECUTE FUNCTION vigie_record_status_change();
+
+-- Servers coming and going, logged for the catch-up (sql/104_server_events.sql):
+-- whatever inserts or deletes them (registration, vigie_delete_server, by hand).
+-- One statement inserts them all, whatever the number of rows. An INSERT … ON
+-- CONFLICT DO UPDATE lists only the rows it inserted here: a host registering
+-- again is not a new server.
+CREATE OR REPLACE FUNCTION vigie_record_server_event() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        INSERT INTO server_events (server_id, event)
+        SELECT id, 'registered' FROM added ORDER BY id;
+    ELSE
+        INSERT INTO server_events (server_id, event)
+        SELECT id, 'removed' FROM removed ORDER BY id;
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+CREATE OR REPLACE TRIGGER servers_registered
+    AFTER INSERT ON servers
+    REFERENCING NEW TABLE AS added
+    FOR EACH STATEMENT EXECUTE FUNCTION vigie_record_server_event();
+
+CREATE OR REPLACE TRIGGER servers_removed
+    AFTER DELETE ON servers
+    REFERENCING OLD TABLE AS removed
+    FOR EACH STATEMENT EXECUTE FUNCTION vigie_record_server_event();
 
 -- Offline detection, run every few seconds by every relay instance.
 --
