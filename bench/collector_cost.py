@@ -85,14 +85,14 @@ settings = Settings(
 )
 agent = Agent(settings)
 sampler_sample = agent.sampler.sample
-cpu, wall, size = [], [], []
+cpu, wall, kept = [], [], []
 
 def timed():
     w, c = time.perf_counter(), time.thread_time()
     sample = sampler_sample()
     cpu.append(time.thread_time() - c)
     wall.append(time.perf_counter() - w)
-    size.append(len(json.dumps(sample)))
+    kept.append(sample)  # measured after the loop, not inside it
     return sample
 
 def cycle():
@@ -110,6 +110,7 @@ for _ in range(cycles):
     cycle()
 total = time.process_time() - started
 agent.close()
+size = [len(json.dumps(sample)) for sample in kept]
 print(json.dumps({"cpu": total, "cycles": cycles, "sample_cpu": cpu,
                   "sample_wall": wall, "size": size}))
 """
