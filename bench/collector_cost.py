@@ -2,7 +2,7 @@
 seed-only collector it grew from, measured in one run.
 
     .venv/bin/python bench/collector_cost.py [--seconds 180] [--interval 5]
-        [--cycles 2000] [--seed-rev d5e0243^] [--wide-rev REV] [--callgrind]
+        [--cycles 2000] [--seed-rev d5e0243^] [--wide-rev REV] [--callgrind [N]]
 
 The seed-only collector is the collector of ``--seed-rev`` (the commit before the
 wide sample), taken from git into a scratch folder and run from there; the wide
@@ -25,9 +25,12 @@ measures, each printed with the ratio wide / seed:
    requests loop: CPU seconds from the scheduler's nanosecond counters
    (``/proc/<pid>/task/*/schedstat``; the kernel's 10 ms ticks elsewhere),
    RSS (peak and end) and USS.
-3. **Instructions** (``--callgrind``): the user-space instructions of one cycle
-   under valgrind's callgrind (a run of N cycles minus a run of none), which a
-   busy machine does not disturb; the kernel's share (reading /proc) is not in it.
+3. **Instructions** (``--callgrind [N]``, N = 24 by default: keep it a multiple
+   of 12, so the once-a-minute scan comes at its rate): the user-space
+   instructions of one cycle under valgrind's callgrind (a run of N cycles
+   minus a run of none), which a busy machine does not disturb; the kernel's
+   share (reading /proc, most of the process scan) is not in it. About four
+   minutes for N = 24.
 
 CPU figures are per process, so other work on the machine changes them little,
 but the machine should be quiet for the wall times (bench lock, see the README).
@@ -384,7 +387,7 @@ def main() -> None:
     parser.add_argument("--cycles", type=int, default=2000, help="per agent (0: none)")
     parser.add_argument("--seed-rev", default=SEED_REV)
     parser.add_argument("--wide-rev", default=None, help="default: this checkout")
-    parser.add_argument("--callgrind", type=int, nargs="?", const=100, default=0, metavar="N")
+    parser.add_argument("--callgrind", type=int, nargs="?", const=24, default=0, metavar="N")
     args = parser.parse_args()
 
     server = os.environ.get("DATABASE_URL") or embedded.start("bench-pgdata", stop_when_unused=True)
