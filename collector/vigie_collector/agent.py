@@ -136,6 +136,14 @@ def local_ip(api_url: str) -> str | None:
         return None
 
 
+def _recorded_at(body: str) -> str | None:
+    """A stored sample's recorded_at, for the log."""
+    try:
+        return json.loads(body).get("recorded_at")
+    except (ValueError, AttributeError):
+        return None
+
+
 class Agent:
     def __init__(
         self,
@@ -262,15 +270,16 @@ class Agent:
             result.error = "waiting before the next try"
             return result
         while (deadline is None or self.clock() < deadline) and not (stop and stop.is_set()):
-            rows: list[tuple[int, dict]] = []
+            rows: list[tuple[int, str]] = []
             try:
                 creds = self._usable_credentials() or self.register()
-                rows = self._within_bytes(self.backlog.oldest(self.batch_size))
+                rows = self._within_bytes(self.backlog.oldest_bodies(self.batch_size))
                 if not rows:
                     result.done = True
                     break
-                self.client.send_batch(
-                    creds.server_id, creds.ingest_token, [self._compatible(s) for _, s in rows]
+                # Sent as the backlog keeps them, JSON: not decoded and encoded again.
+                self.client.send_bodies(
+                    creds.server_id, creds.ingest_token, [self._compatible(b) for _, b in rows]
                 )
             except Unreachable as exc:
                 result.error = str(exc)
@@ -289,17 +298,20 @@ class Agent:
             self._recovered(len(rows))
         return result
 
-    def _compatible(self, sample: dict) -> dict:
+    def _compatible(self, body: str) -> str:
+        """A stored sample as this API takes it (without the fields it does not know)."""
         if not self.unknown_fields:
-            return sample
-        return {k: v for k, v in sample.items() if k not in self.unknown_fields}
+            return body
+        sample = json.loads(body)
+        known = {k: v for k, v in sample.items() if k not in self.unknown_fields}
+        return json.dumps(known, separators=(",", ":"))
 
     @staticmethod
-    def _within_bytes(rows: list[tuple[int, dict]]) -> list[tuple[int, dict]]:
+    def _within_bytes(rows: list[tuple[int, str]]) -> list[tuple[int, str]]:
         """The oldest rows whose JSON fits in MAX_BATCH_BYTES (at least one)."""
         size = 0
-        for index, (_, sample) in enumerate(rows):
-            size += len(json.dumps(sample)) + 1
+        for index, (_, body) in enumerate(rows):
+            size += len(body) + 1
             if size > MAX_BATCH_BYTES and index > 0:
                 return rows[:index]
         return rows
@@ -359,7 +371,7 @@ class Agent:
         self.retry_at = float("-inf")
         log.debug("sent %d sample(s)", sent)
 
-    def _refused(self, exc: ApiError, rows: list[tuple[int, dict]]) -> None:
+    def _refused(self, exc: ApiError, rows: list[tuple[int, str]]) -> None:
         """A 4xx other than 429: retrying the same request cannot help."""
         if exc.status in (401, 403, 404):
             self._token_refused(exc)
@@ -379,7 +391,7 @@ class Agent:
                 for index in bad:
                     log.error(
                         "the API refused the sample taken at %s: %s; it is dropped",
-                        rows[index][1].get("recorded_at"),
+                        _recorded_at(rows[index][1]),
                         exc.message,
                     )
                 self.backlog.remove([rows[i][0] for i in bad])
@@ -399,7 +411,7 @@ class Agent:
                 return
             log.error(
                 "the API refused the sample taken at %s: %s; it is dropped",
-                rows[0][1].get("recorded_at"),
+                _recorded_at(rows[0][1]),
                 exc.message,
             )
             self.backlog.remove([rows[0][0]])

@@ -85,11 +85,14 @@ class Backlog:
             )
 
     def oldest(self, limit: int) -> list[tuple[int, dict]]:
+        return [(row_id, json.loads(body)) for row_id, body in self.oldest_bodies(limit)]
+
+    def oldest_bodies(self, limit: int) -> list[tuple[int, str]]:
+        """The oldest samples as stored: JSON, ready to send as they are."""
         with self.lock:
-            rows = self.db.execute(
+            return self.db.execute(
                 "SELECT id, body FROM samples ORDER BY id LIMIT ?", (limit,)
             ).fetchall()
-        return [(row_id, json.loads(body)) for row_id, body in rows]
 
     def remove(self, ids: list[int]) -> None:
         if not ids:

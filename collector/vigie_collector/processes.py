@@ -87,7 +87,7 @@ def _psutil_scan() -> list[Reading]:
 
 def scan(proc: Path = PROC) -> list[Reading]:
     """Every process of the host, now."""
-    if (proc / "self" / "stat").exists():
+    if _has_proc(proc):
         return _linux_scan(proc)
     return _psutil_scan()
 
@@ -139,14 +139,27 @@ def _user_name(uid: int) -> str | None:
     return _users[uid]
 
 
-def process_user(pid: int) -> str | None:
+def process_user(pid: int, proc: Path = PROC) -> str | None:
     """The name of the user a process runs as, or None if it is gone."""
+    if _has_proc(proc):
+        # /proc/<pid> belongs to the process's user: one stat, no psutil.
+        try:
+            return _user_name(os.stat(f"{proc}/{pid}").st_uid)
+        except OSError:
+            return None
     try:
-        if (PROC / str(pid)).is_dir():
-            return _user_name(os.stat(PROC / str(pid)).st_uid)
         return psutil.Process(pid).username()[:64]
-    except (OSError, psutil.Error):
+    except psutil.Error:
         return None
+
+
+_procfs: dict[Path, bool] = {}
+
+
+def _has_proc(proc: Path) -> bool:
+    if proc not in _procfs:
+        _procfs[proc] = (proc / "self" / "stat").exists()
+    return _procfs[proc]
 
 
 class ProcessWatch:

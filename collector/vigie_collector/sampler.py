@@ -25,14 +25,16 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import time
+import weakref
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import psutil
 
-from . import devices
+from . import devices, procfs
 from .processes import ProcessWatch
 
 MIB = 1024**2
@@ -40,11 +42,13 @@ GIB = 1024**3
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 # cgroup v1 reports "no limit" as a huge number near 2**63.
 NO_LIMIT = 2**60
-# How often the process table is scanned for the top processes, and the mount
-# table read again: both cost more than the rest of a sample (see the README).
+# How often the process table is scanned for the top processes (it costs more
+# than the rest of a sample, see the README), the mount table read again where
+# the system cannot say when it changes, and a host without sensors looked at.
 TOP_PROCESSES_SECONDS = 60.0
 MOUNTS_SECONDS = 60.0
 SENSORS_SECONDS = 600.0
+MOUNTS_FILE = "/proc/self/mounts"
 
 
 def cpu_busy_percent(before: tuple[float, ...], after: tuple[float, ...], fields: tuple) -> float:
@@ -100,12 +104,9 @@ class Memory:
     source: str  # "host", "cgroup v2" or "cgroup v1"
 
 
-def _read_int(path: Path) -> int | None:
-    try:
-        text = path.read_text().strip()
-    except OSError:
-        return None
-    if text == "max":
+def _read_int(path: str) -> int | None:
+    text = procfs.read(path)
+    if text is None or text.strip() == b"max":
         return None
     try:
         return int(text)
@@ -113,13 +114,17 @@ def _read_int(path: Path) -> int | None:
         return None
 
 
-def _stat_value(path: Path, key: str) -> int:
+def _stat_value(path: str, key: str) -> int:
+    text = procfs.read(path)
+    if text is None:
+        return 0
+    wanted = key.encode()
     try:
-        for line in path.read_text().splitlines():
-            name, _, value = line.partition(" ")
-            if name == key:
+        for line in text.splitlines():
+            name, _, value = line.partition(b" ")
+            if name == wanted:
                 return int(value)
-    except (OSError, ValueError):
+    except ValueError:
         pass
     return 0
 
@@ -130,34 +135,88 @@ def cgroup_memory(root: Path, host_total: int) -> tuple[int, int, str] | None:
 
     Seen from inside a container, /sys/fs/cgroup is the container's own cgroup;
     on a host the root cgroup has no limit, so the host's figures are used."""
-    v2_limit = _read_int(root / "memory.max")
+    # Plain strings and os.open: read at every sample, pathlib's cost showed.
+    v2 = os.fspath(root)
+    v2_limit = _read_int(f"{v2}/memory.max")
     if v2_limit is not None and 0 < v2_limit < host_total:
-        current = _read_int(root / "memory.current") or 0
-        used = current - _stat_value(root / "memory.stat", "inactive_file")
+        current = _read_int(f"{v2}/memory.current") or 0
+        used = current - _stat_value(f"{v2}/memory.stat", "inactive_file")
         return v2_limit, max(used, 0), "cgroup v2"
-    v1 = root / "memory"
-    v1_limit = _read_int(v1 / "memory.limit_in_bytes")
+    v1 = f"{v2}/memory"
+    v1_limit = _read_int(f"{v1}/memory.limit_in_bytes")
     if v1_limit is not None and 0 < v1_limit < min(host_total, NO_LIMIT):
-        current = _read_int(v1 / "memory.usage_in_bytes") or 0
-        used = current - _stat_value(v1 / "memory.stat", "total_inactive_file")
+        current = _read_int(f"{v1}/memory.usage_in_bytes") or 0
+        used = current - _stat_value(f"{v1}/memory.stat", "total_inactive_file")
         return v1_limit, max(used, 0), "cgroup v1"
     return None
 
 
-def memory(cgroup_root: Path = CGROUP_ROOT) -> Memory:
+def host_memory(info: procfs.Meminfo | None) -> tuple[int, int]:
+    """(total, available) bytes: from ``/proc/meminfo`` read once per sample on
+    Linux, else (or when it is not plain) psutil's figures."""
+    if info is not None:
+        return info.total, info.available
     vm = psutil.virtual_memory()
-    confined = cgroup_memory(cgroup_root, vm.total)
+    return vm.total, vm.available
+
+
+def memory(cgroup_root: Path = CGROUP_ROOT, info: procfs.Meminfo | None = None) -> Memory:
+    total, available = host_memory(info if info is not None else procfs.meminfo())
+    confined = cgroup_memory(cgroup_root, total)
     if confined is not None:
         limit, used, source = confined
         return Memory(limit, used, round(min(used / limit * 100, 100.0), 2), source)
-    used = vm.total - vm.available
-    return Memory(vm.total, used, round(used / vm.total * 100, 2), "host")
+    used = total - available
+    return Memory(total, used, round(used / total * 100, 2), "host")
 
 
 def network_bytes() -> tuple[int, int]:
     """(sent, received) bytes since boot over the counted interfaces."""
     counters = psutil.net_io_counters(pernic=True)
     return devices.host_totals(counters, devices.counted_interfaces(counters))
+
+
+class MountWatch:
+    """Says when the mount table is worth reading again.
+
+    On Linux, poll() on ``/proc/self/mounts`` reports any mount or unmount in
+    this mount namespace (as POLLPRI, once per change): one system call per
+    sample, and the table (psutil's ``disk_partitions``, then the rules of
+    ``devices``) is read only after a change, at once rather than up to a
+    minute later. Elsewhere it is read again every ``every`` seconds."""
+
+    def __init__(self, path: str = MOUNTS_FILE, every: float = MOUNTS_SECONDS) -> None:
+        self.every = every
+        self._read_at = float("-inf")
+        self._poll = None
+        if not hasattr(select, "poll"):
+            return  # Windows
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError:
+            return  # not Linux
+        # A change since this open is what the first poll reports.
+        weakref.finalize(self, os.close, fd)
+        self._poll = select.poll()
+        self._poll.register(fd, select.POLLPRI)
+
+    @property
+    def polled(self) -> bool:
+        """Whether changes are reported (else the table is read on a timer)."""
+        return self._poll is not None
+
+    def due(self) -> bool:
+        if self._read_at == float("-inf"):
+            return True
+        if self._poll is None:
+            return time.monotonic() - self._read_at >= self.every
+        return bool(self._poll.poll(0))
+
+    def read(self) -> None:
+        """The table is being read now (after a change, or a filesystem gone)."""
+        if self._poll is not None:
+            self._poll.poll(0)  # a change reported meanwhile is in what is read
+        self._read_at = time.monotonic()
 
 
 def utc_now_iso() -> str:
@@ -168,10 +227,11 @@ class Sampler:
     """Takes samples; remembers the CPU times of the previous one so each
     ``cpu_percent`` covers the time since then.
 
-    What rarely changes is cached: the mount table is read again every
-    ``MOUNTS_SECONDS`` (each filesystem's usage is read at every sample), and an
-    interface's or a disk's kind once per set of names. The top processes come
-    every ``top_every`` seconds (``None``: never)."""
+    What rarely changes is cached: the mount table is read again when it
+    changes (see ``MountWatch``; each filesystem's usage is read at every
+    sample), an interface's or a disk's kind once per set of names, the swap
+    counters while there is no swap. The top processes come every
+    ``top_every`` seconds (``None``: never)."""
 
     def __init__(
         self,
@@ -190,7 +250,9 @@ class Sampler:
         self._sensors_at = float("-inf")
         self._has_sensors = True
         self._mounts: list[devices.Mount] = []
-        self._mounts_at = float("-inf")
+        self._mount_watch = MountWatch()
+        self._swap_total: int | None = None
+        self._swapped = (0, 0)
         self._interfaces: tuple[frozenset[str], dict[str, bool]] = (frozenset(), {})
         self._disks: tuple[frozenset[str], list[str]] = (frozenset(), [])
         self.processes = ProcessWatch(self.cpu_count) if top_every is not None else None
@@ -213,7 +275,8 @@ class Sampler:
         cpu_percent = cpu_busy_percent(self._cpu, cpu, self._fields)
         split = cpu_split(self._cpu, cpu, self._fields)
         self._cpu, self._cpu_at = cpu, time.monotonic()
-        mem = memory(self.cgroup_root)
+        info = procfs.meminfo()
+        mem = memory(self.cgroup_root, info)
         disk = psutil.disk_usage(self.disk_path)
         nics = psutil.net_io_counters(pernic=True)
         counted = self._counted(nics)
@@ -230,7 +293,7 @@ class Sampler:
             "network_recv_mb": round(received / MIB, 6),
             "recorded_at": recorded_at,
         }
-        sample.update(self._host())
+        sample.update(self._host(info))
         sample.update(split)
         lists = {
             "filesystems": self._filesystems(),
@@ -247,7 +310,7 @@ class Sampler:
             self._top_taken = True
         return sample
 
-    def _host(self) -> dict:
+    def _host(self, info: procfs.Meminfo | None) -> dict:
         values: dict = {}
         try:
             load = os.getloadavg() if hasattr(os, "getloadavg") else psutil.getloadavg()
@@ -257,19 +320,36 @@ class Sampler:
         except OSError:
             pass
         values["cpu_count"] = self.cpu_count
-        swap = psutil.swap_memory()
+        total, used, percent, swapped_in, swapped_out = self._swap(info)
         values.update(
-            swap_used_mb=round(swap.used / MIB, 3),
-            swap_total_mb=round(swap.total / MIB, 3),
-            swap_percent=round(min(100.0, swap.percent), 2),
-            swap_in_mb=round(swap.sin / MIB, 6),
-            swap_out_mb=round(swap.sout / MIB, 6),
+            swap_used_mb=round(used / MIB, 3),
+            swap_total_mb=round(total / MIB, 3),
+            swap_percent=round(min(100.0, percent), 2),
+            swap_in_mb=round(swapped_in / MIB, 6),
+            swap_out_mb=round(swapped_out / MIB, 6),
         )
         values["uptime_seconds"] = round(max(0.0, self._uptime()), 1)
         if self.processes is None:
             # Otherwise counted by the process scan, once a minute.
             values["process_count"] = len(psutil.pids())
         return values
+
+    def _swap(self, info: procfs.Meminfo | None) -> tuple[int, int, float, int, int]:
+        """Total, used, percent, swapped in and out: psutil's ``swap_memory()``
+        figures, on Linux from the ``/proc/meminfo`` the sample read already."""
+        if info is None:
+            swap = psutil.swap_memory()
+            return swap.total, swap.used, swap.percent, swap.sin, swap.sout
+        total = info.swap_total
+        used = total - info.swap_free
+        percent = round(used / total * 100, 1) if total > 0 else 0.0
+        # /proc/vmstat is the dearest file of a sample, and its two swap counters
+        # move only while there is swap: without any (most VMs and containers),
+        # it is read once, and once more after a swapoff.
+        if total > 0 or self._swap_total != 0:
+            self._swapped = procfs.swap_counters() or (0, 0)
+        self._swap_total = total
+        return total, used, percent, *self._swapped
 
     def _uptime(self) -> float:
         # The kernel's own clock since boot where there is one (Linux): a step of
@@ -286,7 +366,7 @@ class Sampler:
         return self._interfaces[1]
 
     def _filesystems(self) -> list[dict]:
-        if time.monotonic() - self._mounts_at >= MOUNTS_SECONDS:
+        if self._mount_watch.due():
             self._read_mounts()
         entries = [devices.filesystem_usage(m) for m in self._mounts]
         if None in entries:
@@ -296,19 +376,21 @@ class Sampler:
         return [e for e in entries if e is not None]
 
     def _read_mounts(self) -> None:
+        self._mount_watch.read()
         mounts = [
             devices.Mount(p.device, p.mountpoint, p.fstype, p.opts)
             for p in psutil.disk_partitions(all=True)
         ]
         self._mounts = devices.real_filesystems(mounts)
-        self._mounts_at = time.monotonic()
 
     def _disk_io(self) -> list[dict]:
         # The kernel's disk counters are 64-bit; a reset (a reboot) the API handles.
-        try:
-            counters = psutil.disk_io_counters(perdisk=True, nowrap=False) or {}
-        except OSError:  # no /proc/diskstats (some containers)
-            return []
+        counters = procfs.diskstats()
+        if counters is None:
+            try:
+                counters = psutil.disk_io_counters(perdisk=True, nowrap=False) or {}
+            except OSError:  # no /proc/diskstats (some containers)
+                return []
         names = frozenset(counters)
         if names != self._disks[0]:
             self._disks = (names, devices.physical_disks(names))
