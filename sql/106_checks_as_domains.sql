@@ -38,13 +38,15 @@ CREATE DOMAIN vigie_counter AS double precision CHECK (VALUE >= 0);  -- cumulati
 CREATE DOMAIN vigie_cpus AS smallint CHECK (VALUE >= 1);
 CREATE DOMAIN vigie_count AS integer CHECK (VALUE >= 0);
 
+-- The CHECK constraints of both tables give way to the domains below.
 DO $$
 DECLARE
     c record;
 BEGIN
-    FOR c IN SELECT conname FROM pg_constraint
-              WHERE conrelid = 'metrics'::regclass AND contype = 'c' LOOP
-        EXECUTE format('ALTER TABLE metrics DROP CONSTRAINT %I', c.conname);
+    FOR c IN SELECT conrelid::regclass AS tbl, conname FROM pg_constraint
+              WHERE conrelid IN ('metrics'::regclass, 'servers'::regclass)
+                AND contype = 'c' LOOP
+        EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', c.tbl, c.conname);
     END LOOP;
 END
 $$;
@@ -93,16 +95,6 @@ CREATE DOMAIN vigie_tags AS text[]
 -- The quiet band of the alerts (vigie_alerts_fold, alerts.sql): nine numbers.
 CREATE DOMAIN vigie_band AS real[] CHECK (cardinality(VALUE) = 9);
 
-DO $$
-DECLARE
-    c record;
-BEGIN
-    FOR c IN SELECT conname FROM pg_constraint
-              WHERE conrelid = 'servers'::regclass AND contype = 'c' LOOP
-        EXECUTE format('ALTER TABLE servers DROP CONSTRAINT %I', c.conname);
-    END LOOP;
-END
-$$;
 ALTER TABLE servers
     ALTER name             TYPE vigie_name,
     ALTER hostname         TYPE vigie_hostname,
