@@ -135,6 +135,7 @@ def gunicorn_api(
     extra_env: dict[str, str] | None = None,
     log: Path | None = None,
     workers: int = 2,
+    threads: int = 4,
 ):
     """The combined functions app under a real gunicorn, as `make run` starts it."""
     env = {"DATABASE_URL": database_url, **POOLER_ENV, **(extra_env or {})}
@@ -146,7 +147,7 @@ def gunicorn_api(
         "--workers",
         str(workers),
         "--threads",
-        "4",
+        str(threads),
         WEB_APP,
     ]
     return process(args, env, ready_url=f"http://127.0.0.1:{port}/api/health", log=log)

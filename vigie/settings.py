@@ -199,6 +199,9 @@ class ApiSettings:
     # The most single-sample writes committed together (functions/grouping.py);
     # 1: each alone.
     ingest_group: int = 64
+    # A request that waited longer than this for one of the web worker's threads is
+    # answered 503 with Retry-After at once (vigie/workers.py); 0: never.
+    max_queue_seconds: float = 2.0
     # How far in the future a client's recorded_at may be (clock skew), seconds.
     max_clock_skew: int = 300
     # The most points a history request may return when it names an interval.
@@ -219,6 +222,7 @@ class ApiSettings:
             max_body_bytes=env_int(env, "VIGIE_MAX_BODY_BYTES", 1024 * 1024, minimum=1024),
             max_batch=env_int(env, "VIGIE_MAX_BATCH", 1000),
             ingest_group=env_int(env, "VIGIE_INGEST_GROUP", 64, minimum=1),
+            max_queue_seconds=env_float(env, "VIGIE_MAX_QUEUE_SECONDS", 2.0, 0.0, 3600),
             max_clock_skew=env_int(env, "VIGIE_MAX_CLOCK_SKEW", 300, minimum=0),
             max_history_points=env_int(env, "VIGIE_MAX_HISTORY_POINTS", 10_000, minimum=100),
             history_rollups=env_switch(env, "VIGIE_HISTORY_ROLLUPS", True),

@@ -14,6 +14,13 @@ serves only its one worker: replacing it there, once the worker has forked, chan
 gunicorn's pages and nothing else. gunicorn still picks the status and logs the bad
 request.
 
+The threaded worker also sheds load it cannot carry: a request that waited longer
+than ``VIGIE_MAX_QUEUE_SECONDS`` (2 s) for one of its threads is answered ``503``
+with ``Retry-After`` at once, before Flask, instead of being served after its
+client has given up. Past what the machine carries, the requests that are served
+stay on time, and a collector keeps the refused sample and sends it again later,
+in a batch (vigie_collector/agent.py). Health checks are never refused.
+
 This module imports neither psycopg nor the apps, and the gevent worker is built
 only when asked for: the relay's worker must patch the process with gevent before
 anything imports psycopg (realtime/green.py), and the API's never loads gevent.
@@ -22,7 +29,9 @@ anything imports psycopg (realtime/green.py), and the API's never loads gevent.
 from __future__ import annotations
 
 import json
+import os
 import socket
+import threading
 import time
 from typing import Any
 
@@ -123,8 +132,67 @@ class JsonErrors:
         super().init_process()  # type: ignore[misc]
 
 
+# Answered whatever the queue: a load balancer must not take an overloaded API
+# for a dead one.
+NEVER_SHED = frozenset({"/api/health", "/health"})
+RETRY_AFTER_SECONDS = 5
+
+
+def shed_body(waited: float, limit: float) -> bytes:
+    return json.dumps({
+        "error": "overloaded",
+        "message": f"the API is behind: this request waited {waited:.1f} s for a thread "
+                   f"(more than VIGIE_MAX_QUEUE_SECONDS, {limit:g} s); send it again in "
+                   f"{RETRY_AFTER_SECONDS} s",
+    }).encode()  # fmt: skip
+
+
+class QueueGuard:
+    """The worker's WSGI app: the app itself, or a 503 for a request that waited
+    in the worker's queue longer than the limit."""
+
+    def __init__(self, app: Any, waits: threading.local, limit: float) -> None:
+        self.app = app
+        self.waits = waits
+        self.limit = limit
+
+    def __call__(self, environ: dict, start_response: Any) -> Any:
+        waited = getattr(self.waits, "seconds", 0.0)
+        environ["vigie.queued_seconds"] = waited
+        if waited <= self.limit or environ.get("PATH_INFO") in NEVER_SHED:
+            return self.app(environ, start_response)
+        body = shed_body(waited, self.limit)
+        start_response("503 Service Unavailable", [
+            ("Content-Type", "application/json"),
+            ("Content-Length", str(len(body))),
+            ("Retry-After", str(RETRY_AFTER_SECONDS)),
+        ])  # fmt: skip
+        return [body]
+
+
 class ThreadWorker(JsonErrors, GunicornThreadWorker):
-    """gunicorn's threaded worker (``gthread``), for the API (Procfile ``web``)."""
+    """gunicorn's threaded worker (``gthread``), for the API (Procfile ``web``):
+    each connection is stamped when it is queued for a thread, and a request that
+    waited too long is answered 503 (``QueueGuard``)."""
+
+    def load_wsgi(self) -> None:
+        from vigie.settings import ApiSettings
+
+        super().load_wsgi()
+        limit = ApiSettings.from_env(os.environ).max_queue_seconds
+        self._waits = threading.local()
+        if limit > 0:
+            self.wsgi = QueueGuard(self.wsgi, self._waits, limit)
+
+    def enqueue_req(self, conn: Any) -> None:
+        conn.vigie_queued_at = time.monotonic()
+        super().enqueue_req(conn)
+
+    def handle(self, conn: Any) -> Any:
+        # Runs in the thread that took the connection: the wait ends here (reading
+        # a slow client's request afterwards is not queueing).
+        self._waits.seconds = time.monotonic() - getattr(conn, "vigie_queued_at", time.monotonic())
+        return super().handle(conn)
 
 
 def __getattr__(name: str) -> Any:
