@@ -109,8 +109,16 @@ async def drive(
     sent = 0
     connector = aiohttp.TCPConnector(limit=0)
     timeout = aiohttp.ClientTimeout(total=30)
-    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+    # The generator's own CPU is taken from the machine's two cores: no cookies,
+    # no decompression, bodies encoded once per request here, headers made once.
+    heads = {token: {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+             for _, token in servers}  # fmt: skip
+    async with aiohttp.ClientSession(
+        connector=connector, timeout=timeout, cookie_jar=aiohttp.DummyCookieJar(),
+        auto_decompress=False,
+    ) as session:  # fmt: skip
         start = time.monotonic() + 0.5
+        url = f"{base}/api/metrics"
 
         async def one(sid: int, token: str, due: float, k: int) -> None:
             nonlocal acked
@@ -118,9 +126,8 @@ async def drive(
                     "recorded_at": datetime.now(UTC).isoformat()}  # fmt: skip
             try:
                 async with session.post(
-                    f"{base}/api/metrics", json=body,
-                    headers={"Authorization": f"Bearer {token}"},
-                ) as response:  # fmt: skip
+                    url, data=json.dumps(body).encode(), headers=heads[token]
+                ) as response:
                     await response.read()
                     if response.status in (200, 201):
                         acked += 1
