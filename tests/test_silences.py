@@ -88,6 +88,31 @@ def test_a_silence_until_a_time_covers_every_server_with_its_tag(api, client):
     assert client.get(f"/api/servers/{other}").json["silence"] is None
 
 
+def test_the_list_and_each_server_show_the_same_silence_the_one_that_ends_last(
+    api, client
+):
+    own, _ = api.register("web-01")  # its own silence, and its tag's, which ends later
+    two_tags, _ = api.register("web-02")  # two tags silenced
+    by_id, _ = api.register("db-01")  # only its own
+    quiet, _ = api.register("db-02")  # a tag no silence names
+    for sid, tags in ((own, ["web"]), (two_tags, ["web", "edge"]), (by_id, ["db"]),
+                      (quiet, ["db"])):  # fmt: skip
+        client.patch(f"/api/servers/{sid}", json={"tags": tags}, headers=bearer(ADMIN))
+    short = silence(client, server_id=own, duration="1h", reason="own")
+    web = silence(client, tag="web", duration="3h", reason="web")
+    edge = silence(client, tag="edge", duration="5h", reason="edge")
+    db_own = silence(client, server_id=by_id, duration="2h", reason="db-01")
+    expected = {own: web["id"], two_tags: edge["id"], by_id: db_own["id"], quiet: None}
+    assert short["id"] not in expected.values()
+    listed = {s["id"]: s["silence"] for s in client.get("/api/servers").json}
+    for sid, silence_id in expected.items():
+        one = client.get(f"/api/servers/{sid}").json["silence"]
+        assert listed[sid] == one
+        assert (one and one["id"]) == silence_id
+    only_web = {s["id"] for s in client.get("/api/servers?tag=web").json}
+    assert only_web == {own, two_tags}
+
+
 def test_reading_silences_needs_the_dashboard_token_when_set(app, client):
     with_settings(app, api={"dashboard_token": "dash"})
     assert client.get("/api/silences").status_code == 401
