@@ -3,8 +3,9 @@
 1. The server list (GET /api/servers' query) at fleet size, as it reads now (each
    server's tags, load, fullest filesystem and the silence covering it, the active
    silences read once and matched by id and by tag) beside the same list without
-   them (the query before tags and silences), in interleaved rounds; with `--silences` active silences, half by server, half by
-   tag, and every server carrying two of 20 tags. Figures: median milliseconds
+   them (the query before tags and silences), in interleaved rounds; with
+   `--silences` active silences, half by server, half by tag, and every server
+   carrying two of 20 tags. Figures: median milliseconds
    per list in the database (execute and fetch on one connection).
 2. Removing a server with `--days` days of samples at 5 s (DELETE /api/servers/:id's
    function, vigie_delete_server): milliseconds for the transaction.

@@ -88,9 +88,7 @@ def test_a_silence_until_a_time_covers_every_server_with_its_tag(api, client):
     assert client.get(f"/api/servers/{other}").json["silence"] is None
 
 
-def test_the_list_and_each_server_show_the_same_silence_the_one_that_ends_last(
-    api, client
-):
+def test_the_list_and_each_server_show_the_same_silence_the_one_that_ends_last(api, client):
     own, _ = api.register("web-01")  # its own silence, and its tag's, which ends later
     two_tags, _ = api.register("web-02")  # two tags silenced
     by_id, _ = api.register("db-01")  # only its own
