@@ -29,16 +29,24 @@
 
 -- The dictionary p_known with the names of list p_list (key p_key) in p_wide it
 -- lacks added, in the order they first appear.
+--
+-- This and the two helpers below are PL/pgSQL, not SQL: a SQL function whose body
+-- has a FROM cannot be inlined into its caller, and PostgreSQL then parses and plans
+-- its body again on every call (these calls were two fifths of a wide sample's
+-- database time); PL/pgSQL keeps each statement's plan for the connection.
 CREATE OR REPLACE FUNCTION vigie_new_names(p_wide jsonb[], p_list text, p_key text,
                                            p_known text[])
-RETURNS text[] LANGUAGE sql IMMUTABLE AS $$
-    SELECT p_known || coalesce(array_agg(n.name ORDER BY n.first), '{}')
-      FROM (SELECT x.e ->> p_key AS name, min(w.o * 100 + x.k) AS first
-              FROM unnest(p_wide) WITH ORDINALITY AS w (j, o)
-             CROSS JOIN LATERAL jsonb_array_elements(coalesce(w.j -> p_list, '[]'))
-                   WITH ORDINALITY AS x (e, k)
-             WHERE NOT (x.e ->> p_key = ANY (p_known))
-             GROUP BY 1) n
+RETURNS text[] LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+    RETURN p_known || coalesce((
+        SELECT array_agg(n.name ORDER BY n.first)
+          FROM (SELECT x.e ->> p_key AS name, min(w.o * 100 + x.k) AS first
+                  FROM unnest(p_wide) WITH ORDINALITY AS w (j, o)
+                 CROSS JOIN LATERAL jsonb_array_elements(coalesce(w.j -> p_list, '[]'))
+                       WITH ORDINALITY AS x (e, k)
+                 WHERE NOT (x.e ->> p_key = ANY (p_known))
+                 GROUP BY 1) n), '{}');
+END
 $$;
 
 CREATE OR REPLACE FUNCTION vigie_device_names(p_wide jsonb[], p_fs text[], p_disk text[],
@@ -84,22 +92,27 @@ $$;
 -- sample (p_wide) reports it, else as known before.
 CREATE OR REPLACE FUNCTION vigie_fs_info(p_names text[], p_old text[], p_wide jsonb,
                                          p_key text)
-RETURNS text[] LANGUAGE sql IMMUTABLE AS $$
-    SELECT coalesce(array_agg(coalesce(f.e ->> p_key, p_old[n.i], '') ORDER BY n.i), '{}')
-      FROM generate_subscripts(p_names, 1) AS n (i)
-      LEFT JOIN LATERAL (
-            SELECT e FROM jsonb_array_elements(p_wide -> 'filesystems') e
-             WHERE e ->> 'mount' = p_names[n.i] LIMIT 1) f ON true
+RETURNS text[] LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+    RETURN (
+        SELECT coalesce(array_agg(coalesce(f.e ->> p_key, p_old[n.i], '') ORDER BY n.i), '{}')
+          FROM generate_subscripts(p_names, 1) AS n (i)
+          LEFT JOIN LATERAL (
+                SELECT e FROM jsonb_array_elements(p_wide -> 'filesystems') e
+                 WHERE e ->> 'mount' = p_names[n.i] LIMIT 1) f ON true);
+END
 $$;
 
 -- The fullest filesystem of a sample's (sql/102_wide_sample.sql): its number in the
 -- server's dictionary and its percent used; nothing for a sample with none.
 CREATE OR REPLACE FUNCTION vigie_fullest_fs(p_ids integer[], p_values real[],
                                             OUT id integer, OUT percent real)
-LANGUAGE sql IMMUTABLE AS $$
-    SELECT p_ids[k], p_values[k][1]
+LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+    SELECT p_ids[k], p_values[k][1] INTO id, percent
       FROM generate_subscripts(p_ids, 1) AS k
-     ORDER BY p_values[k][1] DESC NULLS LAST, k LIMIT 1
+     ORDER BY p_values[k][1] DESC NULLS LAST, k LIMIT 1;
+END
 $$;
 
 -- The samples are given as one array per column, in the same order: no JSON to
