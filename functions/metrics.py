@@ -35,14 +35,16 @@ COLUMNS = ("recorded_at", *SAMPLE_FIELDS)
 ARRAYS = ["timestamptz[]"] + [
     "double precision[]" if kind == "counter" else "real[]" for kind in SAMPLE_FIELDS.values()
 ]
-# Then the wide fields of each sample, as JSON (NULL: a seed-only sample), or NULL
-# when no sample has any.
-INGEST = "SELECT * FROM vigie_ingest(%s, %s, %s::jsonb, {}, %s::text[]::jsonb[])".format(  # noqa: S608 - constants
+# Then the wide fields of the samples, as one JSON array (null for a seed-only
+# sample), or NULL when no sample has any; vigie_json_rows (sql/routines/ingest.sql)
+# makes it the jsonb[] vigie_ingest takes. (A list of JSON strings adapted as an
+# array would have every quote of every sample escaped on the client.)
+INGEST = "SELECT * FROM vigie_ingest(%s, %s, %s::jsonb, {}, vigie_json_rows(%s::jsonb))".format(  # noqa: S608 - constants
     ", ".join(f"%s::{t}" for t in ARRAYS)
 )
 # One sample: its values as plain parameters, made one-element arrays by the
 # database (adapting lists costs the client more than the rest of the request).
-INGEST_ONE = "SELECT * FROM vigie_ingest(%s, %s, %s::jsonb, {}, %s::text[]::jsonb[])".format(  # noqa: S608
+INGEST_ONE = "SELECT * FROM vigie_ingest(%s, %s, %s::jsonb, {}, vigie_json_rows(%s::jsonb))".format(  # noqa: S608
     ", ".join(f"ARRAY[%s::{t[:-2]}]" for t in ARRAYS)
 )
 WIDE = set(WIDE_FIELDS)
@@ -52,7 +54,16 @@ def wide_json(sample: Any) -> str | None:
     """A sample's wide fields as vigie_ingest takes them; None when it has none."""
     if all(getattr(sample, name) is None for name in WIDE_FIELDS):
         return None
-    return json.dumps(sample.model_dump(include=WIDE, exclude_none=True))
+    return sample.model_dump_json(include=WIDE, exclude_none=True)
+
+
+def wide_rows(samples: list[Any]) -> str | None:
+    """The samples' wide fields as one JSON array, null for a seed-only sample;
+    None when no sample has any."""
+    wide = [wide_json(s) for s in samples]
+    if all(w is None for w in wide):
+        return None
+    return "[" + ",".join("null" if w is None else w for w in wide) + "]"
 
 
 def check_devices(sample: Any, prefix: str = "") -> None:
@@ -81,8 +92,7 @@ def store(server_id: int, token: str, samples: list[Any]) -> dict:
     get the same answer, after the same work: a caller without the token cannot tell
     which ids exist."""
     head = [server_id, hash_token(token), defaults_json(auth.settings().alerts)]
-    wide = [wide_json(s) for s in samples]
-    wide_values = wide if any(w is not None for w in wide) else None
+    wide_values = wide_rows(samples)
     try:
         if len(samples) == 1:
             # A live sample: committed with the ones arriving beside it

@@ -115,6 +115,17 @@ BEGIN
 END
 $$;
 
+-- The wide fields of a request's samples as vigie_ingest takes them: a JSON array
+-- (null for a seed-only sample) made an array of jsonb, in order; NULL stays NULL.
+CREATE OR REPLACE FUNCTION vigie_json_rows(p_rows jsonb)
+RETURNS jsonb[] LANGUAGE plpgsql IMMUTABLE STRICT AS $$
+BEGIN
+    RETURN ARRAY(SELECT nullif(r.e, 'null'::jsonb)
+                   FROM jsonb_array_elements(p_rows) WITH ORDINALITY AS r (e, o)
+                  ORDER BY r.o);
+END
+$$;
+
 -- The samples are given as one array per column, in the same order: no JSON to
 -- build on the client nor to parse here. A repeated (server_id, recorded_at)
 -- stores nothing and reports the stored id: a collector retrying after a lost
