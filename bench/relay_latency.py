@@ -41,6 +41,7 @@ the `fleet-update` events per second each fleet client got (and any
 from __future__ import annotations
 
 import argparse
+import json
 import multiprocessing as mp
 import os
 import statistics
@@ -53,7 +54,6 @@ from pathlib import Path
 import psutil
 import psycopg
 import requests
-from psycopg.types.json import Jsonb
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -63,6 +63,7 @@ from tests.helpers import free_port, gunicorn_relay  # noqa: E402
 from vigie import embedded  # noqa: E402
 from vigie.migrate import migrate  # noqa: E402
 from vigie.tokens import hash_token  # noqa: E402
+from vigie.wire import SAMPLE_FIELDS  # noqa: E402
 
 FIELDS = SAMPLE
 WARMUP = 2.0  # seconds of each scenario left out of the figures
@@ -141,6 +142,12 @@ def run_writers(
     start = time.monotonic() + 0.5
     base = datetime.now(UTC) - timedelta(hours=1)
 
+    from functions.metrics import INGEST_ONE
+    from vigie.settings import AlertSettings
+
+    defaults = json.dumps(AlertSettings().defaults)
+    values = [FIELDS[name] for name in SAMPLE_FIELDS]
+
     def writer(index: int) -> None:
         with psycopg.connect(db_url, application_name="vigie-bench-writer") as conn:
             n = index
@@ -154,9 +161,11 @@ def run_writers(
                 started = time.monotonic() - due
                 server_id = servers[n % len(servers)]
                 recorded_at = (base + timedelta(milliseconds=n)).isoformat()
+                # The API's own statement for one sample (functions/metrics.py),
+                # with no token to check.
                 conn.execute(
-                    "SELECT * FROM vigie_ingest(%s, %s)",
-                    [server_id, Jsonb([{**FIELDS, "recorded_at": recorded_at}])],
+                    INGEST_ONE,
+                    [server_id, None, defaults, recorded_at, *values, None],
                 )
                 before = time.time()
                 conn.commit()
@@ -183,7 +192,6 @@ def run_probe(
     """When each sample of these servers is announced to a listener that does
     nothing else: commit -> NOTIFY at a process of this machine. What the relay
     adds is what its clients see beyond that."""
-    import json
 
     watched = set(servers)
     heard: dict[tuple[int, float], float] = {}
@@ -284,7 +292,9 @@ def scenario(
     cpu_before = relay.cpu_times()
     wall_before = time.monotonic()
     writers = ctx.Queue()
-    writer_threads = max(1, min(8, int(rate // 50) + 1))
+    # Each write waits for its commit (a flush to disk): enough writers that the
+    # schedule is kept on a loaded machine (one per 25 samples/s).
+    writer_threads = max(1, min(16, int(rate // 50) + 1))
     wproc = ctx.Process(
         target=run_writers, args=(db_url, servers, rate, seconds, writer_threads, writers)
     )
