@@ -29,6 +29,7 @@ from .helpers import (
     previous_layout,
     roll_up,
     sample,
+    wide_fields,
 )
 
 ORIGIN = datetime(2000, 1, 1, tzinfo=UTC)
@@ -199,6 +200,55 @@ def test_a_sample_older_than_the_raw_horizon_counts_in_the_rollups_and_then_goes
         ).fetchone()["samples"]
         == hour["samples"]
     )
+
+
+def test_wide_samples_older_than_the_raw_horizon_count_in_the_rollups_series(
+    api, db, database_url, settings
+):
+    sid, token = api.register()
+    times = insert_every(db, sid, timedelta(days=3), timedelta(minutes=30))
+    keep = replace(settings.retention, raw=timedelta(days=2))
+    maintain(database_url, keep, min_interval=NOW)
+    raw_cutoff = cutoffs(db)["raw"]
+    # Two wide samples a minute apart, in an hour whose raw samples are gone, one
+    # alone in its minute; they arrive one request at a time.
+    first = floor_to(raw_cutoff - timedelta(hours=20), 3600) + timedelta(minutes=7, seconds=3)
+    second = first + timedelta(minutes=1)
+    assert not any(floor_to(t, 60) in (floor_to(first, 60), floor_to(second, 60)) for t in times)
+    for step, at in enumerate((first, second)):
+        fields = {**sample(), **wide_fields(step, top=False), "recorded_at": iso(at)}
+        response = api.post_sample(sid, token, **fields)
+        assert response.status_code == 201, response.json
+
+    def series(seconds: int, at: datetime) -> dict[int, dict]:
+        rows = db.execute(
+            """SELECT u.* FROM metrics_rollup r CROSS JOIN LATERAL vigie_series_unpack(r) u
+                WHERE r.server_id = %s AND r.seconds = %s AND r.bucket = %s""",
+            [sid, seconds, floor_to(at, seconds)],
+        ).fetchall()
+        return {row["key"]: row for row in rows}
+
+    root = db.execute(
+        "SELECT array_position(fs_names, '/') AS id FROM servers WHERE id = %s", [sid]
+    ).fetchone()["id"]
+    sda = db.execute(
+        "SELECT array_position(disk_names, 'sda') AS id FROM servers WHERE id = %s", [sid]
+    ).fetchone()["id"]
+    root_percent = db.execute("SELECT vigie_series_key(1, %s, 1) AS k", [root]).fetchone()["k"]
+    sda_read = db.execute("SELECT vigie_series_key(2, %s, 1) AS k", [sda]).fetchone()["k"]
+    load_1 = 1  # the host's first series
+
+    minute = series(60, first)
+    assert (minute[root_percent]["g_n"], minute[root_percent]["g_sum"]) == (1, 40.0)
+    assert minute[load_1]["g_max"] == 1.5
+    hour = series(3600, first)
+    assert (hour[root_percent]["g_n"], hour[root_percent]["g_max"]) == (2, 40.0)
+    assert hour[load_1]["g_sum"] == pytest.approx(3.0)
+    # The second sample's read counter steps from the first: 1 MB in 60 s.
+    later = series(60, second)
+    assert later[sda_read]["c_inc"] == pytest.approx(1.0)
+    assert later[sda_read]["c_secs"] == pytest.approx(60.0)
+    assert hour[sda_read]["c_inc"] == pytest.approx(1.0)
 
 
 def test_forever_keeps_everything(api, db, database_url, settings):

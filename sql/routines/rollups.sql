@@ -384,6 +384,55 @@ BEGIN
            FROM unnest(p_samples) s
           WHERE vigie_bucket(v_tier.seconds, s.recorded_at) >= v_tier.kept
          HAVING count(*) > 0;
+        -- And their series (a wide sample's), merged into the row's: a gauge's sum,
+        -- count and peak; a counter's increment from the sample stored just before
+        -- it, as for the seed's network counters.
+        WITH late AS (
+            SELECT x.s, vigie_bucket(v_tier.seconds, (x.s).recorded_at) AS bucket,
+                   coalesce(x.prev, (SELECT p FROM metrics p
+                                      WHERE p.server_id = (x.s).server_id
+                                        AND p.recorded_at < (x.s).recorded_at
+                                      ORDER BY p.recorded_at DESC LIMIT 1)) AS prev
+              FROM (SELECT s, lag(s) OVER (PARTITION BY s.server_id ORDER BY s.recorded_at)
+                           AS prev
+                      FROM unnest(p_samples) s) x
+             WHERE vigie_bucket(v_tier.seconds, (x.s).recorded_at) >= v_tier.kept
+               AND vigie_is_wide(x.s)
+        ), parts AS (
+            SELECT (l.s).server_id AS server_id, l.bucket, st.key, st.counter,
+                   CASE WHEN NOT st.counter THEN st.value END AS g_sum,
+                   CASE WHEN NOT st.counter THEN 1 END AS g_n,
+                   CASE WHEN NOT st.counter THEN st.value END AS g_max,
+                   st.inc AS c_inc, CASE WHEN st.inc IS NOT NULL THEN st.dt END AS c_secs,
+                   st.inc / nullif(st.dt, 0) AS c_rmax
+              FROM late l CROSS JOIN LATERAL vigie_series_steps(l.s, l.prev) st
+        )
+        UPDATE metrics_rollup r
+           SET (gauge_keys, gauge_sum, gauge_n, gauge_max,
+                counter_keys, counter_inc, counter_secs, counter_rmax) = (
+               SELECT array_agg(k.key ORDER BY k.key) FILTER (WHERE NOT k.counter),
+                      array_agg(k.g_sum ORDER BY k.key) FILTER (WHERE NOT k.counter),
+                      array_agg(k.g_n ORDER BY k.key) FILTER (WHERE NOT k.counter),
+                      array_agg(k.g_max::real ORDER BY k.key) FILTER (WHERE NOT k.counter),
+                      array_agg(k.key ORDER BY k.key) FILTER (WHERE k.counter),
+                      array_agg(k.c_inc ORDER BY k.key) FILTER (WHERE k.counter),
+                      array_agg(k.c_secs ORDER BY k.key) FILTER (WHERE k.counter),
+                      array_agg(k.c_rmax ORDER BY k.key) FILTER (WHERE k.counter)
+                 FROM (SELECT q.key, q.counter, sum(q.g_sum) AS g_sum,
+                              sum(q.g_n)::integer AS g_n, max(q.g_max) AS g_max,
+                              coalesce(sum(q.c_inc), 0) AS c_inc,
+                              coalesce(sum(q.c_secs), 0) AS c_secs, max(q.c_rmax) AS c_rmax
+                         FROM (SELECT u.key, u.counter, u.g_sum, u.g_n, u.g_max, u.c_inc,
+                                      u.c_secs, u.c_rmax
+                                 FROM vigie_series_unpack(r) u
+                               UNION ALL
+                               SELECT n.key, n.counter, n.g_sum, n.g_n, n.g_max, n.c_inc,
+                                      n.c_secs, n.c_rmax
+                                 FROM parts n
+                                WHERE n.server_id = r.server_id AND n.bucket = r.bucket) q
+                        GROUP BY q.key, q.counter) k)
+         WHERE r.seconds = v_tier.seconds
+           AND (r.server_id, r.bucket) IN (SELECT p.server_id, p.bucket FROM parts p);
     END LOOP;
     INSERT INTO metrics_expired (server_id, recorded_at)
     SELECT s.server_id, s.recorded_at FROM unnest(p_samples) s;
