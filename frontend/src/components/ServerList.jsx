@@ -35,7 +35,8 @@ function Gauge({ label, metric, value, stale }) {
   );
 }
 
-/** Load per core and the fullest filesystem, one line: "load 0.42/core · /var 91%". */
+/** Load per core and the fullest filesystem, one line: "load 0.42/core · /var 91%"
+ * ("load —" for a server that reports no load). */
 function LoadAndFullest({ latest, stale }) {
   const load = latest?.load_per_core;
   const fs = latest?.fs_fullest;
@@ -49,7 +50,8 @@ function LoadAndFullest({ latest, stale }) {
         data-level={loadLevel}
         title="1-minute load average per CPU: over 1, more work is waiting than there are CPUs"
       >
-        load <span className={`font-semibold tabular-nums ${LEVEL_TEXT[loadLevel]}`}>{formatLoadPerCore(load)}</span>/core
+        load <span className={`font-semibold tabular-nums ${LEVEL_TEXT[loadLevel]}`}>{formatLoadPerCore(load)}</span>
+        {load == null ? '' : '/core'}
       </span>
       <span
         className="flex min-w-0 items-baseline gap-1 text-slate-500 dark:text-slate-400"
