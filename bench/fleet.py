@@ -202,7 +202,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--interval", type=float, default=5.0)
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (Procfile)")
-    parser.add_argument("--threads", type=int, default=4, help="threads per worker (Procfile)")
+    parser.add_argument("--threads", type=int, default=8, help="threads per worker (Procfile)")
     parser.add_argument("--no-floor", action="store_true", help="Vigie only")
     parser.add_argument(
         "--wide", action="store_true", help="also the wide sample, against the seed-only one"

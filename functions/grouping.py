@@ -16,8 +16,9 @@ writes is made again alone, so each request gets the answer it would have had al
 and no write is blocked by another's error. Within a group the calls go in server
 order, so two groups never wait on each other's server rows.
 
-At most three groups per process are in flight (with four threads, writes wait
-for company only when every thread is writing); ``VIGIE_INGEST_GROUP`` bounds a
+At most three groups per process are in flight (with the Procfile's eight
+threads, a write waits for company only when three groups are being written, and
+the threads waiting are what let the next group form); ``VIGIE_INGEST_GROUP`` bounds a
 group's size (1: every write alone, as many at once as there are threads). No
 thread of its own: a request that finds a place free writes the group, then hands
 the next one to the first request waiting.

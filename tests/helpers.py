@@ -135,7 +135,7 @@ def gunicorn_api(
     extra_env: dict[str, str] | None = None,
     log: Path | None = None,
     workers: int = 2,
-    threads: int = 4,
+    threads: int = 8,
 ):
     """The combined functions app under a real gunicorn, as `make run` starts it."""
     env = {"DATABASE_URL": database_url, **POOLER_ENV, **(extra_env or {})}

@@ -33,7 +33,7 @@ RELAY_OPTIONS = (
     "5",
 )
 WEB_OPTIONS = ("--no-control-socket", "-k", WEB_WORKER)
-WEB_WORKERS = ("--workers", "${WEB_CONCURRENCY:-2}", "--threads", "4")
+WEB_WORKERS = ("--workers", "${WEB_CONCURRENCY:-2}", "--threads", "8")
 RELAY_APP = "realtime.relay:app"
 WEB_APP = "functions.app:app"
 LOCAL_APP = "vigie.local:app"

@@ -6,7 +6,7 @@ the worker answers it in ``handle_error`` with gunicorn's HTML page, written by
 ``gunicorn.util.write_error``. These workers write Vigie's error body instead,
 ``{"error": code, "message": sentence}`` with the same status:
 
-    gunicorn -k vigie.workers.ThreadWorker --threads 4 functions.app:app   # web
+    gunicorn -k vigie.workers.ThreadWorker --threads 8 functions.app:app   # web
     gunicorn -k vigie.workers.GeventWorker -w 1 realtime.relay:app         # realtime
 
 ``handle_error`` looks ``util.write_error`` up when it runs, and a worker process
