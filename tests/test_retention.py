@@ -144,13 +144,20 @@ def test_retention_removes_exactly_what_is_older_than_each_horizon(api, db, data
     assert sum(t["rows_deleted"] for t in again["tiers"].values()) <= 2 * 3  # a few seconds aged
 
 
-def test_a_sample_older_than_the_raw_horizon_counts_in_the_rollups_and_then_goes(
-    api, db, database_url, settings
-):
+def aged_server(api, db, database_url, settings):
+    """A server with three days of samples every 30 min, of which raw samples are
+    kept two days, maintained once: (id, token, sample times, retention)."""
     sid, token = api.register()
     times = insert_every(db, sid, timedelta(days=3), timedelta(minutes=30))
     keep = replace(settings.retention, raw=timedelta(days=2))
     maintain(database_url, keep, min_interval=NOW)
+    return sid, token, times, keep
+
+
+def test_a_sample_older_than_the_raw_horizon_counts_in_the_rollups_and_then_goes(
+    api, db, database_url, settings
+):
+    sid, token, times, keep = aged_server(api, db, database_url, settings)
     raw_cutoff = cutoffs(db)["raw"]
     # A collector drains a backlog older than the raw horizon: its minute and hour
     # have no raw samples left to recompute from, so the sample is added to them.
@@ -205,10 +212,7 @@ def test_a_sample_older_than_the_raw_horizon_counts_in_the_rollups_and_then_goes
 def test_wide_samples_older_than_the_raw_horizon_count_in_the_rollups_series(
     api, db, database_url, settings
 ):
-    sid, token = api.register()
-    times = insert_every(db, sid, timedelta(days=3), timedelta(minutes=30))
-    keep = replace(settings.retention, raw=timedelta(days=2))
-    maintain(database_url, keep, min_interval=NOW)
+    sid, token, times, keep = aged_server(api, db, database_url, settings)
     raw_cutoff = cutoffs(db)["raw"]
     # Two wide samples a minute apart, in an hour whose raw samples are gone, one
     # alone in its minute; they arrive one request at a time.
