@@ -3,7 +3,7 @@
 // more than ~500 points, whatever the range.
 import { memo, useState } from 'react';
 import { Area, CartesianGrid, ComposedChart, Legend, Line, Tooltip, XAxis, YAxis } from 'recharts';
-import { formatDuration, formatMoment, formatPercent, formatRate, rateUnit, tickFormatter } from '../utils/formatters.js';
+import { formatCount, formatDuration, formatMoment, formatPercent, formatRate, rateUnit, tickFormatter } from '../utils/formatters.js';
 import { breakAfter, withGaps } from '../utils/gaps.js';
 import { RANGES, customBounds, rangeBounds, toLocalInput } from '../utils/ranges.js';
 import { timeTicks } from '../utils/timeTicks.js';
@@ -98,7 +98,7 @@ function HistoryChart({ view, intervalSeconds = 5 }) {
     : history.loading && !history.points.length
       ? 'Loading…'
       : history.points.length
-        ? `${history.points.length} points · average per ${formatDuration(history.bucketMs)}, shaded up to the peak · ${formatMoment(history.from)} – ${formatMoment(history.to)}`
+        ? `${formatCount(history.points.length, 'point')} · average per ${formatDuration(history.bucketMs)}, shaded up to the peak · ${formatMoment(history.from)} – ${formatMoment(history.to)}`
         : 'No data in this range.';
   const rangeOptions = [...RANGES, { key: 'custom', label: 'Custom' }];
   // The throughput axis in one unit chosen from the largest value.

@@ -5,7 +5,7 @@
 import { memo, useState } from 'react';
 import { Area, CartesianGrid, ComposedChart, Legend, Line, ReferenceLine, Tooltip, XAxis, YAxis } from 'recharts';
 import { shownRange, useHistory } from '../hooks/useHistory.js';
-import { formatDuration, formatPercent, formatRate, rateUnit, tickFormatter } from '../utils/formatters.js';
+import { formatCount, formatDuration, formatPercent, formatRate, rateUnit, tickFormatter } from '../utils/formatters.js';
 import { breakAfter, withGaps } from '../utils/gaps.js';
 import { CPU_PARTS, DEVICE_COLORS, deviceSeries, formatCelsius, formatLoad, scalarSeries } from '../utils/host.js';
 import { RANGES, rangeBounds } from '../utils/ranges.js';
@@ -110,7 +110,7 @@ function WideHistory({ serverId, view, intervalSeconds = 5, cpuCount }) {
     : history.loading && !hasData
       ? 'Loading…'
       : hasData
-        ? `${history.points.length} points · average per ${formatDuration(history.bucketMs)}`
+        ? `${formatCount(history.points.length, 'point')} · average per ${formatDuration(history.bucketMs)}`
         : 'No data in this range (a collector older than this dashboard does not send it).';
   return (
     <ChartFrame

@@ -137,3 +137,8 @@ export function formatDuration(ms) {
   if (s < 86400) return `${trimmed(s / 3600, 1)} h`;
   return `${trimmed(s / 86400, 1)} d`;
 }
+
+/** "1 point", "288 points": a count with its noun, singular for one. */
+export function formatCount(count, noun) {
+  return `${count.toLocaleString('en-US')} ${noun}${count === 1 ? '' : 's'}`;
+}

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   formatAgo,
+  formatCount,
   formatDuration,
   formatGiB,
   formatMiB,
@@ -96,5 +97,13 @@ describe('times', () => {
     expect(tickFormatter(3_600_000)(t)).toBe('10:05');
     expect(tickFormatter(7 * 86_400_000)(t)).toBe('Wed 10:05');
     expect(tickFormatter(30 * 86_400_000)(t)).toBe('4 Feb');
+  });
+});
+
+describe('formatCount', () => {
+  it('is singular for one, plural otherwise, with thousands separated', () => {
+    expect(formatCount(1, 'point')).toBe('1 point');
+    expect(formatCount(0, 'point')).toBe('0 points');
+    expect(formatCount(2880, 'point')).toBe('2,880 points');
   });
 });
