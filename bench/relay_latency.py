@@ -142,10 +142,10 @@ def run_writers(
     start = time.monotonic() + 0.5
     base = datetime.now(UTC) - timedelta(hours=1)
 
-    from functions.metrics import INGEST_ONE
+    from functions.metrics import INGEST_ONE, defaults_json
     from vigie.settings import AlertSettings
 
-    defaults = json.dumps(AlertSettings().defaults)
+    defaults = defaults_json(AlertSettings())
     values = [FIELDS[name] for name in SAMPLE_FIELDS]
 
     def writer(index: int) -> None:

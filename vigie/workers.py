@@ -158,7 +158,6 @@ class QueueGuard:
 
     def __call__(self, environ: dict, start_response: Any) -> Any:
         waited = getattr(self.waits, "seconds", 0.0)
-        environ["vigie.queued_seconds"] = waited
         if waited <= self.limit or environ.get("PATH_INFO") in NEVER_SHED:
             return self.app(environ, start_response)
         body = shed_body(waited, self.limit)
