@@ -29,8 +29,9 @@ delays the answer).
 `--fleet` runs the fleet-scale scenario instead: `--servers` registered servers
 (5,000, online: a running fleet; `--cold`: never heard of, so every first sample
 brings one online), `--rate` samples/s (600) spread over all of them, `--clients` clients
-(100): half follow the fleet (join-all), half join one written server each, in
-processes apart from the fleet's (their large events never delay the measured ones). It
+(100): half follow the fleet (join-all) with the dashboard's own socket.io client
+under node (bench/fleet_watchers.mjs; `make test` installs it in tests/js),
+half join one written server each, in python processes of their own. It
 prints commit -> `metrics-update` at the joined clients (p50/p99), the samples
 each joined server was sent and its client received (dropped: the difference),
 the `fleet-update` events per second each fleet client got (and any
@@ -44,7 +45,9 @@ import argparse
 import json
 import multiprocessing as mp
 import os
+import shutil
 import statistics
+import subprocess
 import sys
 import threading
 import time
@@ -126,6 +129,30 @@ def run_clients(
     for client in clients:
         client.disconnect()
     results.put((received, overview_seen))
+
+
+def start_watchers(url: str, count: int, compress: bool = True) -> subprocess.Popen:
+    """``count`` fleet watchers in one node process (bench/fleet_watchers.mjs)."""
+    node = shutil.which("node")
+    if not node:
+        raise SystemExit("--fleet needs node (Node.js 20) for its fleet watchers")
+    if not (ROOT / "tests" / "js" / "node_modules" / "socket.io-client").is_dir():
+        raise SystemExit(
+            "--fleet needs socket.io-client in tests/js: "
+            "npm ci --prefix tests/js (make test runs it)"
+        )
+    return subprocess.Popen(
+        [
+            node,
+            str(ROOT / "bench" / "fleet_watchers.mjs"),
+            url,
+            str(count),
+            "deflate" if compress else "plain",
+        ],  # fmt: skip
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
 
 
 # -- writers: vigie_ingest at a steady rate --------------------------------------
@@ -228,17 +255,20 @@ def scenario(
     overview: int = 0,
     client_processes: int = 4,
     rooms: list[list[int]] | None = None,
-    overview_apart: bool = False,
+    overview_node: bool = False,
+    compress: bool = True,
 ) -> dict:
     ctx = mp.get_context("spawn")
     per_client = rooms if rooms is not None else [servers[i::clients] for i in range(clients)]
-    if overview_apart:
-        # The overview's clients in processes of their own: decoding their large
-        # fleet-updates must not delay the events whose latency is measured.
+    watchers = None
+    if overview_node:
+        # The overview's clients under node (bench/fleet_watchers.mjs), the
+        # browser's own client: decoding their large fleet-updates in python-socketio
+        # took more than a core, which starved the relay and the measured clients.
         half = max(1, client_processes // 2)
-        groups = [per_client[i::half] for i in range(half)] + [[] for _ in range(half)]
-        extra = [0] * half + [overview // half + (1 if i < overview % half else 0)
-                              for i in range(half)]  # fmt: skip
+        groups = [per_client[i::half] for i in range(half)]
+        extra = [0] * half
+        watchers = start_watchers(relay_url, overview, compress)
     else:
         groups = [per_client[i::client_processes] for i in range(client_processes)]
         groups = [g for g in groups if g] or [[] for _ in range(client_processes)]
@@ -264,6 +294,10 @@ def scenario(
     for ready in readies:
         if not ready.wait(300):
             raise SystemExit("the clients did not connect within 300 s")
+    if watchers is not None:
+        said = watchers.stdout.readline().strip()
+        if said != "ready":
+            raise SystemExit(f"the node fleet watchers did not connect: {said or 'no answer'}")
 
     relay = psutil.Process(relay_pid)
     backlog = {"max": 0}
@@ -315,6 +349,9 @@ def scenario(
     heard = probe_results.get()
     for proc in [*procs, probe]:
         proc.join()
+    if watchers is not None:
+        out, _ = watchers.communicate(timeout=60)
+        overview_seen += json.loads(out.strip().splitlines()[-1])
 
     first = min(before for before, _ in sent.values())
     lower, upper, floor, beyond = [], [], [], []
@@ -418,7 +455,8 @@ def fleet_scenario(url: str, worker: int, db_url: str, ids: list[int], args) -> 
         args.seconds,
         overview=fleet_clients,
         rooms=rooms,
-        overview_apart=True,
+        overview_node=True,
+        compress=not args.no_compression,
     )
     cpu = proc_cpu_seconds(worker) - cpu_before
     sent, received = r["sent"], r["received"]
@@ -473,6 +511,11 @@ def main() -> None:
         "--cold",
         action="store_true",
         help="servers never heard of: every first sample brings one online (a status storm)",
+    )
+    parser.add_argument(
+        "--no-compression",
+        action="store_true",
+        help="--fleet: the fleet clients do not offer permessage-deflate (browsers do)",
     )
     args = parser.parse_args()
     if args.fleet:

@@ -29,11 +29,15 @@ from flask_socketio import SocketIO  # noqa: E402
 from vigie.db import resolve_url  # noqa: E402
 from vigie.settings import Settings  # noqa: E402
 
+from . import deflate  # noqa: E402
 from .feed import Feed  # noqa: E402
 from .handlers import RelayNamespace, ShareLinks  # noqa: E402
 from .webhooks import Drainer  # noqa: E402
 
 log = logging.getLogger("vigie.relay")
+
+# Large events are compressed for each browser off the event loop (realtime/deflate.py).
+deflate.install()
 
 
 class PacketJSON:

@@ -180,6 +180,48 @@ def test_the_browser_socket_io_client_receives_samples(guarded_relay, api):
         node.close()
 
 
+def test_a_large_fleet_update_reaches_a_compressing_browser_client_whole(
+    direct_database_url, api, tmp_path
+):
+    """Browsers offer permessage-deflate; the relay compresses a large event in a
+    thread (realtime/deflate.py). The browser's client decompresses it whole."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from realtime.deflate import IN_THREAD_BYTES
+
+    servers = [api.register(f"deflate-{i:03}") for i in range(240)]
+    port = free_port()
+    # A long period: every server's sample lands in one large fleet-update.
+    env = {"VIGIE_FLEET_SECONDS": "4"}
+    with gunicorn_relay(direct_database_url, port, env, log=tmp_path / "relay.log"):
+        node = NodeClient(f"http://127.0.0.1:{port}", servers[0][0])
+        try:
+            upgrade = node.wait_for("upgrade")
+            assert upgrade["name"] == "websocket"
+            assert "permessage-deflate" in upgrade["extensions"]
+            assert node.wait_for("followed") == {"ack": {"ok": True}}
+            with ThreadPoolExecutor(8) as pool:
+                posted = list(
+                    pool.map(
+                        lambda s: api.post_sample(s[0], s[1], cpu_percent=s[0] % 97).status_code,
+                        servers,
+                    )
+                )
+            assert posted == [201] * len(servers)
+            want = {sid: float(sid % 97) for sid, _ in servers}
+            got: dict[int, float] = {}
+            largest = 0
+            while set(want) - set(got):
+                data = node.wait_for("fleet-update")
+                largest = max(largest, len(json.dumps(data)))
+                got.update({e["server_id"]: e["latest"]["cpu_percent"] for e in data["servers"]})
+            assert {sid: got[sid] for sid in want} == want
+            # The event was large enough to be compressed off the event loop.
+            assert largest > IN_THREAD_BYTES
+        finally:
+            node.close()
+
+
 def test_the_browser_client_is_told_why_it_is_refused(guarded_relay, api):
     sid, _ = api.register("web-01")
     node = NodeClient(guarded_relay, sid, "wrong-token")

@@ -15,7 +15,8 @@ socket.on('connect', async () => {
   print('followed', { ack: await socket.timeout(20000).emitWithAck('join-all') });
 });
 socket.on('connect_error', (error) => print('connect_error', { message: error.message, data: error.data ?? null }));
-socket.io.on('open', () => socket.io.engine.on('upgrade', (t) => print('upgrade', t.name)));
+// The websocket's negotiated extensions (permessage-deflate, as in browsers).
+socket.io.on('open', () => socket.io.engine.on('upgrade', (t) => print('upgrade', { name: t.name, extensions: t.ws?.extensions ?? null })));
 
 process.stdin.resume();
 process.stdin.on('end', () => {
