@@ -1,14 +1,17 @@
-"""realtime/deflate.py: the relay's permessage-deflate, with large messages
-compressed in gevent's thread pool, against wsproto's own client."""
+"""realtime/deflate.py: the relay's permessage-deflate, each large message
+compressed once for every connection, in gevent's thread pool, against wsproto's
+own client."""
 
 from __future__ import annotations
 
 import json
+import threading
 
 from wsproto import ConnectionType, WSConnection
 from wsproto.events import AcceptConnection, Message, Request, TextMessage
 from wsproto.extensions import PerMessageDeflate
 
+import realtime.deflate
 from realtime.deflate import IN_THREAD_BYTES, ThreadedDeflate
 
 
@@ -23,7 +26,8 @@ def connected_pair() -> tuple[WSConnection, WSConnection]:
     assert isinstance(request, Request)
     client.receive_data(server.send(AcceptConnection(extensions=[ThreadedDeflate()])))
     [accepted] = client.events()
-    assert [e.name for e in accepted.extensions] == ["permessage-deflate"]
+    [extension] = accepted.extensions
+    assert extension.name == "permessage-deflate" and extension.server_no_context_takeover
     return server, client
 
 
@@ -39,39 +43,40 @@ def received(client: WSConnection, data: bytes) -> str:
     return text
 
 
-def test_large_and_small_messages_arrive_whole_and_compressed_in_turn(monkeypatch):
-    import threading
+def fleet_update(n: int, salt: int) -> str:
+    servers = [{"server_id": i, "latest": {"cpu_percent": (i * salt) % 97}} for i in range(n)]
+    return '42["fleet-update",' + json.dumps({"servers": servers}) + "]"
 
-    import realtime.deflate
 
-    server, client = connected_pair()
+def test_a_large_message_is_compressed_once_in_a_thread_for_every_connection(monkeypatch):
     # Which thread compressed what: a spy on the hand-off, which still makes it.
-    threads: list[tuple[int, int]] = []
+    handed: list[tuple[int, int]] = []
     handoff = realtime.deflate.in_thread
 
-    def spy(func, data):
-        def run(data):
-            threads.append((len(data), threading.get_ident()))
-            return func(data)
+    def spy(func, data, bits):
+        def run(data, bits):
+            handed.append((len(data), threading.get_ident()))
+            return func(data, bits)
 
-        return handoff(run, data)
+        return handoff(run, data, bits)
 
     monkeypatch.setattr(realtime.deflate, "in_thread", spy)
-    fleet = (
-        '42["fleet-update",'
-        + json.dumps(
-            {"servers": [{"server_id": i, "latest": {"cpu_percent": i % 97}} for i in range(3000)]}
-        )
-        + "]"
-    )
-    assert len(fleet) > IN_THREAD_BYTES
-    messages = [fleet, '42["metrics-update",{"server_id":1}]', fleet.replace("97", "98"), "3"]
-    for text in messages:
-        wire = server.send(Message(data=text))
-        assert received(client, wire) == text
+    monkeypatch.setattr(realtime.deflate, "SHARED", realtime.deflate.Shared())
+    pairs = [connected_pair() for _ in range(3)]
+    first, second = fleet_update(3000, 7), fleet_update(3000, 11)
+    assert len(first) > IN_THREAD_BYTES
+    small = '42["metrics-update",{"server_id":1,"cpu_percent":12.5}]'
+    for text in (first, small, second, small, first):
+        wires = []
+        for server, client in pairs:
+            wire = server.send(Message(data=text))
+            assert received(client, wire) == text
+            wires.append(wire)
         if len(text) > IN_THREAD_BYTES:
-            # Compressed (the context carries over between messages), and in a thread.
-            assert len(wire) < len(text) / 5
-    # The two large messages went to a thread of the pool, the small ones did not.
-    assert len(threads) == 2
-    assert all(n >= len(fleet) and ident != threading.get_ident() for n, ident in threads)
+            # Compressed, and the same bytes on every connection.
+            assert len(wires[0]) < len(text) / 5
+            assert wires == [wires[0]] * len(pairs)
+    # Each large message compressed once, off this thread; the small ones in place
+    # (and the first one kept for its second sending).
+    assert [n for n, _ in handed] == [len(first), len(second)]
+    assert all(ident != threading.get_ident() for _, ident in handed)
