@@ -148,7 +148,7 @@ def start_watchers(url: str, count: int, compress: bool = True) -> subprocess.Po
             url,
             str(count),
             "deflate" if compress else "plain",
-        ],  # fmt: skip
+        ],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,

@@ -36,7 +36,7 @@ from .webhooks import Drainer  # noqa: E402
 
 log = logging.getLogger("vigie.relay")
 
-# Large events are compressed for each browser off the event loop (realtime/deflate.py).
+# A large event is compressed once for every browser, off the event loop (realtime/deflate.py).
 deflate.install()
 
 
