@@ -167,9 +167,9 @@ def run_writers(
     late: list[float] = []
     lock = threading.Lock()
     start = time.monotonic() + 0.5
-    base = datetime.now(UTC) - timedelta(hours=1)
+    base = datetime.now(UTC) - timedelta(minutes=10)
 
-    from functions.metrics import INGEST_ONE, defaults_json
+    from functions.metrics import INGEST_LIVE, defaults_json
     from vigie.settings import AlertSettings
 
     defaults = defaults_json(AlertSettings())
@@ -188,12 +188,9 @@ def run_writers(
                 started = time.monotonic() - due
                 server_id = servers[n % len(servers)]
                 recorded_at = (base + timedelta(milliseconds=n)).isoformat()
-                # The API's own statement for one sample (functions/metrics.py),
+                # The API's own statement for one live sample (functions/metrics.py),
                 # with no token to check.
-                conn.execute(
-                    INGEST_ONE,
-                    [server_id, None, defaults, recorded_at, *values, None],
-                )
+                conn.execute(INGEST_LIVE, [server_id, None, defaults, recorded_at, *values])
                 before = time.time()
                 conn.commit()
                 after = time.time()

@@ -47,6 +47,11 @@ INGEST = "SELECT * FROM vigie_ingest(%s, %s, %s::jsonb, {}, vigie_json_rows(%s::
 INGEST_ONE = "SELECT * FROM vigie_ingest(%s, %s, %s::jsonb, {}, vigie_json_rows(%s::jsonb))".format(  # noqa: S608
     ", ".join(f"ARRAY[%s::{t[:-2]}]" for t in ARRAYS)
 )
+# One sample without wide fields (the live write): vigie_ingest_live, its values as
+# plain parameters.
+INGEST_LIVE = "SELECT * FROM vigie_ingest_live(%s, %s, %s::jsonb, {})".format(  # noqa: S608
+    ", ".join(f"%s::{t[:-2]}" for t in ARRAYS)
+)
 WIDE = set(WIDE_FIELDS)
 
 
@@ -98,6 +103,8 @@ def store(server_id: int, token: str, samples: list[Any]) -> dict:
             # A live sample: committed with the ones arriving beside it
             # (functions/grouping.py).
             values = [getattr(samples[0], c) for c in COLUMNS]
+            if wide_values is None:
+                return writer().execute(INGEST_LIVE, [*head, *values])
             return writer().execute(INGEST_ONE, [*head, *values, wide_values])
         with connection(autocommit=True) as conn:
             values = [[getattr(s, c) for s in samples] for c in COLUMNS]

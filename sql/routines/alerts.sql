@@ -113,6 +113,24 @@ BEGIN
 END
 $$;
 
+-- Whether values whose lowest are p_low and highest p_high (cpu, ram, disk) lie in
+-- the band (vigie_alert_band) for every metric, so that they change no alert. A
+-- NULL band is never quiet. One expression, no FROM: inlined where it is called
+-- (vigie_ingest, vigie_ingest_live).
+CREATE OR REPLACE FUNCTION vigie_alert_quiet(p_band real[], p_low real[], p_high real[])
+RETURNS boolean LANGUAGE sql IMMUTABLE AS $$
+    SELECT p_band IS NOT NULL
+       AND coalesce(p_low[1] >= coalesce(p_band[7], '-Infinity')
+                    AND (coalesce(p_high[1] < p_band[1], false)
+                         OR coalesce(p_high[1] <= p_band[4], false)), false)
+       AND coalesce(p_low[2] >= coalesce(p_band[8], '-Infinity')
+                    AND (coalesce(p_high[2] < p_band[2], false)
+                         OR coalesce(p_high[2] <= p_band[5], false)), false)
+       AND coalesce(p_low[3] >= coalesce(p_band[9], '-Infinity')
+                    AND (coalesce(p_high[3] < p_band[3], false)
+                         OR coalesce(p_high[3] <= p_band[6], false)), false)
+$$;
+
 -- New samples of a server that may change an alert: those newer than every
 -- sample it had before (p_before) are evaluated in time order; older ones arrived
 -- late and change nothing (counting them would splice them into a sequence they

@@ -302,14 +302,8 @@ BEGIN
     VALUES (p_server_id, inserted, v_first, v_last);
 
     -- Alerts: nothing to evaluate when every new value lies where no alert changes.
-    -- (Written out: a query per write would cost more than all the rest.)
-    v_quiet := s.alert_band IS NOT NULL AND s.alert_band_defaults = p_defaults;
-    FOR t IN 1 .. 3 LOOP
-        EXIT WHEN NOT v_quiet;
-        v_quiet := v_low[t] >= coalesce(s.alert_band[6 + t], '-Infinity')
-                   AND (coalesce(v_high[t] < s.alert_band[t], false)
-                        OR coalesce(v_high[t] <= s.alert_band[3 + t], false));
-    END LOOP;
+    v_quiet := coalesce(s.alert_band_defaults = p_defaults, false)
+               AND vigie_alert_quiet(s.alert_band, v_low, v_high);
     IF NOT v_quiet THEN
         v_band := vigie_alerts_fold(p_server_id, v_at, v_vals, s.latest_at, p_defaults);
     END IF;
@@ -397,6 +391,100 @@ BEGIN
                                          'mount', s.fs_mount,
                                          'percent', s.latest_fs_percent) END))::text);
     RETURN NEXT;
+END
+$$;
+
+-- A live sample: one sample without wide fields, as POST /api/metrics receives it
+-- every few seconds from each server. Its common case is one statement that does
+-- what vigie_ingest does for it: the server's row locked (with the token checked),
+-- the sample, the write log, the server's latest values and the NOTIFY, the same
+-- rows and the same payload. Whatever is not that case is left to vigie_ingest,
+-- in the same transaction, the row lock then already held: an unknown server or a
+-- wrong token, a server coming back online, a value that may change an alert (out
+-- of the band, vigie_alert_quiet), a sample older than an hour, a duplicate. Then
+-- this statement has written nothing: it writes only once the row is locked with
+-- all of that checked, and a duplicate inserts no row, so nothing follows it.
+--
+-- Why apart: PL/pgSQL prepares each statement and expression of a function anew in
+-- every transaction, and a live sample is a transaction of its own. vigie_ingest's
+-- dozen statements and expressions cost a live sample about 1.9 times a bare
+-- INSERT + NOTIFY transaction; this one statement, about 1.5 (bench/write_path.py).
+-- tests/test_ingest_live.py checks that both paths store, log, announce and
+-- evaluate the same.
+CREATE OR REPLACE FUNCTION vigie_ingest_live(
+    p_server_id integer, p_token_hash bytea, p_defaults jsonb, p_at timestamptz,
+    p_cpu real, p_ram real, p_ram_used real, p_ram_total real, p_disk real,
+    p_disk_used real, p_disk_total real, p_sent double precision, p_recv double precision)
+RETURNS TABLE (inserted integer, duplicates integer, ids bigint[], online boolean)
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_id bigint;
+BEGIN
+    WITH s AS (
+        SELECT srv.id FROM servers srv
+         WHERE srv.id = p_server_id
+           AND (p_token_hash IS NULL OR srv.token_hash = p_token_hash)
+           AND srv.is_active
+           AND srv.alert_band_defaults = p_defaults
+           AND vigie_alert_quiet(srv.alert_band, ARRAY[p_cpu, p_ram, p_disk],
+                                 ARRAY[p_cpu, p_ram, p_disk])
+           AND p_at >= now() - interval '1 hour'
+           FOR NO KEY UPDATE
+    ), ins AS (
+        INSERT INTO metrics AS m (
+            server_id, recorded_at, cpu_percent, ram_percent, ram_used_mb, ram_total_mb,
+            disk_percent, disk_used_gb, disk_total_gb, network_sent_mb, network_recv_mb)
+        SELECT s.id, p_at, p_cpu, p_ram, p_ram_used, p_ram_total, p_disk, p_disk_used,
+               p_disk_total, p_sent, p_recv
+          FROM s
+        ON CONFLICT (server_id, recorded_at) DO NOTHING
+        RETURNING m.id, m.recorded_at
+    ), log AS (
+        INSERT INTO metric_writes (server_id, count, first_at, last_at)
+        SELECT p_server_id, 1, ins.recorded_at, ins.recorded_at FROM ins
+    ), up AS (
+        -- vigie_ingest's update of the row, for one sample without wide fields.
+        UPDATE servers srv SET
+            last_seen = now(), writes = srv.writes + 1,
+            rollup_from = least(srv.rollup_from, ins.recorded_at),
+            latest_at = greatest(srv.latest_at, ins.recorded_at),
+            latest_sent = CASE WHEN srv.latest_at >= ins.recorded_at THEN srv.latest_sent
+                               ELSE p_sent END,
+            latest_recv = CASE WHEN srv.latest_at >= ins.recorded_at THEN srv.latest_recv
+                               ELSE p_recv END,
+            latest_cpu = CASE WHEN srv.latest_at >= ins.recorded_at THEN srv.latest_cpu
+                              ELSE p_cpu END,
+            latest_ram = CASE WHEN srv.latest_at >= ins.recorded_at THEN srv.latest_ram
+                              ELSE p_ram END,
+            latest_disk = CASE WHEN srv.latest_at >= ins.recorded_at THEN srv.latest_disk
+                               ELSE p_disk END,
+            latest_load = CASE WHEN srv.latest_at >= ins.recorded_at THEN srv.latest_load END
+          FROM ins
+         WHERE srv.id = p_server_id
+        RETURNING ins.id, ins.recorded_at, srv.latest_at, srv.latest_cpu, srv.latest_ram,
+                  srv.latest_disk, srv.latest_load, srv.fs_names[srv.latest_fs_id] AS fs_mount,
+                  srv.latest_fs_percent
+    )
+    SELECT up.id INTO v_id
+      FROM up, pg_notify('vigie_events', json_build_object(
+               'kind', 'metrics', 'server_id', p_server_id, 'count', 1,
+               'first', up.recorded_at, 'last', up.recorded_at, 'online', false,
+               'last_seen', now(),
+               'latest', json_build_object(
+                   'recorded_at', up.latest_at, 'cpu_percent', up.latest_cpu,
+                   'ram_percent', up.latest_ram, 'disk_percent', up.latest_disk,
+                   'load_per_core', up.latest_load,
+                   'fs_fullest', CASE WHEN up.fs_mount IS NOT NULL THEN json_build_object(
+                                      'mount', up.fs_mount,
+                                      'percent', up.latest_fs_percent) END))::text);
+    IF v_id IS NOT NULL THEN
+        RETURN QUERY SELECT 1, 0, ARRAY[v_id], false;
+        RETURN;
+    END IF;
+    RETURN QUERY SELECT * FROM vigie_ingest(
+        p_server_id, p_token_hash, p_defaults, ARRAY[p_at], ARRAY[p_cpu], ARRAY[p_ram],
+        ARRAY[p_ram_used], ARRAY[p_ram_total], ARRAY[p_disk], ARRAY[p_disk_used],
+        ARRAY[p_disk_total], ARRAY[p_sent], ARRAY[p_recv]);
 END
 $$;
 
