@@ -73,8 +73,7 @@ def stored(db: psycopg.Connection, server_id: int) -> dict:
             [server_id],
         ).fetchall(),
         "writes": db.execute(
-            "SELECT count, first_at, last_at FROM metric_writes WHERE server_id = %s"
-            " ORDER BY xid",
+            "SELECT count, first_at, last_at FROM metric_writes WHERE server_id = %s ORDER BY xid",
             [server_id],
         ).fetchall(),
         "alerts": db.execute(
@@ -158,7 +157,8 @@ def test_the_live_write_does_what_vigie_ingest_does(db, listener, steps):
                     db.execute(query, [*values, *extra])
             else:
                 _, at, cpu, ram, disk, rules = step
-                values = params(server_id, token_hash, DEFAULTS[rules], moment(now, at), cpu, ram, disk)
+                at = moment(now, at)
+                values = params(server_id, token_hash, DEFAULTS[rules], at, cpu, ram, disk)
                 row = db.execute(query, [*values, *extra]).fetchone()
                 when = db.execute(
                     "SELECT recorded_at FROM metrics WHERE id = %s", [row["ids"][0]]
