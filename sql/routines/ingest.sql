@@ -417,8 +417,6 @@ CREATE OR REPLACE FUNCTION vigie_ingest_live(
     p_disk_used real, p_disk_total real, p_sent double precision, p_recv double precision)
 RETURNS TABLE (inserted integer, duplicates integer, ids bigint[], online boolean)
 LANGUAGE plpgsql AS $$
-DECLARE
-    v_id bigint;
 BEGIN
     WITH s AS (
         SELECT srv.id FROM servers srv
@@ -465,7 +463,7 @@ BEGIN
                   srv.latest_disk, srv.latest_load, srv.fs_names[srv.latest_fs_id] AS fs_mount,
                   srv.latest_fs_percent
     )
-    SELECT up.id INTO v_id
+    SELECT 1, 0, ARRAY[up.id], false INTO inserted, duplicates, ids, online
       FROM up, pg_notify('vigie_events', json_build_object(
                'kind', 'metrics', 'server_id', p_server_id, 'count', 1,
                'first', up.recorded_at, 'last', up.recorded_at, 'online', false,
@@ -477,8 +475,8 @@ BEGIN
                    'fs_fullest', CASE WHEN up.fs_mount IS NOT NULL THEN json_build_object(
                                       'mount', up.fs_mount,
                                       'percent', up.latest_fs_percent) END))::text);
-    IF v_id IS NOT NULL THEN
-        RETURN QUERY SELECT 1, 0, ARRAY[v_id], false;
+    IF FOUND THEN
+        RETURN NEXT;
         RETURN;
     END IF;
     RETURN QUERY SELECT * FROM vigie_ingest(
