@@ -5,8 +5,9 @@
 Prints, in one run against one PostgreSQL (the embedded one unless DATABASE_URL
 is set), for single-sample and batch ingest:
   * POST /api/metrics through gunicorn: requests/s, p50 and p99 latency
-  * the same statements the API runs (token check, vigie_ingest, commit) from
-    psycopg directly, and a bare INSERT + pg_notify transaction
+  * the statement the API runs for a live sample (vigie_ingest_live, its token
+    check included) from psycopg directly, and a bare INSERT + pg_notify
+    transaction
   * POST /api/metrics/batch rows/s, vigie_ingest with the same batch, and COPY
 The ratios matter more than the absolute numbers: clients and server share the
 machine's cores. `--cpu 99` sends every sample over the alert threshold, so each
@@ -34,19 +35,34 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import SAMPLE, add_servers, create_database, drop_database, run_threads  # noqa: E402
+from functions.metrics import INGEST_LIVE, defaults_json  # noqa: E402
 from tests.helpers import free_port, gunicorn_api  # noqa: E402
 from vigie import embedded  # noqa: E402
 from vigie.migrate import migrate  # noqa: E402
+from vigie.settings import AlertSettings  # noqa: E402
+from vigie.tokens import hash_token  # noqa: E402
+from vigie.wire import SAMPLE_FIELDS  # noqa: E402
 
 # Worker processes read the CPU value from the environment, which main() sets from --cpu.
 FIELDS = {**SAMPLE, "cpu_percent": float(os.environ.get("VIGIE_BENCH_CPU", "45.2"))}
 BASE = datetime(2020, 1, 1, tzinfo=UTC)
+# Single samples are recent, as live ones are (the API's live path serves samples
+# of the last hour); the worker processes take the moment main() chose.
+LIVE_BASE = datetime.fromisoformat(
+    os.environ.setdefault(
+        "VIGIE_BENCH_LIVE_BASE", (datetime.now(UTC) - timedelta(minutes=50)).isoformat()
+    )
+)
+LIVE_PHASES = 3
 PROCESSES = 4
 
 
 def stamp(client: int, n: int, epoch: int) -> str:
     # Unique per (client, n, phase): every request stores a new row.
-    moment = BASE + timedelta(days=epoch * 400, seconds=n, microseconds=client)
+    if epoch <= LIVE_PHASES:
+        moment = LIVE_BASE + timedelta(seconds=n, microseconds=epoch * 1000 + client)
+    else:
+        moment = BASE + timedelta(days=epoch * 400, seconds=n, microseconds=client)
     return moment.isoformat()
 
 
@@ -87,17 +103,16 @@ def _http_batch(i: int, base: str, servers, offset: int, seconds: float, epoch: 
 
 
 def _sql_single(i: int, url: str, servers, offset: int, seconds: float, epoch: int):
-    """The statements POST /api/metrics runs, without HTTP, Flask or validation."""
+    """The statement POST /api/metrics runs, without HTTP, Flask or validation."""
     sid, token = servers[offset + i]
     latencies, n = [], 0
-    with psycopg.connect(url) as conn:
+    head = [sid, hash_token(token), defaults_json(AlertSettings())]
+    with psycopg.connect(url, autocommit=True) as conn:
         deadline = time.perf_counter() + seconds
         while time.perf_counter() < deadline:
-            sample = [{"recorded_at": stamp(offset + i, n, epoch), **FIELDS}]
+            values = [stamp(offset + i, n, epoch), *(FIELDS[name] for name in SAMPLE_FIELDS)]
             start = time.perf_counter()
-            with conn.transaction():
-                conn.execute("SELECT token_hash FROM servers WHERE id = %s", [sid]).fetchone()
-                conn.execute("SELECT * FROM vigie_ingest(%s, %s)", [sid, Jsonb(sample)])
+            conn.execute(INGEST_LIVE, [*head, *values]).fetchone()
             latencies.append(time.perf_counter() - start)
             n += 1
     return latencies

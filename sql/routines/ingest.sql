@@ -14,6 +14,10 @@
 -- samples (functions/history.py). bench/write_path.py measures the cost beside a
 -- bare INSERT + NOTIFY.
 --
+-- Two entry points: vigie_ingest (any samples, wide or not) and, for the live write
+-- (one sample without wide fields), vigie_ingest_live, one statement for its common
+-- case that leaves every other case to vigie_ingest.
+--
 -- Channel `vigie_events`, payload (JSON, well under the 8000-byte limit):
 --   {"kind": "metrics", "server_id": 1, "count": 3, "first": ts, "last": ts,
 --    "online": true|false, "last_seen": ts,
