@@ -130,6 +130,23 @@ BEGIN
 END
 $$;
 
+-- The payload of a write's NOTIFY (the channel's format above), from what the write
+-- stored and the server's row after it. One expression: inlined where it is used.
+CREATE OR REPLACE FUNCTION vigie_metrics_event(
+    p_server_id integer, p_count integer, p_first timestamptz, p_last timestamptz,
+    p_online boolean, p_latest_at timestamptz, p_cpu real, p_ram real, p_disk real,
+    p_load real, p_fs_mount text, p_fs_percent real)
+RETURNS text LANGUAGE sql STABLE AS $$
+    SELECT json_build_object(
+        'kind', 'metrics', 'server_id', p_server_id, 'count', p_count,
+        'first', p_first, 'last', p_last, 'online', p_online, 'last_seen', now(),
+        'latest', json_build_object(
+            'recorded_at', p_latest_at, 'cpu_percent', p_cpu, 'ram_percent', p_ram,
+            'disk_percent', p_disk, 'load_per_core', p_load,
+            'fs_fullest', CASE WHEN p_fs_mount IS NOT NULL THEN json_build_object(
+                               'mount', p_fs_mount, 'percent', p_fs_percent) END))::text
+$$;
+
 -- The samples are given as one array per column, in the same order: no JSON to
 -- build on the client nor to parse here. A repeated (server_id, recorded_at)
 -- stores nothing and reports the stored id: a collector retrying after a lost
@@ -383,17 +400,9 @@ BEGIN
         UPDATE servers SET is_active = true WHERE id = p_server_id;
     END IF;
 
-    PERFORM pg_notify('vigie_events', json_build_object(
-        'kind', 'metrics', 'server_id', p_server_id, 'count', inserted,
-        'first', v_first, 'last', v_last, 'online', online,
-        'last_seen', now(),
-        'latest', json_build_object(
-                      'recorded_at', s.latest_at, 'cpu_percent', s.latest_cpu,
-                      'ram_percent', s.latest_ram, 'disk_percent', s.latest_disk,
-                      'load_per_core', s.latest_load,
-                      'fs_fullest', CASE WHEN s.fs_mount IS NOT NULL THEN json_build_object(
-                                         'mount', s.fs_mount,
-                                         'percent', s.latest_fs_percent) END))::text);
+    PERFORM pg_notify('vigie_events', vigie_metrics_event(
+        p_server_id, inserted, v_first, v_last, online, s.latest_at, s.latest_cpu,
+        s.latest_ram, s.latest_disk, s.latest_load, s.fs_mount, s.latest_fs_percent));
     RETURN NEXT;
 END
 $$;
@@ -468,17 +477,10 @@ BEGIN
                   srv.latest_fs_percent
     )
     SELECT 1, 0, ARRAY[up.id], false INTO inserted, duplicates, ids, online
-      FROM up, pg_notify('vigie_events', json_build_object(
-               'kind', 'metrics', 'server_id', p_server_id, 'count', 1,
-               'first', up.recorded_at, 'last', up.recorded_at, 'online', false,
-               'last_seen', now(),
-               'latest', json_build_object(
-                   'recorded_at', up.latest_at, 'cpu_percent', up.latest_cpu,
-                   'ram_percent', up.latest_ram, 'disk_percent', up.latest_disk,
-                   'load_per_core', up.latest_load,
-                   'fs_fullest', CASE WHEN up.fs_mount IS NOT NULL THEN json_build_object(
-                                      'mount', up.fs_mount,
-                                      'percent', up.latest_fs_percent) END))::text);
+      FROM up, pg_notify('vigie_events', vigie_metrics_event(
+               p_server_id, 1, up.recorded_at, up.recorded_at, false, up.latest_at,
+               up.latest_cpu, up.latest_ram, up.latest_disk, up.latest_load, up.fs_mount,
+               up.latest_fs_percent));
     IF FOUND THEN
         RETURN NEXT;
         RETURN;
