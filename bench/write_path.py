@@ -1,9 +1,10 @@
 """What one sample costs, Vigie beside the stack's floor, measured in one run.
 
 1. Database: a single-sample write, one at a time on one connection, as the API
-   makes it, beside a bare ``INSERT … ; SELECT pg_notify(…)`` transaction on a
-   plain table with the seed's columns (bench/floor.py), interleaved in rounds so
-   both see the same machine. Figures: the backend's CPU per sample (from
+   makes it (vigie_ingest_live), beside a bare ``INSERT … ; SELECT pg_notify(…)``
+   transaction on a plain table with the seed's columns (bench/floor.py), and the
+   same sample through vigie_ingest, interleaved in rounds so all see the same
+   machine. Figures: the backend's CPU per sample (from
    /proc/<pid>/stat of the server process) and the wall time per transaction.
 2. Python: the WSGI app of each called in this process, one thread, a few thousand
    requests each (no HTTP server, no test client): process CPU per request.
@@ -69,14 +70,28 @@ def vigie_round(app, server_id: int, token: str, times: list[str]) -> None:
         assert response.status_code == 201, response.json
 
 
+def general_round(conn: psycopg.Connection, server_id: int, token: str, times: list[str]) -> None:
+    """The same sample through vigie_ingest, the path of batches and wide samples
+    (and of the cases the live one hands on), as the API would call it."""
+    from functions.metrics import COLUMNS, INGEST_ONE, defaults_json
+    from vigie.settings import AlertSettings
+    from vigie.tokens import hash_token
+
+    head = [server_id, hash_token(token), defaults_json(AlertSettings())]
+    values = [SAMPLE[c] for c in COLUMNS[1:]]
+    for at in times:
+        conn.execute(INGEST_ONE, [*head, at, *values, None]).fetchone()
+
+
 def database_cost(url: str, samples: int, rounds: int) -> dict:
     from functions.factory import create_app
     from vigie.settings import DatabaseSettings, Settings
 
-    [(sid, token)] = add_servers(url, 1, 1)
+    [(sid, token), (general_sid, general_token)] = add_servers(url, 1, 2)
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(TABLE)
     bare = psycopg.connect(url)
+    general = psycopg.connect(url, autocommit=True)
     # The API with a pool of one connection, so its backend is the one measured.
     app = create_app(Settings(database=DatabaseSettings(url=url, mode="pool", pool_size=1)))
     db = app.extensions["vigie_db"]
@@ -85,8 +100,8 @@ def database_cost(url: str, samples: int, rounds: int) -> dict:
     bare_pid = bare.info.backend_pid
     per_round = samples // rounds
     start = datetime.now(UTC) - timedelta(seconds=samples + 60)
-    cpu = {"bare": 0.0, "vigie": 0.0}
-    wall = {"bare": 0.0, "vigie": 0.0}
+    cpu = {"bare": 0.0, "vigie": 0.0, "general": 0.0}
+    wall = {"bare": 0.0, "vigie": 0.0, "general": 0.0}
     for r in range(rounds):
         times = moments(per_round, start + timedelta(seconds=per_round * r))
         c0, t0 = backend_cpu(bare_pid), time.perf_counter()
@@ -99,7 +114,13 @@ def database_cost(url: str, samples: int, rounds: int) -> dict:
         c1, t1 = backend_cpu(vigie_pid), time.perf_counter()
         cpu["vigie"] += c1 - c0
         wall["vigie"] += t1 - t0
+        c0, t0 = backend_cpu(general.info.backend_pid), time.perf_counter()
+        general_round(general, general_sid, general_token, times)
+        c1, t1 = backend_cpu(general.info.backend_pid), time.perf_counter()
+        cpu["general"] += c1 - c0
+        wall["general"] += t1 - t0
     bare.close()
+    general.close()
     db.close()
     n = per_round * rounds
     return {k: {"cpu_us": cpu[k] / n * 1e6, "wall_us": wall[k] / n * 1e6} for k in cpu}
@@ -150,7 +171,7 @@ def python_costs(url: str, samples: int, rounds: int) -> dict:
     from functions.factory import create_app
     from vigie.settings import DatabaseSettings, Settings
 
-    [(sid, token)] = add_servers(url, 2, 1)
+    [(sid, token)] = add_servers(url, 3, 1)
     vigie = create_app(Settings(database=DatabaseSettings(url=url, mode="pool", pool_size=2)))
     floor = create_floor_app(url, pool_size=2)
     start = datetime.now(UTC) - timedelta(seconds=samples + 60)
@@ -179,6 +200,11 @@ def main() -> None:
         print(f"{label:<28}{db[name]['cpu_us']:>16.0f}{db[name]['wall_us']:>12.0f}")
     print(f"{'ratio (Vigie / bare)':<28}{db['vigie']['cpu_us'] / db['bare']['cpu_us']:>16.2f}"
           f"{db['vigie']['wall_us'] / db['bare']['wall_us']:>12.2f}")  # fmt: skip
+    general = db["general"]["cpu_us"]
+    print(
+        f"(vigie_ingest, the path of batches and of what the live one hands on, for the"
+        f" same sample: {general:.0f} µs, {general / db['bare']['cpu_us']:.2f} × bare)"
+    )
 
     py = python_costs(url, args.samples, args.rounds)
     print(f"\nPython, the WSGI app called in process, {args.samples} requests each:")

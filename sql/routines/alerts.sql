@@ -113,22 +113,33 @@ BEGIN
 END
 $$;
 
--- Whether values whose lowest are p_low and highest p_high (cpu, ram, disk) lie in
--- the band (vigie_alert_band) for every metric, so that they change no alert. A
--- NULL band is never quiet. One expression, no FROM: inlined where it is called
--- (vigie_ingest, vigie_ingest_live).
+-- Whether values of metric p_t (1 cpu, 2 ram, 3 disk) whose lowest is p_low and
+-- highest p_high lie in the band (vigie_alert_band), so that they change no alert
+-- of that metric. A NULL band is never quiet. SQL of one expression, and so are
+-- the two below: inlined where they are called (vigie_ingest, vigie_ingest_live).
+CREATE OR REPLACE FUNCTION vigie_metric_quiet(p_band real[], p_t integer, p_low real,
+                                              p_high real)
+RETURNS boolean LANGUAGE sql IMMUTABLE AS $$
+    SELECT coalesce(p_low >= coalesce(p_band[6 + p_t], '-Infinity')
+                    AND (coalesce(p_high < p_band[p_t], false)
+                         OR coalesce(p_high <= p_band[3 + p_t], false)), false)
+$$;
+
+-- The same for the three metrics, their lowest and highest values as arrays.
 CREATE OR REPLACE FUNCTION vigie_alert_quiet(p_band real[], p_low real[], p_high real[])
 RETURNS boolean LANGUAGE sql IMMUTABLE AS $$
-    SELECT p_band IS NOT NULL
-       AND coalesce(p_low[1] >= coalesce(p_band[7], '-Infinity')
-                    AND (coalesce(p_high[1] < p_band[1], false)
-                         OR coalesce(p_high[1] <= p_band[4], false)), false)
-       AND coalesce(p_low[2] >= coalesce(p_band[8], '-Infinity')
-                    AND (coalesce(p_high[2] < p_band[2], false)
-                         OR coalesce(p_high[2] <= p_band[5], false)), false)
-       AND coalesce(p_low[3] >= coalesce(p_band[9], '-Infinity')
-                    AND (coalesce(p_high[3] < p_band[3], false)
-                         OR coalesce(p_high[3] <= p_band[6], false)), false)
+    SELECT vigie_metric_quiet(p_band, 1, p_low[1], p_high[1])
+       AND vigie_metric_quiet(p_band, 2, p_low[2], p_high[2])
+       AND vigie_metric_quiet(p_band, 3, p_low[3], p_high[3])
+$$;
+
+-- One sample's values.
+CREATE OR REPLACE FUNCTION vigie_sample_quiet(p_band real[], p_cpu real, p_ram real,
+                                              p_disk real)
+RETURNS boolean LANGUAGE sql IMMUTABLE AS $$
+    SELECT vigie_metric_quiet(p_band, 1, p_cpu, p_cpu)
+       AND vigie_metric_quiet(p_band, 2, p_ram, p_ram)
+       AND vigie_metric_quiet(p_band, 3, p_disk, p_disk)
 $$;
 
 -- New samples of a server that may change an alert: those newer than every

@@ -420,8 +420,8 @@ $$;
 --
 -- Why apart: PL/pgSQL prepares each statement and expression of a function anew in
 -- every transaction, and a live sample is a transaction of its own. vigie_ingest's
--- dozen statements and expressions cost a live sample about 1.9 times a bare
--- INSERT + NOTIFY transaction; this one statement, about 1.5 (bench/write_path.py).
+-- dozen statements and expressions cost a live sample 1.6 to 1.9 times a bare
+-- INSERT + NOTIFY transaction; this one statement, 1.5 to 1.8 (bench/write_path.py).
 -- tests/test_ingest_live.py checks that both paths store, log, announce and
 -- evaluate the same.
 CREATE OR REPLACE FUNCTION vigie_ingest_live(
@@ -437,8 +437,7 @@ BEGIN
            AND (p_token_hash IS NULL OR srv.token_hash = p_token_hash)
            AND srv.is_active
            AND srv.alert_band_defaults = p_defaults
-           AND vigie_alert_quiet(srv.alert_band, ARRAY[p_cpu, p_ram, p_disk],
-                                 ARRAY[p_cpu, p_ram, p_disk])
+           AND vigie_sample_quiet(srv.alert_band, p_cpu, p_ram, p_disk)
            AND p_at >= now() - interval '1 hour'
            FOR NO KEY UPDATE
     ), ins AS (
