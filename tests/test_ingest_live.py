@@ -1,9 +1,10 @@
 """The live write, vigie_ingest_live (one sample without wide fields, what
 POST /api/metrics receives from each server every few seconds), does what
 vigie_ingest does with the same sample: the same rows, server row, write log,
-alerts and notifications, for any values, order, retries, old samples, offline
-spells and changes of the default rules. And its one statement is what serves the
-common case: vigie_ingest is not called for a quiet sample of an active server."""
+alerts, rollups and notifications, for any values, order, retries, old samples,
+offline spells, roll-ups between writes and changes of the default rules. And
+its one statement is what serves the common case: vigie_ingest is not called for
+a quiet sample of an active server."""
 
 from __future__ import annotations
 
@@ -37,6 +38,7 @@ MOMENTS = st.one_of(
 STEPS = st.one_of(
     st.tuples(st.just("sample"), MOMENTS, VALUES, VALUES, VALUES, st.sampled_from([0, 1])),
     st.tuples(st.just("offline")),
+    st.tuples(st.just("roll_up")),
     st.tuples(st.just("wrong_token"), MOMENTS),
 )
 
@@ -145,6 +147,9 @@ def test_the_live_write_does_what_vigie_ingest_does(db, listener, steps):
             db.execute(
                 "UPDATE servers SET is_active = false WHERE id = ANY (%s)", [[general, live]]
             )
+            continue
+        if step[0] == "roll_up":
+            roll_up(db)
             continue
         for server_id, token_hash, query in (
             (general, general_hash, INGEST_ONE),
