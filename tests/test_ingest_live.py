@@ -222,13 +222,15 @@ def test_a_quiet_sample_of_an_active_server_is_one_statement_and_the_rest_is_vig
     # Quiet samples of an active server, with the band for these rules: one statement.
     assert write(95) == 0
     assert write(90, cpu=89.9) == 0
-    # A sample that may fire an alert, other default rules, a duplicate, a sample
-    # more than an hour old: vigie_ingest.
+    # Each of these alone is left to vigie_ingest: a sample that may fire an alert,
+    # other default rules, a duplicate, a sample more than an hour old, a server
+    # back from offline.
     assert write(85, cpu=95.0) == 1
     assert write(80, defaults=DEFAULTS[1]) == 1
+    assert write(78, defaults=DEFAULTS[1]) == 0
     assert write(80, defaults=DEFAULTS[1]) == 1
-    assert write(2 * 3600) == 1
-    # A server back from offline.
+    assert write(2 * 3600, defaults=DEFAULTS[1]) == 1
+    assert write(76, defaults=DEFAULTS[1]) == 0
     db.execute("UPDATE servers SET is_active = false WHERE id = %s", [server_id])
     assert write(75, defaults=DEFAULTS[1]) == 1
     assert write(70, defaults=DEFAULTS[1]) == 0
