@@ -94,9 +94,8 @@ def store(server_id: int, token: str, samples: list[Any]) -> dict:
     One statement, one round trip (vigie_ingest, or vigie_ingest_live for a live
     sample; sql/routines/ingest.sql): the token check, the rows, the server's row,
     the write log, the alert evaluation when a value may change an alert, and one
-    NOTIFY. An unknown server and a wrong token
-    get the same answer, after the same work: a caller without the token cannot tell
-    which ids exist."""
+    NOTIFY. An unknown server and a wrong token get the same answer, after the same
+    work: a caller without the token cannot tell which ids exist."""
     head = [server_id, hash_token(token), defaults_json(auth.settings().alerts)]
     wide_values = wide_rows(samples)
     try:

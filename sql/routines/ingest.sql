@@ -414,7 +414,7 @@ $$;
 -- rows and the same payload. Whatever is not that case is left to vigie_ingest,
 -- in the same transaction, the row lock then already held: an unknown server or a
 -- wrong token, a server coming back online, a value that may change an alert (out
--- of the band, vigie_alert_quiet), a sample older than an hour, a duplicate. Then
+-- of the band, vigie_sample_quiet), a sample older than an hour, a duplicate. Then
 -- this statement has written nothing: it writes only once the row is locked with
 -- all of that checked, and a duplicate inserts no row, so nothing follows it.
 --
